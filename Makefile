@@ -1,0 +1,46 @@
+# streamrec: `make run` starts the service on the embedded default; `make test` runs every check.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export STREAMREC_HOST ?= 127.0.0.1
+export STREAMREC_PORT ?= 8080
+
+.PHONY: run test lint typecheck pytest bench bench-cluster run-cluster stop-cluster servers browser clean
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON)"; exit 1; }
+	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip==26.3
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/streamrec serve
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+servers: $(STAMP)
+	bash scripts/servers/install.sh
+
+browser: $(STAMP)
+	bash scripts/install-browser.sh
+
+pytest: $(STAMP)
+	$(BIN)/pytest
+
+test: lint typecheck servers browser pytest
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.run
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

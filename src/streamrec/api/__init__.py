@@ -1,0 +1,1 @@
+"""The HTTP API: routes only; storage and model code live elsewhere."""

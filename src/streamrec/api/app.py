@@ -1,0 +1,38 @@
+"""The FastAPI application factory: routers, error handlers, metrics, CORS."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
+
+from streamrec import __version__
+from streamrec.api.errors import install_error_handlers
+from streamrec.api.metrics import Metrics, MetricsMiddleware
+from streamrec.api.routes import aws, dashboard, events, history, status, web
+from streamrec.runtime import Runtime
+
+DESCRIPTION = """Self-hosted real-time personalization: send interactions to `POST /v1/events`,
+read history, recommendations, similar, popular and trending items. Errors are JSON bodies
+`{"error": "...", "field": "..."}` with a 4xx status; 503 carries Retry-After."""
+
+
+def create_app(runtime: Runtime) -> FastAPI:
+    app = FastAPI(title="streamrec", version=__version__, description=DESCRIPTION)
+    metrics = Metrics()
+    metrics.watch_stream(runtime.event_log, runtime.enabled_groups())
+    app.state.runtime = runtime
+    app.state.metrics = metrics
+    install_error_handlers(app)
+    for module in (events, history, status, aws, dashboard, web):
+        app.include_router(module.router)
+    if runtime.settings.allowed_origins:
+        # Browsers on these origins may post events (tracker.js) and read recommendations.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(runtime.settings.allowed_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Content-Type", "X-Tracking-Id"],
+            max_age=600,
+        )
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    return app

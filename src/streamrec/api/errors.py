@@ -1,0 +1,85 @@
+"""The one place where streamrec's exception tree becomes HTTP status codes and JSON bodies."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+
+from streamrec.api.responses import error_response
+from streamrec.errors import (
+    AuthError,
+    ConfigError,
+    ModelError,
+    NotFoundError,
+    StreamrecError,
+    UnavailableError,
+    ValidationError,
+)
+
+log = logging.getLogger(__name__)
+
+
+class BodyError(StreamrecError):
+    """A request body that cannot be read: malformed JSON (400), wrong type (415), too big (413)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _status_for(exc: StreamrecError) -> int:
+    if isinstance(exc, ValidationError | ConfigError):
+        return 400
+    if isinstance(exc, AuthError):
+        return exc.status
+    if isinstance(exc, NotFoundError):
+        return 404
+    if isinstance(exc, BodyError):
+        return exc.status
+    if isinstance(exc, UnavailableError):
+        return 503
+    if isinstance(exc, ModelError):
+        return 409
+    return 500
+
+
+async def _streamrec_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StreamrecError)
+    status = _status_for(exc)
+    field = getattr(exc, "field", None) or getattr(exc, "key", None)
+    message = exc.message if isinstance(exc, ValidationError) else str(exc)
+    headers = None
+    if isinstance(exc, UnavailableError):
+        headers = {"Retry-After": str(exc.retry_after_s)}
+    if status == 401:
+        headers = {"WWW-Authenticate": "Bearer"}
+    return error_response(status, message, field, headers)
+
+
+async def _request_validation(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    first = exc.errors()[0] if exc.errors() else {"loc": ("request",), "msg": "invalid"}
+    loc = [str(p) for p in first.get("loc", ()) if p not in ("query", "path", "body", "header")]
+    field = ".".join(loc) or "request"
+    return error_response(400, f"{field}: {first.get('msg', 'invalid')}", field)
+
+
+async def _http_exception(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    return error_response(exc.status_code, str(exc.detail), headers=exc.headers)
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return error_response(500, "internal error; the server log has the details")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(StreamrecError, _streamrec_error)
+    app.add_exception_handler(RequestValidationError, _request_validation)
+    app.add_exception_handler(HTTPException, _http_exception)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,83 @@
+"""The AWS "Personalize ingestion pipeline" sample's routes, with its request and response shapes,
+so clients of the sample switch without changes.
+
+- ``POST /interaction`` ``{"userId", "itemId", "type"="impression", "sessionId"?, "time"?}`` answers
+  like Kinesis PutRecord behind API Gateway: ``{"ShardId", "SequenceNumber"}`` (our event id).
+  As in the sample, this route takes no tracking id.
+- ``GET /history/{userId}?limit=`` -> ``[{"id", "viewed": epoch seconds}]``; limit 1-100, else 10.
+- ``GET /recommendation/{userId}?limit=&itemId=`` -> ``[{"id"}]``; limit 1-500, else 25
+  (Personalize's numResults default and maximum).
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from streamrec.api.body import read_json
+from streamrec.api.responses import json_response
+from streamrec.api.routes.events import append_events
+from streamrec.api.routes.history import history_store
+from streamrec.api.state import runtime_of
+from streamrec.errors import ValidationError
+from streamrec.events import validate_event
+from streamrec.openapi import INTERACTION_SCHEMA
+from streamrec.stream import shard_for
+
+router = APIRouter(tags=["aws-sample"])
+
+HISTORY_LIMIT_DEFAULT, HISTORY_LIMIT_MAX = 10, 100
+RECOMMENDATION_LIMIT_DEFAULT, RECOMMENDATION_LIMIT_MAX = 25, 500
+
+
+def bounded_limit(raw: str | None, default: int, maximum: int) -> int:
+    """The sample's rule: a limit that is missing, not a number or out of bounds is the default."""
+    try:
+        value = int(raw) if raw is not None else default
+    except ValueError:
+        return default
+    return value if 1 <= value <= maximum else default
+
+
+def interaction_to_event(body: object) -> dict[str, object]:
+    if not isinstance(body, dict):
+        raise ValidationError("body", "must be a JSON object")
+    mapping = {"userId": "user_id", "itemId": "item_id", "type": "event_type",
+               "sessionId": "session_id", "time": "timestamp"}
+    unknown = set(body) - set(mapping)
+    if unknown:
+        raise ValidationError(sorted(unknown)[0], "is not an interaction field")
+    event = {mapping[k]: v for k, v in body.items()}
+    event.setdefault("event_type", "impression")
+    return event
+
+
+@router.post("/interaction", openapi_extra={"requestBody": {"required": True, "content": {
+    "application/json": {"schema": INTERACTION_SCHEMA}}}})
+async def post_interaction(request: Request) -> Response:
+    try:
+        event = validate_event(interaction_to_event(await read_json(request)))
+    except ValidationError as exc:
+        names = {"user_id": "userId", "item_id": "itemId", "event_type": "type",
+                 "session_id": "sessionId", "timestamp": "time"}
+        raise ValidationError(names.get(exc.field, exc.field), exc.message) from exc
+    await append_events(request, [event])
+    shard = shard_for(event.user_id, runtime_of(request).event_log.shard_count)
+    return json_response({"ShardId": f"shardId-{shard:012d}", "SequenceNumber": event.event_id})
+
+
+@router.get("/history/{userId}")
+def get_history(request: Request, userId: str) -> Response:  # noqa: N803 - the sample's name
+    limit = bounded_limit(request.query_params.get("limit"), HISTORY_LIMIT_DEFAULT, HISTORY_LIMIT_MAX)
+    entries = history_store(request).recent(userId, limit)
+    return json_response([{"id": e.item_id, "viewed": int(e.last_seen)} for e in entries])
+
+
+@router.get("/recommendation/{userId}")
+def get_recommendation(request: Request, userId: str) -> Response:  # noqa: N803
+    limit = bounded_limit(
+        request.query_params.get("limit"), RECOMMENDATION_LIMIT_DEFAULT, RECOMMENDATION_LIMIT_MAX
+    )
+    item_id = request.query_params.get("itemId") or None
+    result = runtime_of(request).recommendations.for_aws_sample(userId, limit, item_id)
+    return json_response([{"id": i} for i in result])

@@ -1,0 +1,78 @@
+"""POST /v1/events: validate, append durably to the stream, acknowledge with 202."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from streamrec.api.auth import check_tracking_id
+from streamrec.api.body import read_json
+from streamrec.api.responses import json_response
+from streamrec.api.state import metrics_of, runtime_of
+from streamrec.errors import ValidationError
+from streamrec.events import MAX_EVENTS_PER_REQUEST, Event, validate_batch, validate_event
+from streamrec.openapi import EVENT_BODY_SCHEMA
+
+router = APIRouter(tags=["events"])
+
+
+def split_body(body: Any) -> tuple[list[Any], bool]:
+    """(raw events, whether the body was a single event)."""
+    if isinstance(body, dict) and "events" in body:
+        events = body["events"]
+        if not isinstance(events, list):
+            raise ValidationError("events", "must be a list of event objects")
+        if not events:
+            raise ValidationError("events", "must not be empty")
+        if len(events) > MAX_EVENTS_PER_REQUEST:
+            raise ValidationError(
+                "events", f"at most {MAX_EVENTS_PER_REQUEST} events a request, got {len(events)}"
+            )
+        return events, False
+    return [body], True
+
+
+async def append_events(request: Request, events: Sequence[Event]) -> None:
+    """Wait until the events are durable in the stream (group commit with concurrent requests)."""
+    await asyncio.wrap_future(runtime_of(request).event_log.submit(events))
+    counter = metrics_of(request).events_accepted
+    for event in events:
+        counter.labels(event.event_type).inc()
+
+
+@router.post(
+    "/v1/events",
+    status_code=202,
+    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+        "schema": EVENT_BODY_SCHEMA}}}},
+    responses={202: {"description": '{"accepted": n, "rejected": [{"index": i, "error": "..."}]}'}},
+)
+async def post_events(request: Request) -> Response:
+    """Record interactions: one event object, or {"events": [...]} with up to 500 events.
+
+    Valid events of a batch are accepted even when others are not (as Kinesis PutRecords does);
+    a 202 means every accepted event is durable in the stream. A single invalid event is a 400.
+    """
+    check_tracking_id(request, runtime_of(request).settings.tracking_id)
+    raws, single = split_body(await read_json(request))
+    accepted: list[Event]
+    rejected: list[tuple[int, str]]
+    if single:
+        accepted, rejected = [validate_event(raws[0])], []
+    else:
+        accepted, rejected = validate_batch(raws)
+    if rejected:
+        metrics_of(request).events_rejected.inc(len(rejected))
+    if accepted:
+        await append_events(request, accepted)
+    body: dict[str, Any] = {
+        "accepted": len(accepted),
+        "rejected": [{"index": i, "error": e} for i, e in rejected],
+    }
+    if single:
+        body["event_id"] = accepted[0].event_id
+    return json_response(body, 202)

@@ -1,0 +1,58 @@
+"""The ``streamrec`` command. Each command is thin: it loads settings and calls the library."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from streamrec.cli import service
+from streamrec.errors import StreamrecError
+
+app = typer.Typer(
+    name="streamrec",
+    help="Self-hosted real-time personalization engine.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+err = Console(stderr=True)
+
+
+def _register_optional(module_name: str) -> None:
+    """Commands owned by other modules register themselves when present."""
+    import importlib
+
+    try:
+        module = importlib.import_module(f"streamrec.cli.{module_name}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"streamrec.cli.{module_name}":
+            raise
+        return
+    module.register(app)
+
+
+service.register(app)
+for _name in ("ingest", "lake", "evaluate", "models", "items", "cluster"):
+    _register_optional(_name)
+
+
+@app.callback()
+def _root(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def main() -> None:
+    try:
+        app()
+    except StreamrecError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        sys.exit(2)

@@ -1,0 +1,32 @@
+"""What a consumer group's sink looks like to the runner loop (poll -> batch -> sink -> commit).
+
+Sinks are idempotent: each knows, from its own durable state, the stream position it has reached
+(``positions``) and skips records below it, so at-least-once delivery yields an exactly-once effect.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+from streamrec.stream.base import StreamRecord
+
+
+class Sink(Protocol):
+    @property
+    def group(self) -> str:
+        """The consumer group name (history, lake, realtime)."""
+        ...
+
+    def write(self, records: Sequence[StreamRecord]) -> None:
+        """Take a batch in stream order per shard; apply it now or buffer it."""
+        ...
+
+    def checkpoint(self, now: float) -> Mapping[int, int]:
+        """Make durable what is due (flush buffers on their size/time rules) and return, per shard,
+        the next offset before which everything is durable in the sink: safe to commit."""
+        ...
+
+    def close(self) -> Mapping[int, int]:
+        """Flush everything buffered and release resources; returns the final safe offsets."""
+        ...

@@ -1,0 +1,126 @@
+"""The composition root: opens every part named by the settings and wires consumers to sinks.
+
+``streamrec serve`` builds one Runtime and runs the API and all consumer groups in one process;
+``streamrec consume GROUP`` builds one and runs a single group; the CLI's other commands build one
+for the parts they need. Nothing else decides which backend is used.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from streamrec.config import Settings
+from streamrec.consumers.base import Sink
+from streamrec.consumers.runner import ConsumerRunner, start_in_thread
+from streamrec.consumers.store_sink import StoreSink
+from streamrec.errors import ConfigError
+from streamrec.serving.service import RecommendationService
+from streamrec.stores import HistoryStore, UserStateStore, open_history_store, open_user_state_store
+from streamrec.stream import EventLog, open_event_log
+
+log = logging.getLogger(__name__)
+
+GROUPS = ("history", "lake", "realtime")
+MAINTENANCE_INTERVAL_S = 60.0
+
+
+class Runtime:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+        self.event_log: EventLog = open_event_log(settings)
+        self.history: HistoryStore | None = (
+            open_history_store(settings) if settings.recently_visited_items else None
+        )
+        self.user_state: UserStateStore = open_user_state_store(settings)
+        self.recommendations = RecommendationService(self.user_state)
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.runners: list[ConsumerRunner] = []
+        self.started_at = time.time()
+        self.start_hooks: list[Callable[[Runtime], None]] = []
+
+    # -- consumers -----------------------------------------------------------------------------
+
+    def enabled_groups(self) -> list[str]:
+        groups = []
+        if self.settings.recently_visited_items:
+            groups.append("history")
+        if self.settings.datalake:
+            groups.append("lake")
+        groups.append("realtime")
+        return groups
+
+    def make_sink(self, group: str) -> Sink:
+        if group == "history":
+            if self.history is None:
+                raise ConfigError("recently_visited_items", "is false: the history group is off")
+            return StoreSink("history", self.history)
+        if group == "realtime":
+            return StoreSink("realtime", self.user_state)
+        if group == "lake":
+            if not self.settings.datalake:
+                raise ConfigError("datalake", "is false: the lake group is off")
+            from streamrec.consumers.lake import LakeSink
+
+            return LakeSink(self.settings)
+        raise ConfigError("group", f"unknown consumer group {group!r}; one of {', '.join(GROUPS)}")
+
+    def make_runner(self, group: str) -> ConsumerRunner:
+        s = self.settings
+        return ConsumerRunner(
+            self.event_log, self.make_sink(group), batch_size=s.consumer_batch_size,
+            checkpoint_interval_s=s.checkpoint_interval_s,
+        )
+
+    def start_consumers(self, groups: Sequence[str] | None = None) -> None:
+        for group in groups or self.enabled_groups():
+            runner = self.make_runner(group)
+            self.runners.append(runner)
+            self._threads.append(start_in_thread(runner, self._stop))
+
+    def start_maintenance(self) -> None:
+        thread = threading.Thread(target=self._maintain, name="maintenance", daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _maintain(self) -> None:
+        while not self._stop.wait(MAINTENANCE_INTERVAL_S):
+            self.run_maintenance()
+
+    def run_maintenance(self, now: float | None = None) -> None:
+        """Purge expired history rows and trim the stream past its retention."""
+        now = time.time() if now is None else now
+        try:
+            if self.history is not None:
+                self.history.purge_expired(now)
+            self.event_log.trim(now - self.settings.stream_retention_hours * 3600.0)
+        except Exception:  # maintenance must never take the service down
+            log.exception("maintenance failed; will retry")
+
+    def after_start(self) -> None:
+        """Hooks run once the runtime is up in a serving process (e.g. seeding the demo shop)."""
+        for hook in self.start_hooks:
+            hook(self)
+
+    def lake_stats(self) -> dict[str, Any]:
+        """Files, rows and bytes in the lake ({"enabled": false} when the lake is off)."""
+        if not self.settings.datalake:
+            return {"enabled": False}
+        from streamrec.lake.reader import lake_stats
+
+        return {"enabled": True, **lake_stats(self.settings)}
+
+    def close(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=30)
+        self.event_log.close()
+        if self.history is not None:
+            self.history.close()
+        self.user_state.close()

@@ -1,0 +1,1 @@
+"""Serving: what the request path computes from stores and the active model."""

@@ -1,0 +1,74 @@
+"""Stores fed by the consumers and read by the API (the DynamoDB part).
+
+Both protocols are *transactional sinks*: ``apply`` stores the effect of a batch of stream records
+together with the stream position it reached, atomically, and skips records below the stored
+position. A replay after a crash therefore changes nothing (exactly-once effect on top of
+at-least-once delivery). Duplicate event ids (a client retrying) are also applied once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+from streamrec.stream.base import StreamRecord
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """One recently visited item of a user: the newest event type, last time seen, event count."""
+
+    item_id: str
+    event_type: str
+    last_seen: float
+    count: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class UserEvent:
+    item_id: str
+    event_type: str
+    timestamp: float
+    event_value: float | None = None
+
+
+class PositionedSink(Protocol):
+    def positions(self) -> dict[int, int]:
+        """Per shard, the next stream offset this store has not applied yet."""
+        ...
+
+    def apply(self, records: Sequence[StreamRecord], next_offsets: Mapping[int, int]) -> int:
+        """Apply records at or past the stored positions, store next_offsets; return how many applied."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class HistoryStore(PositionedSink, Protocol):
+    """Per (user, item, event type): last time seen, count, expiry = received_at + history_days."""
+
+    def recent(
+        self, user_id: str, limit: int, event_type: str | None = None, now: float | None = None
+    ) -> list[HistoryEntry]:
+        """Newest first, one row per item (per item and type when event_type is given), unexpired."""
+        ...
+
+    def erase_user(self, user_id: str) -> int: ...
+
+    def purge_expired(self, now: float | None = None, max_rows: int = 10_000) -> int: ...
+
+
+class UserStateStore(PositionedSink, Protocol):
+    """The recommender's real-time state: each user's (and session's) last N events, plus
+    per-item activity in time buckets (popularity and trending from the stream)."""
+
+    def recent_events(self, key: str, limit: int) -> list[UserEvent]:
+        """Oldest first, at most `limit` of the newest events of a user (or of `session:<id>`)."""
+        ...
+
+    def item_activity(self, since: float, until: float | None = None) -> dict[str, float]:
+        """Event-type-weighted activity per item in [since, until)."""
+        ...
+
+    def erase_user(self, user_id: str) -> int: ...

@@ -1,0 +1,130 @@
+"""The embedded history store: recently visited items per user in SQLite, with a time-to-live.
+
+Rows are kept per (user, item, event type). The TTL counts from receipt, as in the AWS sample's
+DynamoDB table: ``expires_at = received_at + history_days``. Reads filter expired rows (so expiry is
+exact to the second); :meth:`purge_expired` deletes them in bounded chunks.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from streamrec.stores.base import HistoryEntry
+from streamrec.stores.sqlite_common import (
+    SEEN_EVENTS_SCHEMA,
+    SqliteDatabase,
+    new_event_ids,
+    store_positions,
+    unapplied,
+)
+from streamrec.stream.base import StreamRecord
+
+_SCHEMA = SEEN_EVENTS_SCHEMA + """
+CREATE TABLE IF NOT EXISTS history (
+    user_id TEXT NOT NULL, item_id TEXT NOT NULL, event_type TEXT NOT NULL,
+    last_seen REAL NOT NULL, count INTEGER NOT NULL, expires_at REAL NOT NULL,
+    PRIMARY KEY (user_id, item_id, event_type)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS history_expiry ON history (expires_at);
+"""
+
+# A row that expired before the new event arrived starts counting afresh (DynamoDB would have
+# deleted it); `excluded.expires_at - ttl` is when the newest event of the batch was received.
+_UPSERT = """
+INSERT INTO history VALUES (:u, :i, :t, :ls, :c, :x)
+ON CONFLICT (user_id, item_id, event_type) DO UPDATE SET
+    count = CASE WHEN history.expires_at <= excluded.expires_at - :ttl
+                 THEN excluded.count ELSE history.count + excluded.count END,
+    last_seen = MAX(history.last_seen, excluded.last_seen),
+    expires_at = MAX(history.expires_at, excluded.expires_at)
+"""
+
+Key = tuple[str, str, str]
+
+
+def aggregate(records: Sequence[StreamRecord], ttl_s: float) -> dict[Key, list[float]]:
+    """Fold a batch into one row per (user, item, type): [last_seen, count, expires_at]."""
+    rows: dict[Key, list[float]] = {}
+    for record in records:
+        e = record.event
+        key = (e.user_id, e.item_id, e.event_type)
+        row = rows.get(key)
+        expires = e.received_at + ttl_s
+        if row is None:
+            rows[key] = [e.timestamp, 1, expires]
+        else:
+            row[0] = max(row[0], e.timestamp)
+            row[1] += 1
+            row[2] = max(row[2], expires)
+    return rows
+
+
+class SqliteHistoryStore:
+    def __init__(self, path: Path, history_days: float) -> None:
+        self._db = SqliteDatabase(path, _SCHEMA)
+        self._ttl_s = history_days * 86400.0
+
+    def positions(self) -> dict[int, int]:
+        return self._db.positions()
+
+    def apply(self, records: Sequence[StreamRecord], next_offsets: Mapping[int, int]) -> int:
+        with self._db.transaction() as conn:
+            todo = unapplied(conn, records)
+            newest = max((r.event.received_at for r in todo), default=time.time())
+            todo = new_event_ids(conn, todo, newest + self._ttl_s)
+            rows = aggregate(todo, self._ttl_s)
+            conn.executemany(
+                _UPSERT,
+                [
+                    {"u": u, "i": i, "t": t, "ls": v[0], "c": int(v[1]), "x": v[2], "ttl": self._ttl_s}
+                    for (u, i, t), v in rows.items()
+                ],
+            )
+            store_positions(conn, next_offsets)
+        return len(todo)
+
+    def recent(
+        self, user_id: str, limit: int, event_type: str | None = None, now: float | None = None
+    ) -> list[HistoryEntry]:
+        now = time.time() if now is None else now
+        conn = self._db.reader()
+        if event_type is None:
+            # SQLite takes the bare event_type from the row holding MAX(last_seen).
+            sql = (
+                "SELECT item_id, event_type, MAX(last_seen), SUM(count) FROM history"
+                " WHERE user_id = ? AND expires_at > ? GROUP BY item_id"
+                " ORDER BY 3 DESC, item_id LIMIT ?"
+            )
+            rows = conn.execute(sql, (user_id, now, limit)).fetchall()
+        else:
+            sql = (
+                "SELECT item_id, event_type, last_seen, count FROM history"
+                " WHERE user_id = ? AND event_type = ? AND expires_at > ?"
+                " ORDER BY last_seen DESC, item_id LIMIT ?"
+            )
+            rows = conn.execute(sql, (user_id, event_type, now, limit)).fetchall()
+        return [HistoryEntry(r[0], r[1], float(r[2]), int(r[3])) for r in rows]
+
+    def erase_user(self, user_id: str) -> int:
+        with self._db.transaction() as conn:
+            return conn.execute("DELETE FROM history WHERE user_id = ?", (user_id,)).rowcount
+
+    def purge_expired(self, now: float | None = None, max_rows: int = 10_000) -> int:
+        now = time.time() if now is None else now
+        with self._db.transaction() as conn:
+            deleted = conn.execute(
+                "DELETE FROM history WHERE (user_id, item_id, event_type) IN (SELECT user_id,"
+                " item_id, event_type FROM history WHERE expires_at <= ? LIMIT ?)",
+                (now, max_rows),
+            ).rowcount
+            conn.execute(
+                "DELETE FROM seen_events WHERE event_id IN (SELECT event_id FROM seen_events"
+                " WHERE expires_at <= ? LIMIT ?)",
+                (now, max_rows),
+            )
+        return int(deleted)
+
+    def close(self) -> None:
+        self._db.close()

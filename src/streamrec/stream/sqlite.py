@@ -1,0 +1,264 @@
+"""The embedded stream: shards kept in one SQLite database in WAL mode.
+
+Writes go through one writer thread that takes every submission waiting at the time and stores them
+in a single transaction (group commit), so concurrent requests share one fsync. Offsets are assigned
+inside the write transaction from the ``shards`` table, so several processes (a server and an
+``import`` command) may append to the same file safely.
+"""
+
+from __future__ import annotations
+
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Future
+from pathlib import Path
+
+from streamrec.errors import OverloadedError, StreamUnavailable
+from streamrec.events import Event, decode_event, encode_event
+from streamrec.stream.base import ShardStatus, StreamRecord
+from streamrec.stream.partition import shard_for
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    shard INTEGER NOT NULL,
+    offset INTEGER NOT NULL,
+    received_at REAL NOT NULL,
+    payload BLOB NOT NULL,
+    PRIMARY KEY (shard, offset)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS shards (shard INTEGER PRIMARY KEY, next_offset INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS group_offsets (
+    grp TEXT NOT NULL, shard INTEGER NOT NULL, next_offset INTEGER NOT NULL,
+    PRIMARY KEY (grp, shard)
+) WITHOUT ROWID;
+"""
+
+_Submission = tuple[Sequence[Event], "Future[None]"]
+_MAX_EVENTS_PER_TRANSACTION = 20_000
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """A connection with the pragmas every user of the stream file needs."""
+    conn = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")  # an acknowledged event survives power loss
+    conn.execute("PRAGMA busy_timeout=30000")
+    return conn
+
+
+class SqliteEventLog:
+    def __init__(self, path: str | Path, shard_count: int, max_pending_events: int = 100_000):
+        self._path = Path(path)
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        self._shard_count = shard_count
+        self._max_pending = max_pending_events
+        self._pending = 0
+        self._pending_lock = threading.Lock()
+        self._queue: queue.SimpleQueue[_Submission | None] = queue.SimpleQueue()
+        self._appended = threading.Condition()
+        self._conn = connect(self._path)
+        self._conn.executescript(_SCHEMA)
+        self._check_shard_count()
+        self._closed = False
+        self._writer = threading.Thread(target=self._write_loop, name="stream-writer", daemon=True)
+        self._writer.start()
+
+    @property
+    def shard_count(self) -> int:
+        return self._shard_count
+
+    def _check_shard_count(self) -> None:
+        row = self._conn.execute("SELECT COALESCE(MAX(shard), -1) FROM shards").fetchone()
+        if row[0] >= self._shard_count:
+            # Events already live on shards we would no longer read: refuse rather than lose them.
+            raise StreamUnavailable(
+                f"{self._path} holds {row[0] + 1} shards; shard_count={self._shard_count} would hide"
+                " some. Keep shard_count or start with a new data_dir."
+            )
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def submit(self, events: Sequence[Event]) -> Future[None]:
+        future: Future[None] = Future()
+        if self._closed:
+            future.set_exception(StreamUnavailable("the stream is closed"))
+            return future
+        with self._pending_lock:
+            if self._pending + len(events) > self._max_pending:
+                future.set_exception(OverloadedError("too many events waiting to be written"))
+                return future
+            self._pending += len(events)
+        self._queue.put((events, future))
+        return future
+
+    def append(self, events: Sequence[Event]) -> None:
+        self.submit(events).result()
+
+    def _write_loop(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            count = len(first[0])
+            while count < _MAX_EVENTS_PER_TRANSACTION:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    self._queue.put(None)  # finish this batch, then stop
+                    break
+                batch.append(nxt)
+                count += len(nxt[0])
+            self._write_batch(batch, count)
+
+    def _write_batch(self, batch: list[_Submission], count: int) -> None:
+        try:
+            self._insert([e for events, _ in batch for e in events])
+            error: BaseException | None = None
+        except sqlite3.Error as exc:
+            error = StreamUnavailable(f"cannot append to the stream: {exc}")
+        with self._pending_lock:
+            self._pending -= count
+        for _, future in batch:
+            if error is None:
+                future.set_result(None)
+            else:
+                future.set_exception(error)
+        if error is None:
+            with self._appended:
+                self._appended.notify_all()
+
+    def _insert(self, events: list[Event]) -> None:
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            heads = dict(conn.execute("SELECT shard, next_offset FROM shards").fetchall())
+            rows = []
+            for event in events:
+                shard = shard_for(event.user_id, self._shard_count)
+                offset = heads.get(shard, 0)
+                heads[shard] = offset + 1
+                rows.append((shard, offset, event.received_at, encode_event(event)))
+            conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?)", rows)
+            conn.executemany("INSERT OR REPLACE INTO shards VALUES (?, ?)", heads.items())
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def consumer(self, group: str) -> SqliteConsumer:
+        return SqliteConsumer(self, group)
+
+    def wait_for_append(self, timeout_s: float) -> None:
+        """Block until this process appends something, or timeout (other processes: polling)."""
+        with self._appended:
+            self._appended.wait(timeout_s)
+
+    def status(self, groups: Sequence[str] = ()) -> list[ShardStatus]:
+        conn = connect(self._path)
+        try:
+            heads = dict(conn.execute("SELECT shard, next_offset FROM shards").fetchall())
+            committed: dict[int, dict[str, int]] = {s: {} for s in range(self._shard_count)}
+            for grp, shard, offset in conn.execute("SELECT grp, shard, next_offset FROM group_offsets"):
+                if shard in committed:
+                    committed[shard][grp] = offset
+        finally:
+            conn.close()
+        for shard_groups in committed.values():
+            for grp in groups:
+                shard_groups.setdefault(grp, 0)
+        return [
+            ShardStatus(shard=s, head=heads.get(s, 0), committed=committed[s])
+            for s in range(self._shard_count)
+        ]
+
+    def trim(self, older_than: float) -> int:
+        conn = connect(self._path)
+        try:
+            cursor = conn.execute("DELETE FROM events WHERE received_at < ?", (older_than,))
+            return cursor.rowcount
+        finally:
+            conn.close()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(None)
+        self._writer.join(timeout=30)
+        self._conn.close()
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+
+class SqliteConsumer:
+    """Reads every shard of the embedded log for one group (one process per group at a time)."""
+
+    def __init__(self, log: SqliteEventLog, group: str) -> None:
+        self._log = log
+        self._group = group
+        self._conn = connect(log.path)
+        rows = self._conn.execute(
+            "SELECT shard, next_offset FROM group_offsets WHERE grp = ?", (group,)
+        ).fetchall()
+        stored = dict(rows)
+        self._positions = {s: stored.get(s, 0) for s in range(log.shard_count)}
+        self._next_shard = 0
+
+    @property
+    def group(self) -> str:
+        return self._group
+
+    def poll(self, max_records: int, timeout_s: float) -> list[StreamRecord]:
+        records = self._read(max_records)
+        if records or timeout_s <= 0:
+            return records
+        deadline = time.monotonic() + timeout_s
+        while not records and time.monotonic() < deadline:
+            self._log.wait_for_append(min(0.05, max(0.0, deadline - time.monotonic())))
+            records = self._read(max_records)
+        return records
+
+    def _read(self, max_records: int) -> list[StreamRecord]:
+        out: list[StreamRecord] = []
+        shards = self._log.shard_count
+        for i in range(shards):
+            shard = (self._next_shard + i) % shards
+            budget = max_records - len(out)
+            if budget <= 0:
+                break
+            rows = self._conn.execute(
+                "SELECT offset, payload FROM events WHERE shard = ? AND offset >= ?"
+                " ORDER BY offset LIMIT ?",
+                (shard, self._positions[shard], budget),
+            ).fetchall()
+            for offset, payload in rows:
+                out.append(StreamRecord(shard, offset, decode_event(payload)))
+            if rows:
+                self._positions[shard] = rows[-1][0] + 1
+        self._next_shard = (self._next_shard + 1) % shards
+        return out
+
+    def commit(self, next_offsets: Mapping[int, int]) -> None:
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            self._conn.executemany(
+                "INSERT OR REPLACE INTO group_offsets VALUES (?, ?, ?)",
+                [(self._group, s, o) for s, o in next_offsets.items()],
+            )
+            self._conn.execute("COMMIT")
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+
+    def close(self) -> None:
+        self._conn.close()

@@ -1,0 +1,46 @@
+"""What every UserStateStore backend must do: bounded recent events, item activity, idempotence."""
+
+from __future__ import annotations
+
+import time
+
+from streamrec.stream.base import StreamRecord
+from tests.factories import make_event
+from tests.stores.conftest import UserStateFactory
+
+
+def test_keeps_only_the_newest_events_oldest_first(make_user_state: UserStateFactory) -> None:
+    store = make_user_state(user_state_max_events=5)
+    recs = [StreamRecord(0, i, make_event("u", f"i{i}")) for i in range(12)]
+    store.apply(recs[:7], {0: 7})
+    store.apply(recs[7:], {0: 12})
+    assert [e.item_id for e in store.recent_events("u", 100)] == [f"i{i}" for i in range(7, 12)]
+    assert [e.item_id for e in store.recent_events("u", 2)] == ["i10", "i11"]
+
+
+def test_session_events_are_kept_under_the_session_key(make_user_state: UserStateFactory) -> None:
+    store = make_user_state()
+    recs = [StreamRecord(0, 0, make_event("u", "a", session_id="s1"))]
+    store.apply(recs, {0: 1})
+    assert [e.item_id for e in store.recent_events("session:s1", 10)] == ["a"]
+
+
+def test_item_activity_is_weighted_and_windowed(make_user_state: UserStateFactory) -> None:
+    store = make_user_state(event_type_weights={"view": 1.0, "purchase": 5.0})
+    now = time.time()
+    recs = [
+        StreamRecord(0, 0, make_event("u", "a", "view", received_at=now - 7200)),
+        StreamRecord(0, 1, make_event("u", "a", "purchase", received_at=now)),
+        StreamRecord(0, 2, make_event("v", "b", "view", received_at=now)),
+    ]
+    store.apply(recs, {0: 3})
+    store.apply(recs, {0: 3})  # replay: no double counting
+    assert store.item_activity(now - 600) == {"a": 5.0, "b": 1.0}
+    assert store.item_activity(0) == {"a": 6.0, "b": 1.0}
+
+
+def test_erase_user(make_user_state: UserStateFactory) -> None:
+    store = make_user_state()
+    store.apply([StreamRecord(0, 0, make_event("u", "a"))], {0: 1})
+    assert store.erase_user("u") == 1
+    assert store.recent_events("u", 10) == []

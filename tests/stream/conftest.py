@@ -1,0 +1,37 @@
+"""The EventLog contract runs against every backend: add a backend to BACKENDS (and a fixture that
+yields a factory ``make(shard_count) -> EventLog``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from streamrec.config import Settings
+from streamrec.stream import EventLog, open_event_log
+from streamrec.urls import sqlite_url
+
+LogFactory = Callable[[int], EventLog]
+BACKENDS = ["sqlite"]
+
+
+@pytest.fixture
+def sqlite_log_factory(tmp_path: Path) -> Iterator[LogFactory]:
+    opened: list[EventLog] = []
+
+    def make(shard_count: int) -> EventLog:
+        settings = Settings(data_dir=tmp_path, shard_count=shard_count)
+        log = open_event_log(settings, sqlite_url(tmp_path / "stream.db"))
+        opened.append(log)
+        return log
+
+    yield make
+    for log in opened:
+        log.close()
+
+
+@pytest.fixture(params=BACKENDS)
+def make_log(request: pytest.FixtureRequest) -> LogFactory:
+    factory: LogFactory = request.getfixturevalue(f"{request.param}_log_factory")
+    return factory

@@ -1,0 +1,58 @@
+"""Embedded-backend specifics: retention trim, offsets survive reopening, shard count guard."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from streamrec.errors import OverloadedError, StreamUnavailable
+from streamrec.stream.sqlite import SqliteEventLog
+from tests.factories import make_event, random_events
+
+
+def test_trim_deletes_old_events_but_keeps_offsets(tmp_path: Path) -> None:
+    log = SqliteEventLog(tmp_path / "s.db", 1)
+    now = time.time()
+    log.append([make_event(received_at=now - 10_000), make_event(received_at=now)])
+    assert log.trim(now - 5_000) == 1
+    log.append([make_event(received_at=now)])
+    assert log.status()[0].head == 3
+    records = log.consumer("g").poll(10, 0)
+    assert [r.offset for r in records] == [1, 2]
+    log.close()
+
+
+def test_offsets_continue_after_reopen(tmp_path: Path) -> None:
+    log = SqliteEventLog(tmp_path / "s.db", 2)
+    log.append(random_events(20))
+    heads = [s.head for s in log.status()]
+    log.close()
+    again = SqliteEventLog(tmp_path / "s.db", 2)
+    again.append(random_events(20, seed=9))
+    assert sum(s.head for s in again.status()) == sum(heads) + 20
+    again.close()
+
+
+def test_fewer_shards_than_stored_is_refused(tmp_path: Path) -> None:
+    log = SqliteEventLog(tmp_path / "s.db", 4)
+    log.append(random_events(50))
+    log.close()
+    with pytest.raises(StreamUnavailable, match="shard_count"):
+        SqliteEventLog(tmp_path / "s.db", 2)
+
+
+def test_overload_is_refused_not_queued(tmp_path: Path) -> None:
+    log = SqliteEventLog(tmp_path / "s.db", 1, max_pending_events=10)
+    future = log.submit(random_events(11))
+    with pytest.raises(OverloadedError):
+        future.result()
+    log.close()
+
+
+def test_closed_log_refuses(tmp_path: Path) -> None:
+    log = SqliteEventLog(tmp_path / "s.db", 1)
+    log.close()
+    with pytest.raises(StreamUnavailable):
+        log.append([make_event()])
