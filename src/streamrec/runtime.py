@@ -7,6 +7,7 @@ for the parts they need. Nothing else decides which backend is used.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -68,7 +69,7 @@ class Runtime:
                 raise ConfigError("datalake", "is false: the lake group is off")
             from streamrec.consumers.lake import LakeSink
 
-            return LakeSink(self.settings)
+            return LakeSink.from_settings(self.settings)
         raise ConfigError("group", f"unknown consumer group {group!r}; one of {', '.join(GROUPS)}")
 
     def make_runner(self, group: str) -> ConsumerRunner:
@@ -112,9 +113,21 @@ class Runtime:
         """Files, rows and bytes in the lake ({"enabled": false} when the lake is off)."""
         if not self.settings.datalake:
             return {"enabled": False}
-        from streamrec.lake.reader import lake_stats
+        from streamrec.lake.reader import LakeReader
 
-        return {"enabled": True, **lake_stats(self.settings)}
+        stats = LakeReader(self.settings.lake_location).stats()
+        return {"enabled": True, **dataclasses.asdict(stats)}
+
+    def erase_user(self, user_id: str) -> dict[str, int]:
+        """Erase a user's history and real-time state now, and mark their lake rows for removal by
+        the next compaction (or `streamrec lake erase USER_ID`)."""
+        history_rows = self.history.erase_user(user_id) if self.history is not None else 0
+        state_rows = self.user_state.erase_user(user_id)
+        if self.settings.datalake:
+            from streamrec.lake.erase import request_erasure
+
+            request_erasure(self.settings.lake_location, user_id)
+        return {"history_rows_deleted": history_rows, "state_events_deleted": state_rows}
 
     def close(self) -> None:
         self._stop.set()

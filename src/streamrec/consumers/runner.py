@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 from streamrec.consumers.base import Sink
 from streamrec.errors import UnavailableError
-from streamrec.stream.base import EventLog, StreamConsumer
+from streamrec.stream.base import EventLog, StreamConsumer, StreamRecord
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,7 @@ class ConsumerRunner:
         self._consumer: StreamConsumer = event_log.consumer(sink.group)
         self._committed: dict[int, int] = {}
         self._last_checkpoint = time.monotonic()
+        self._unwritten: list[StreamRecord] = []
         self.processed = 0
 
     @property
@@ -44,9 +45,12 @@ class ConsumerRunner:
 
     def run_once(self) -> int:
         """One poll (waiting up to the poll timeout) and, when due, a checkpoint."""
-        records = self._consumer.poll(self._batch_size, self._poll_timeout_s)
+        records = self._unwritten or self._consumer.poll(self._batch_size, self._poll_timeout_s)
         if records:
+            # Kept until the sink takes it: a failed write is retried, never skipped.
+            self._unwritten = records
             self._sink.write(records)
+            self._unwritten = []
             self.processed += len(records)
         if time.monotonic() - self._last_checkpoint >= self._checkpoint_interval_s:
             self.checkpoint()

@@ -111,6 +111,14 @@ def consumer_lag(runtime: Runtime) -> list[dict[str, Any]]:
     ]
 
 
+def lake_summary(runtime: Runtime) -> dict[str, Any]:
+    """Lake files/rows/bytes; an unreadable lake must not blank the rest of the dashboard."""
+    try:
+        return runtime.lake_stats()
+    except Exception as exc:  # any backend failure: show it in the tile, keep the page alive
+        return {"enabled": runtime.settings.datalake, "error": f"{type(exc).__name__}: {exc}"}
+
+
 def popular_items(runtime: Runtime, n: int) -> list[dict[str, Any]]:
     return [
         {"item_id": item_id, "score": score}
@@ -130,7 +138,7 @@ def snapshot(request: Request, n: int) -> dict[str, Any]:
             "rejected_total": _counter(registry, "streamrec_events_rejected_total"),
         },
         "lag": consumer_lag(runtime),
-        "lake": runtime.lake_stats(),
+        "lake": lake_summary(runtime),
         "routes": route_latencies(registry),
         "popular": popular_items(runtime, n),
         "trending": [],

@@ -49,11 +49,8 @@ def delete_user(request: Request, user_id: str = UserId) -> Response:
     """Erase the user's history and real-time state at once (admin). Lake rows: see the body."""
     runtime = runtime_of(request)
     check_admin(request, runtime.settings.admin_key)
-    history_rows = runtime.history.erase_user(user_id) if runtime.history is not None else 0
-    state_rows = runtime.user_state.erase_user(user_id)
     return json_response({
         "user_id": user_id,
-        "history_rows_deleted": history_rows,
-        "state_events_deleted": state_rows,
+        **runtime.erase_user(user_id),
         "lake": "rows are removed by the next lake compaction or `streamrec lake erase USER_ID`",
     })

@@ -1,0 +1,5 @@
+"""``python -m streamrec.cli`` runs the ``streamrec`` command."""
+
+from streamrec.cli.main import main
+
+main()

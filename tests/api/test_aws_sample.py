@@ -1,0 +1,42 @@
+"""The AWS sample's routes keep their request and response shapes."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from streamrec.api.routes.aws import bounded_limit
+from streamrec.runtime import Runtime
+from tests.conftest import drain
+
+
+def test_interaction_history_and_recommendation(client: TestClient, runtime: Runtime) -> None:
+    for item in ("a", "b", "c", "a"):
+        r = client.post("/interaction", json={"userId": "u1", "itemId": item, "time": 1_700_000_000})
+        assert r.status_code == 200
+        assert r.json()["ShardId"] == "shardId-000000000000"
+    client.post("/interaction", json={"userId": "u2", "itemId": "a", "type": "click"})
+    drain(runtime)
+    history = client.get("/history/u1").json()
+    assert sorted(h["id"] for h in history) == ["a", "b", "c"]
+    assert all(h["viewed"] == 1_700_000_000 for h in history)
+    assert client.get("/history/u1?limit=2").json()[:2] == history[:2]
+    assert len(client.get("/history/u1?limit=2").json()) == 2
+    recs = client.get("/recommendation/u9").json()
+    assert recs[0] == {"id": "a"} and {"id": "b"} in recs
+
+
+def test_interaction_errors_use_the_sample_field_names(client: TestClient) -> None:
+    r = client.post("/interaction", json={"userId": "u1"})
+    assert r.status_code == 400 and r.json()["field"] == "itemId"
+    r = client.post("/interaction", json={"userId": "u1", "itemId": "a", "extra": 1})
+    assert r.status_code == 400 and r.json()["field"] == "extra"
+    r = client.post("/interaction", json={"userId": "u1", "itemId": "a", "time": "yesterday"})
+    assert r.status_code == 400 and r.json()["field"] == "time"
+
+
+def test_out_of_bounds_limits_fall_back_to_defaults() -> None:
+    assert bounded_limit(None, 10, 100) == 10
+    assert bounded_limit("0", 10, 100) == 10
+    assert bounded_limit("101", 10, 100) == 10
+    assert bounded_limit("abc", 10, 100) == 10
+    assert bounded_limit("7", 10, 100) == 7
