@@ -15,7 +15,7 @@ from streamrec.errors import StreamrecError
 from streamrec.locks import GroupLock
 from streamrec.runtime import Runtime
 
-out = Console()
+out = Console(soft_wrap=True)
 
 
 def serve_http(runtime: Runtime) -> None:

@@ -1,0 +1,37 @@
+"""`streamrec import`: rows through the stream, a report with line numbers, and consumers caught up
+before it returns, so a command run right after sees the events."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from streamrec.lake.reader import LakeReader
+from tests.cli_helpers import run_cli
+
+
+def test_import_csv_then_history_and_lake_have_it(tmp_path: Path) -> None:
+    csv = tmp_path / "events.csv"
+    csv.write_text(
+        "USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE,EVENT_VALUE\n"
+        "u1,a,1700000000,view,\n"
+        "u1,b,1700000100,purchase,9.5\n"
+        "u2,a,1700000000000,view,\n"  # milliseconds: refused with its line number
+        ",c,1700000000,view,\n"
+    )
+    data = tmp_path / "data"
+    result = run_cli(data, "import", str(csv), "--format", "csv", "--no-progress")
+    assert "2 accepted" in result.stdout and "2 rejected" in result.stdout
+    assert "line 4" in result.stdout and "milliseconds" in result.stdout
+    assert "line 5" in result.stdout
+    rows = LakeReader(str(data / "lake")).query("SELECT COUNT(*) AS n FROM events")
+    assert rows.column("n")[0].as_py() == 2
+    query = run_cli(data, "lake", "query", "SELECT item_id FROM events ORDER BY item_id")
+    assert "a" in query.stdout and "b" in query.stdout
+
+
+def test_import_reports_a_bad_format(tmp_path: Path) -> None:
+    csv = tmp_path / "e.csv"
+    csv.write_text("user_id,item_id,timestamp\nu,i,1\n")
+    result = run_cli(tmp_path / "d", "import", str(csv), "--format", "xml", check=False)
+    assert result.returncode == 2 and "xml" in (result.stdout + result.stderr)
+    assert "Traceback" not in result.stderr
