@@ -25,8 +25,10 @@ def make_runtime(tmp_path: Path) -> Iterator[RuntimeFactory]:
 
     def make(**overrides: Any) -> Runtime:
         values: dict[str, Any] = {
-            "data_dir": tmp_path / f"data{len(opened)}", "tracking_id": TRACKING_ID,
-            "admin_key": ADMIN_KEY, "lake_flush_interval_s": 0.2,
+            "data_dir": tmp_path / f"data{len(opened)}",
+            "tracking_id": TRACKING_ID,
+            "admin_key": ADMIN_KEY,
+            "lake_flush_interval_s": 0.2,
         }
         values.update(overrides)
         runtime = Runtime(Settings(**values))

@@ -16,16 +16,27 @@ def test_defaults_match_the_aws_sample() -> None:
     assert (s.recently_visited_items, s.datalake, s.history_days) == (True, True, 30)
     assert (s.host, s.port, s.admin_key) == ("127.0.0.1", 8080, None)
     assert (s.stream_retention_hours, s.lake_flush_interval_s, s.lake_flush_bytes) == (
-        168, 60.0, 5_242_880)
+        168,
+        60.0,
+        5_242_880,
+    )
     assert s.stream_location.startswith("sqlite:////")
 
 
 def test_toml_then_environment(tmp_path: Path) -> None:
     path = tmp_path / "s.toml"
-    path.write_text('shard_count = 4\ncampaign = "summer"\nallowed_origins = ["https://a.example"]\n'
-                    'event_type_weights = {view = 1, purchase = 10}\n')
-    s = load_settings(path, env={"STREAMREC_SHARD_COUNT": "8", "STREAMREC_DATALAKE": "false",
-                                 "STREAMREC_ALLOWED_ORIGINS": "https://b.example, https://c.example"})
+    path.write_text(
+        'shard_count = 4\ncampaign = "summer"\nallowed_origins = ["https://a.example"]\n'
+        "event_type_weights = {view = 1, purchase = 10}\n"
+    )
+    s = load_settings(
+        path,
+        env={
+            "STREAMREC_SHARD_COUNT": "8",
+            "STREAMREC_DATALAKE": "false",
+            "STREAMREC_ALLOWED_ORIGINS": "https://b.example, https://c.example",
+        },
+    )
     assert s.shard_count == 8 and s.campaign == "summer" and s.datalake is False
     assert s.allowed_origins == ("https://b.example", "https://c.example")
     assert s.event_type_weights == {"view": 1.0, "purchase": 10.0}
@@ -51,7 +62,9 @@ def test_config_file_from_environment(tmp_path: Path) -> None:
         ("", {"STREAMREC_EVENT_TYPE_WEIGHTS": "[1]"}, "STREAMREC_EVENT_TYPE_WEIGHTS"),
     ],
 )
-def test_wrong_values_name_the_key(tmp_path: Path, toml: str, env: dict[str, str], key: str) -> None:
+def test_wrong_values_name_the_key(
+    tmp_path: Path, toml: str, env: dict[str, str], key: str
+) -> None:
     path = tmp_path / "s.toml"
     path.write_text(toml)
     with pytest.raises(ConfigError) as info:

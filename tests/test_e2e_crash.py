@@ -40,12 +40,21 @@ class Server:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        env = {**os.environ, "STREAMREC_DATA_DIR": str(self.data_dir),
-               "STREAMREC_PORT": str(self.port), "STREAMREC_TRACKING_ID": TRACKING_ID,
-               "STREAMREC_SHARD_COUNT": "2", "STREAMREC_LAKE_FLUSH_INTERVAL_S": "0.5"}
+        env = {
+            **os.environ,
+            "STREAMREC_DATA_DIR": str(self.data_dir),
+            "STREAMREC_PORT": str(self.port),
+            "STREAMREC_TRACKING_ID": TRACKING_ID,
+            "STREAMREC_SHARD_COUNT": "2",
+            "STREAMREC_LAKE_FLUSH_INTERVAL_S": "0.5",
+        }
         log = (self.data_dir.parent / "server.log").open("ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "streamrec.cli", "serve"], env=env,
-                                     stdout=log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "streamrec.cli", "serve"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
@@ -69,8 +78,12 @@ class Server:
 def client_loop(server: Server, client: int, acked: list[str], sent: threading.Event) -> None:
     """Send this client's events in batches; a batch without a 202 is retried (same event ids)."""
     events = [
-        {"event_id": f"c{client}-{k}", "user_id": f"user{(client * 7 + k) % 40}",
-         "item_id": f"item{k % 97}", "event_type": "view" if k % 5 else "purchase"}
+        {
+            "event_id": f"c{client}-{k}",
+            "user_id": f"user{(client * 7 + k) % 40}",
+            "item_id": f"item{k % 97}",
+            "event_type": "view" if k % 5 else "purchase",
+        }
         for k in range(EVENTS_PER_CLIENT)
     ]
     with httpx.Client(base_url=server.url, headers={"X-Tracking-Id": TRACKING_ID}) as http:
@@ -107,8 +120,10 @@ def test_sigkill_loses_nothing_and_duplicates_nothing(tmp_path: Path) -> None:
     server.start()
     acked: list[str] = []
     halfway = [threading.Event() for _ in range(CLIENTS)]
-    threads = [threading.Thread(target=client_loop, args=(server, c, acked, halfway[c]))
-               for c in range(CLIENTS)]
+    threads = [
+        threading.Thread(target=client_loop, args=(server, c, acked, halfway[c]))
+        for c in range(CLIENTS)
+    ]
     for t in threads:
         t.start()
     try:
@@ -130,8 +145,9 @@ def test_sigkill_loses_nothing_and_duplicates_nothing(tmp_path: Path) -> None:
     # Acknowledged events are never resent, so each must be stored exactly once.
     assert {e: stored[e] for e in acked if stored[e] != 1} == {}
     unique = reader.query("SELECT user_id, COUNT(*) AS n FROM events GROUP BY user_id")
-    per_user = dict(zip(unique.column("user_id").to_pylist(), unique.column("n").to_pylist(),
-                        strict=True))
+    per_user = dict(
+        zip(unique.column("user_id").to_pylist(), unique.column("n").to_pylist(), strict=True)
+    )
 
     server.start()
     try:

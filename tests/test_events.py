@@ -9,7 +9,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from streamrec.errors import ValidationError
-from streamrec.events import decode_event, encode_event, new_event_id, validate_batch, validate_event
+from streamrec.events import (
+    decode_event,
+    encode_event,
+    new_event_id,
+    validate_batch,
+    validate_event,
+)
 
 NOW = 1_790_000_000.0
 
@@ -17,15 +23,28 @@ NOW = 1_790_000_000.0
 def test_minimal_event_gets_defaults() -> None:
     e = validate_event({"user_id": "u", "item_id": 42}, NOW)
     assert (e.user_id, e.item_id, e.event_type, e.timestamp, e.received_at) == (
-        "u", "42", "view", NOW, NOW)
+        "u",
+        "42",
+        "view",
+        NOW,
+        NOW,
+    )
     assert len(e.event_id) == 30
 
 
 def test_full_event_round_trips_through_the_codec() -> None:
-    raw = {"event_id": "e1", "user_id": "u", "item_id": "i", "event_type": "purchase",
-           "event_value": "9.5", "session_id": "s", "timestamp": "2026-01-02T03:04:05+00:00",
-           "properties": {"price": 9.5, "colour": "red", "gift": False, "note": None},
-           "impression": ["a", "b"], "recommendation_id": "r1"}
+    raw = {
+        "event_id": "e1",
+        "user_id": "u",
+        "item_id": "i",
+        "event_type": "purchase",
+        "event_value": "9.5",
+        "session_id": "s",
+        "timestamp": "2026-01-02T03:04:05+00:00",
+        "properties": {"price": 9.5, "colour": "red", "gift": False, "note": None},
+        "impression": ["a", "b"],
+        "recommendation_id": "r1",
+    }
     e = validate_event(raw, NOW)
     assert e.event_value == 9.5 and e.timestamp == 1767323045.0
     assert decode_event(encode_event(e)) == e

@@ -106,8 +106,16 @@ class Settings:
         return self.model_url or str(self.data_dir / "models")
 
 
-_POSITIVE = ("shard_count", "history_days", "stream_retention_hours", "lake_flush_bytes",
-             "consumer_batch_size", "user_state_max_events", "ease_max_items", "max_pending_events")
+_POSITIVE = (
+    "shard_count",
+    "history_days",
+    "stream_retention_hours",
+    "lake_flush_bytes",
+    "consumer_batch_size",
+    "user_state_max_events",
+    "ease_max_items",
+    "max_pending_events",
+)
 _NON_NEGATIVE = ("retrain_interval_s", "retrain_after_events", "consumer_poll_interval_s")
 
 
@@ -124,7 +132,9 @@ def _check_ranges(s: Settings) -> None:
     if not 0 < s.port < 65536:
         raise ConfigError("port", f"must be 1-65535, got {s.port!r}")
     if not 0.0 <= s.exploration_weight <= 1.0:
-        raise ConfigError("exploration_weight", f"must be from 0 to 1, got {s.exploration_weight!r}")
+        raise ConfigError(
+            "exploration_weight", f"must be from 0 to 1, got {s.exploration_weight!r}"
+        )
     if s.tracking_id is not None and not s.tracking_id.strip():
         raise ConfigError("tracking_id", "must not be empty")
 
@@ -160,7 +170,9 @@ def _coerce(key: str, tp: Any, value: Any, from_env: bool) -> Any:
             return tuple(_require(v, str) for v in _to_list(value, from_env))
         if origin in (Mapping, dict):
             raw = json.loads(value) if from_env else value
-            return {str(k): float(_to_number(float, v, False)) for k, v in _require(raw, dict).items()}
+            return {
+                str(k): float(_to_number(float, v, False)) for k, v in _require(raw, dict).items()
+            }
     except (TypeError, ValueError) as exc:
         raise ConfigError(key, f"expected {_type_name(tp)}, got {value!r}") from exc
     raise ConfigError(key, f"unsupported type {tp!r}")  # pragma: no cover - a programming error
@@ -234,7 +246,7 @@ def load_settings(
     for name, raw in env.items():
         if not name.startswith(ENV_PREFIX) or name == CONFIG_ENV:
             continue
-        key = name[len(ENV_PREFIX):].lower()
+        key = name[len(ENV_PREFIX) :].lower()
         if key not in field_types:
             raise ConfigError(name, "unknown streamrec environment variable")
         values[key] = _coerce(name, field_types[key], raw, from_env=True)

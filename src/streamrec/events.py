@@ -32,8 +32,16 @@ PropertyValue = str | int | float | bool | None
 
 KNOWN_FIELDS = frozenset(
     {
-        "event_id", "user_id", "item_id", "event_type", "event_value", "session_id",
-        "timestamp", "properties", "impression", "recommendation_id",
+        "event_id",
+        "user_id",
+        "item_id",
+        "event_type",
+        "event_value",
+        "session_id",
+        "timestamp",
+        "properties",
+        "impression",
+        "recommendation_id",
     }
 )
 

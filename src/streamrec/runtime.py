@@ -20,6 +20,7 @@ from streamrec.consumers.base import Sink
 from streamrec.consumers.runner import ConsumerRunner, start_in_thread
 from streamrec.consumers.store_sink import StoreSink
 from streamrec.errors import ConfigError
+from streamrec.models.registry import ModelRegistry
 from streamrec.serving.service import RecommendationService
 from streamrec.stores import HistoryStore, UserStateStore, open_history_store, open_user_state_store
 from streamrec.stream import EventLog, open_event_log
@@ -40,6 +41,7 @@ class Runtime:
         )
         self.user_state: UserStateStore = open_user_state_store(settings)
         self.recommendations = RecommendationService(self.user_state)
+        self.models = ModelRegistry(settings)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.runners: list[ConsumerRunner] = []
@@ -75,7 +77,9 @@ class Runtime:
     def make_runner(self, group: str) -> ConsumerRunner:
         s = self.settings
         return ConsumerRunner(
-            self.event_log, self.make_sink(group), batch_size=s.consumer_batch_size,
+            self.event_log,
+            self.make_sink(group),
+            batch_size=s.consumer_batch_size,
             checkpoint_interval_s=s.checkpoint_interval_s,
         )
 
@@ -89,6 +93,19 @@ class Runtime:
         thread = threading.Thread(target=self._maintain, name="maintenance", daemon=True)
         thread.start()
         self._threads.append(thread)
+        self.start_retraining()
+
+    def start_retraining(self) -> None:
+        """Retrain in this process when retrain_interval_s or retrain_after_events is set."""
+        from streamrec.models.retrain import start_retraining
+
+        thread = start_retraining(self.settings, self.models, self._stop, self.events_seen)
+        if thread is not None:
+            self._threads.append(thread)
+
+    def events_seen(self) -> int:
+        """Events ever appended to the stream (the sum of shard heads)."""
+        return sum(s.head for s in self.event_log.status())
 
     def _maintain(self) -> None:
         while not self._stop.wait(MAINTENANCE_INTERVAL_S):

@@ -11,7 +11,9 @@ from tests.conftest import drain
 
 def test_interaction_history_and_recommendation(client: TestClient, runtime: Runtime) -> None:
     for item in ("a", "b", "c", "a"):
-        r = client.post("/interaction", json={"userId": "u1", "itemId": item, "time": 1_700_000_000})
+        r = client.post(
+            "/interaction", json={"userId": "u1", "itemId": item, "time": 1_700_000_000}
+        )
         assert r.status_code == 200
         assert r.json()["ShardId"] == "shardId-000000000000"
     client.post("/interaction", json={"userId": "u2", "itemId": "a", "type": "click"})

@@ -12,8 +12,9 @@ from tests.conftest import AUTH, drain
 
 
 def test_single_event_is_acknowledged_and_durable(client: TestClient, runtime: Runtime) -> None:
-    r = client.post("/v1/events", json={"user_id": "u1", "item_id": "i1", "event_type": "click"},
-                    headers=AUTH)
+    r = client.post(
+        "/v1/events", json={"user_id": "u1", "item_id": "i1", "event_type": "click"}, headers=AUTH
+    )
     assert r.status_code == 202
     body = r.json()
     assert body["accepted"] == 1 and body["rejected"] == [] and body["event_id"]
@@ -42,11 +43,15 @@ def test_single_invalid_event_is_a_400_naming_the_field(client: TestClient) -> N
     r = client.post("/v1/events", json={"user_id": "x" * 257, "item_id": "i"}, headers=AUTH)
     assert r.status_code == 400
     assert r.json()["field"] == "user_id"
-    r = client.post("/v1/events", json={"user_id": "u", "item_id": "i", "colour": "red"},
-                    headers=AUTH)
+    r = client.post(
+        "/v1/events", json={"user_id": "u", "item_id": "i", "colour": "red"}, headers=AUTH
+    )
     assert r.status_code == 400 and r.json()["field"] == "colour"
-    r = client.post("/v1/events", json={"user_id": "u", "item_id": "i",
-                                        "timestamp": time.time() + 3600}, headers=AUTH)
+    r = client.post(
+        "/v1/events",
+        json={"user_id": "u", "item_id": "i", "timestamp": time.time() + 3600},
+        headers=AUTH,
+    )
     assert r.status_code == 400 and "future" in r.json()["error"]
 
 
@@ -58,10 +63,15 @@ def test_tracking_id_is_required_and_checked(client: TestClient) -> None:
 
 
 def test_body_errors(client: TestClient) -> None:
-    r = client.post("/v1/events", content=b"{not json", headers={**AUTH, "content-type": "application/json"})
+    r = client.post(
+        "/v1/events", content=b"{not json", headers={**AUTH, "content-type": "application/json"}
+    )
     assert r.status_code == 400 and "malformed JSON" in r.json()["error"]
-    r = client.post("/v1/events", content=b"user_id=u", headers={
-        **AUTH, "content-type": "application/x-www-form-urlencoded"})
+    r = client.post(
+        "/v1/events",
+        content=b"user_id=u",
+        headers={**AUTH, "content-type": "application/x-www-form-urlencoded"},
+    )
     assert r.status_code == 415
     big = b'{"user_id": "' + b"u" * MAX_BODY_BYTES + b'", "item_id": "i"}'
     r = client.post("/v1/events", content=big, headers={**AUTH, "content-type": "application/json"})
@@ -69,8 +79,9 @@ def test_body_errors(client: TestClient) -> None:
 
 
 def test_batch_limits(client: TestClient) -> None:
-    r = client.post("/v1/events", json={"events": [{"user_id": "u", "item_id": "i"}] * 501},
-                    headers=AUTH)
+    r = client.post(
+        "/v1/events", json={"events": [{"user_id": "u", "item_id": "i"}] * 501}, headers=AUTH
+    )
     assert r.status_code == 400 and r.json()["field"] == "events"
     r = client.post("/v1/events", json={"events": []}, headers=AUTH)
     assert r.status_code == 400
@@ -85,8 +96,9 @@ def test_overload_is_a_503_with_retry_after(make_runtime) -> None:  # type: igno
 
     runtime = make_runtime(max_pending_events=1)
     with TestClient(create_app(runtime)) as client:
-        r = client.post("/v1/events", json={"events": [{"user_id": "u", "item_id": "i"}] * 2},
-                        headers=AUTH)
+        r = client.post(
+            "/v1/events", json={"events": [{"user_id": "u", "item_id": "i"}] * 2}, headers=AUTH
+        )
     assert r.status_code == 503
     assert r.headers["retry-after"] == "1"
 

@@ -15,13 +15,18 @@ def post(client: TestClient, *events: dict[str, object]) -> None:
 
 
 def test_history_newest_first_with_counts_and_filter(client: TestClient, runtime: Runtime) -> None:
-    post(client, {"user_id": "u", "item_id": "a", "timestamp": 100},
-         {"user_id": "u", "item_id": "b", "timestamp": 200},
-         {"user_id": "u", "item_id": "a", "event_type": "purchase", "timestamp": 300})
+    post(
+        client,
+        {"user_id": "u", "item_id": "a", "timestamp": 100},
+        {"user_id": "u", "item_id": "b", "timestamp": 200},
+        {"user_id": "u", "item_id": "a", "event_type": "purchase", "timestamp": 300},
+    )
     drain(runtime, "history")
     items = client.get("/v1/users/u/history").json()["items"]
     assert [(i["item_id"], i["event_type"], i["count"], i["last_seen"]) for i in items] == [
-        ("a", "purchase", 2, 300.0), ("b", "view", 1, 200.0)]
+        ("a", "purchase", 2, 300.0),
+        ("b", "view", 1, 200.0),
+    ]
     only = client.get("/v1/users/u/history?event_type=view&limit=1").json()["items"]
     assert [i["item_id"] for i in only] == ["b"]
 
@@ -83,6 +88,12 @@ def test_health_and_metrics(client: TestClient) -> None:
 
 def test_openapi_documents_the_routes(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
-    for path in ("/v1/events", "/v1/users/{user_id}/history", "/interaction", "/history/{userId}",
-                 "/recommendation/{userId}", "/v1/status"):
+    for path in (
+        "/v1/events",
+        "/v1/users/{user_id}/history",
+        "/interaction",
+        "/history/{userId}",
+        "/recommendation/{userId}",
+        "/v1/status",
+    ):
         assert path in spec["paths"]

@@ -37,7 +37,11 @@ class RecordingSink:
 
 def test_next_offsets_per_shard() -> None:
     events = random_events(3)
-    recs = [StreamRecord(0, 4, events[0]), StreamRecord(1, 2, events[1]), StreamRecord(0, 9, events[2])]
+    recs = [
+        StreamRecord(0, 4, events[0]),
+        StreamRecord(1, 2, events[1]),
+        StreamRecord(0, 9, events[2]),
+    ]
     assert next_offsets(recs) == {0: 10, 1: 3}
 
 
@@ -57,8 +61,9 @@ def test_restarted_group_with_store_sink_applies_each_event_once(tmp_path: Path)
     log = SqliteEventLog(tmp_path / "s.db", 2)
     store = SqliteHistoryStore(tmp_path / "h.db", 30)
     log.append(random_events(200))
-    runner = ConsumerRunner(log, StoreSink("history", store), batch_size=50,
-                            checkpoint_interval_s=3600)
+    runner = ConsumerRunner(
+        log, StoreSink("history", store), batch_size=50, checkpoint_interval_s=3600
+    )
     runner.run_once()  # applied a batch, but never committed: a crash here replays it
     again = ConsumerRunner(log, StoreSink("history", store), batch_size=50)
     again.drain()

@@ -29,20 +29,27 @@ def test_newest_first_one_row_per_item(make_history: HistoryFactory) -> None:
     store = make_history()
     now = time.time()
     recs = records(
-        make_event("u", "a", "view", now - 30), make_event("u", "b", "view", now - 20),
-        make_event("u", "a", "purchase", now - 10), make_event("v", "c", "view", now),
+        make_event("u", "a", "view", now - 30),
+        make_event("u", "b", "view", now - 20),
+        make_event("u", "a", "purchase", now - 10),
+        make_event("v", "c", "view", now),
     )
     store.apply(recs, upto(recs))
     rows = store.recent("u", 10)
-    assert [(r.item_id, r.event_type, r.count) for r in rows] == [("a", "purchase", 2), ("b", "view", 1)]
+    assert [(r.item_id, r.event_type, r.count) for r in rows] == [
+        ("a", "purchase", 2),
+        ("b", "view", 1),
+    ]
     assert rows[0].last_seen == recs[2].event.timestamp
 
 
 def test_filter_by_event_type_and_limit(make_history: HistoryFactory) -> None:
     store = make_history()
     now = time.time()
-    recs = records(*[make_event("u", f"i{k}", "view", now - 100 + k) for k in range(5)],
-                   make_event("u", "i0", "purchase", now))
+    recs = records(
+        *[make_event("u", f"i{k}", "view", now - 100 + k) for k in range(5)],
+        make_event("u", "i0", "purchase", now),
+    )
     store.apply(recs, upto(recs))
     assert [r.item_id for r in store.recent("u", 2, "view")] == ["i4", "i3"]
     assert [r.item_id for r in store.recent("u", 10, "purchase")] == ["i0"]
@@ -69,9 +76,15 @@ def test_erase_user(make_history: HistoryFactory) -> None:
     assert len(store.recent("v", 10)) == 1
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(age_days=st.floats(min_value=0, max_value=60), ttl_days=st.integers(min_value=1, max_value=45))
-def test_ttl_counts_from_receipt(make_history: HistoryFactory, age_days: float, ttl_days: int) -> None:
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    age_days=st.floats(min_value=0, max_value=60), ttl_days=st.integers(min_value=1, max_value=45)
+)
+def test_ttl_counts_from_receipt(
+    make_history: HistoryFactory, age_days: float, ttl_days: int
+) -> None:
     store = make_history(history_days=ttl_days)
     now = time.time()
     received = now - age_days * DAY
@@ -88,8 +101,9 @@ def test_ttl_counts_from_receipt(make_history: HistoryFactory, age_days: float, 
 def test_expired_row_starts_counting_afresh(make_history: HistoryFactory) -> None:
     store = make_history(history_days=1)
     now = time.time()
-    recs = records(make_event("u", "a", received_at=now - 2 * DAY),
-                   make_event("u", "a", received_at=now))
+    recs = records(
+        make_event("u", "a", received_at=now - 2 * DAY), make_event("u", "a", received_at=now)
+    )
     store.apply(recs[:1], upto(recs[:1]))
     store.apply(recs[1:], upto(recs))
     assert store.recent("u", 10, now=now)[0].count == 1

@@ -68,7 +68,7 @@ def test_groups_are_independent_and_status_reports_lag(make_log: LogFactory) -> 
     a.commit(dict(heads))
     status = {s.shard: s for s in log.status(["a", "b"])}
     assert sum(s.head for s in status.values()) == 60
-    for shard, s in status.items():
+    for s in status.values():
         assert s.lag("a") == 0
         assert s.lag("b") == s.head
     assert len(drain(log.consumer("b"))) == 60

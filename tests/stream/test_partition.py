@@ -31,8 +31,9 @@ def test_known_values_never_change() -> None:
 def test_same_shard_in_another_process() -> None:
     code = "from streamrec.stream.partition import shard_for; print(shard_for('alice', 7))"
     env = {"PYTHONHASHSEED": "123"}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                         check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
     assert int(out.stdout) == shard_for("alice", 7)
 
 

@@ -17,7 +17,9 @@ JSON_TYPES = ("application/json", "text/plain")
 async def read_json(request: Request, max_bytes: int = MAX_BODY_BYTES) -> Any:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type not in JSON_TYPES:
-        raise BodyError(415, f"content-type must be application/json, got {content_type or 'none'!r}")
+        raise BodyError(
+            415, f"content-type must be application/json, got {content_type or 'none'!r}"
+        )
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > max_bytes:
         raise BodyError(413, f"body is larger than {max_bytes} bytes")

@@ -18,8 +18,23 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from streamrec.stream.base import EventLog
 
 LATENCY_BUCKETS = (
-    0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1,
-    0.25, 0.5, 1.0, 2.5,
+    0.0005,
+    0.001,
+    0.002,
+    0.003,
+    0.005,
+    0.0075,
+    0.01,
+    0.015,
+    0.02,
+    0.03,
+    0.05,
+    0.075,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
 )
 
 
@@ -27,15 +42,22 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
-            "streamrec_http_requests", "HTTP requests", ["method", "route", "status"],
+            "streamrec_http_requests",
+            "HTTP requests",
+            ["method", "route", "status"],
             registry=self.registry,
         )
         self.latency = Histogram(
-            "streamrec_http_request_duration_seconds", "HTTP request latency", ["method", "route"],
-            buckets=LATENCY_BUCKETS, registry=self.registry,
+            "streamrec_http_request_duration_seconds",
+            "HTTP request latency",
+            ["method", "route"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
         )
         self.events_accepted = Counter(
-            "streamrec_events_accepted", "Events acknowledged (durable in the stream)", ["event_type"],
+            "streamrec_events_accepted",
+            "Events acknowledged (durable in the stream)",
+            ["event_type"],
             registry=self.registry,
         )
         self.events_rejected = Counter(
@@ -52,9 +74,13 @@ class _LagCollector(Collector):
         self._groups = groups
 
     def collect(self) -> Iterator[Any]:
-        head = GaugeMetricFamily("streamrec_stream_head_offset", "Next offset per shard", labels=["shard"])
+        head = GaugeMetricFamily(
+            "streamrec_stream_head_offset", "Next offset per shard", labels=["shard"]
+        )
         lag = GaugeMetricFamily(
-            "streamrec_consumer_lag", "Events not yet processed by a group", labels=["group", "shard"]
+            "streamrec_consumer_lag",
+            "Events not yet processed by a group",
+            labels=["group", "shard"],
         )
         try:
             shards = self._log.status(self._groups)

@@ -21,7 +21,10 @@ def json_response(
 
 
 def error_response(
-    status_code: int, message: str, field: str | None = None, headers: Mapping[str, str] | None = None
+    status_code: int,
+    message: str,
+    field: str | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> Response:
     body: dict[str, Any] = {"error": message}
     if field is not None:

@@ -13,8 +13,13 @@ from streamrec.config import Settings, load_settings
 
 ConfigOption = Annotated[
     Path | None,
-    typer.Option("--config", "-c", help="TOML settings file (else STREAMREC_CONFIG).",
-                 envvar=None, show_default=False),
+    typer.Option(
+        "--config",
+        "-c",
+        help="TOML settings file (else STREAMREC_CONFIG).",
+        envvar=None,
+        show_default=False,
+    ),
 ]
 
 

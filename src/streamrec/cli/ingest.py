@@ -59,14 +59,20 @@ def print_report(report: ImportReport) -> None:
 def cmd_import(
     path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="File to import.")],
     fmt: Annotated[str, typer.Option("--format", "-f", help="csv, jsonl or movielens")] = "csv",
-    wait: Annotated[bool, typer.Option(help="Wait until every consumer group has the events.")] = True,
-    timeout_s: Annotated[float, typer.Option("--timeout", help="Seconds to wait for a server.")] = 600,
+    wait: Annotated[
+        bool, typer.Option(help="Wait until every consumer group has the events.")
+    ] = True,
+    timeout_s: Annotated[
+        float, typer.Option("--timeout", help="Seconds to wait for a server.")
+    ] = 600,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
     config: ConfigOption = None,
 ) -> None:
     """Load historical interactions (csv, jsonl or MovieLens u.data) through the stream."""
     if fmt not in ("csv", "jsonl", "movielens"):
-        raise typer.BadParameter(f"{fmt!r} is not one of csv, jsonl, movielens", param_hint="--format")
+        raise typer.BadParameter(
+            f"{fmt!r} is not one of csv, jsonl, movielens", param_hint="--format"
+        )
     runtime = Runtime(settings_from(config))
     try:
         report = import_file(

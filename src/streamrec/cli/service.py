@@ -25,8 +25,14 @@ def serve_http(runtime: Runtime) -> None:
 
     s = runtime.settings
     uvicorn.run(
-        create_app(runtime), host=s.host, port=s.port, log_level="warning", access_log=False,
-        loop="uvloop", http="httptools", timeout_graceful_shutdown=5,
+        create_app(runtime),
+        host=s.host,
+        port=s.port,
+        log_level="warning",
+        access_log=False,
+        loop="uvloop",
+        http="httptools",
+        timeout_graceful_shutdown=5,
     )
 
 

@@ -93,7 +93,8 @@ class ConsumerRunner:
 
 
 def start_in_thread(runner: ConsumerRunner, stop: threading.Event) -> threading.Thread:
-    thread = threading.Thread(target=runner.run, args=(stop,), name=f"consumer-{runner.group}",
-                              daemon=True)
+    thread = threading.Thread(
+        target=runner.run, args=(stop,), name=f"consumer-{runner.group}", daemon=True
+    )
     thread.start()
     return thread

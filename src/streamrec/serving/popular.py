@@ -15,8 +15,9 @@ POPULARITY_WINDOW_S = 30 * 86400.0
 
 
 class PopularItems:
-    def __init__(self, store: UserStateStore, refresh_s: float = 1.0,
-                 window_s: float = POPULARITY_WINDOW_S) -> None:
+    def __init__(
+        self, store: UserStateStore, refresh_s: float = 1.0, window_s: float = POPULARITY_WINDOW_S
+    ) -> None:
         self._store = store
         self._refresh_s = refresh_s
         self._window_s = window_s

@@ -10,8 +10,12 @@ from streamrec.stores.base import HistoryEntry, HistoryStore, UserEvent, UserSta
 from streamrec.urls import scheme_of, sqlite_path
 
 __all__ = [
-    "HistoryEntry", "HistoryStore", "UserEvent", "UserStateStore",
-    "open_history_store", "open_user_state_store",
+    "HistoryEntry",
+    "HistoryStore",
+    "UserEvent",
+    "UserStateStore",
+    "open_history_store",
+    "open_user_state_store",
 ]
 
 HistoryFactory = Callable[[str, Settings], HistoryStore]
@@ -28,7 +32,8 @@ def _sqlite_user_state(url: str, settings: Settings) -> UserStateStore:
     from streamrec.stores.sqlite_user_state import SqliteUserStateStore
 
     return SqliteUserStateStore(
-        sqlite_path(url, "user_state_url"), settings.user_state_max_events,
+        sqlite_path(url, "user_state_url"),
+        settings.user_state_max_events,
         settings.event_type_weights,
     )
 

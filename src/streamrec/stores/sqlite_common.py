@@ -92,7 +92,9 @@ def new_event_ids(
         marks = ",".join("?" * len(chunk))
         known.update(
             row[0]
-            for row in conn.execute(f"SELECT event_id FROM seen_events WHERE event_id IN ({marks})", chunk)
+            for row in conn.execute(
+                f"SELECT event_id FROM seen_events WHERE event_id IN ({marks})", chunk
+            )
         )
     for record in records:
         event_id = record.event.event_id

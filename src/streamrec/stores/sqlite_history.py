@@ -21,7 +21,9 @@ from streamrec.stores.sqlite_common import (
 )
 from streamrec.stream.base import StreamRecord
 
-_SCHEMA = SEEN_EVENTS_SCHEMA + """
+_SCHEMA = (
+    SEEN_EVENTS_SCHEMA
+    + """
 CREATE TABLE IF NOT EXISTS history (
     user_id TEXT NOT NULL, item_id TEXT NOT NULL, event_type TEXT NOT NULL,
     last_seen REAL NOT NULL, count INTEGER NOT NULL, expires_at REAL NOT NULL,
@@ -29,6 +31,7 @@ CREATE TABLE IF NOT EXISTS history (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS history_expiry ON history (expires_at);
 """
+)
 
 # A row that expired before the new event arrived starts counting afresh (DynamoDB would have
 # deleted it); `excluded.expires_at - ttl` is when the newest event of the batch was received.
@@ -78,7 +81,15 @@ class SqliteHistoryStore:
             conn.executemany(
                 _UPSERT,
                 [
-                    {"u": u, "i": i, "t": t, "ls": v[0], "c": int(v[1]), "x": v[2], "ttl": self._ttl_s}
+                    {
+                        "u": u,
+                        "i": i,
+                        "t": t,
+                        "ls": v[0],
+                        "c": int(v[1]),
+                        "x": v[2],
+                        "ttl": self._ttl_s,
+                    }
                     for (u, i, t), v in rows.items()
                 ],
             )

@@ -24,7 +24,9 @@ from streamrec.stream.base import StreamRecord
 BUCKET_S = 60
 SEEN_EVENT_TTL_S = 7 * 86400.0
 
-_SCHEMA = SEEN_EVENTS_SCHEMA + """
+_SCHEMA = (
+    SEEN_EVENTS_SCHEMA
+    + """
 CREATE TABLE IF NOT EXISTS user_events (
     key TEXT NOT NULL, seq INTEGER NOT NULL, item_id TEXT NOT NULL, event_type TEXT NOT NULL,
     ts REAL NOT NULL, value REAL, PRIMARY KEY (key, seq)
@@ -35,20 +37,31 @@ CREATE TABLE IF NOT EXISTS item_buckets (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS item_buckets_time ON item_buckets (bucket);
 """
+)
 
 
 def session_key(session_id: str) -> str:
     return f"session:{session_id}"
 
 
-def user_event_rows(records: Sequence[StreamRecord]) -> list[tuple[str, int, str, str, float, float | None]]:
+def user_event_rows(
+    records: Sequence[StreamRecord],
+) -> list[tuple[str, int, str, str, float, float | None]]:
     rows = []
     for r in records:
         e = r.event
         rows.append((e.user_id, r.offset, e.item_id, e.event_type, e.timestamp, e.event_value))
         if e.session_id and e.session_id != e.user_id:
-            rows.append((session_key(e.session_id), r.offset, e.item_id, e.event_type,
-                         e.timestamp, e.event_value))
+            rows.append(
+                (
+                    session_key(e.session_id),
+                    r.offset,
+                    e.item_id,
+                    e.event_type,
+                    e.timestamp,
+                    e.event_value,
+                )
+            )
     return rows
 
 
@@ -95,20 +108,28 @@ class SqliteUserStateStore:
         return len(todo)
 
     def recent_events(self, key: str, limit: int) -> list[UserEvent]:
-        rows = self._db.reader().execute(
-            "SELECT item_id, event_type, ts, value FROM user_events WHERE key = ?"
-            " ORDER BY seq DESC LIMIT ?",
-            (key, limit),
-        ).fetchall()
+        rows = (
+            self._db.reader()
+            .execute(
+                "SELECT item_id, event_type, ts, value FROM user_events WHERE key = ?"
+                " ORDER BY seq DESC LIMIT ?",
+                (key, limit),
+            )
+            .fetchall()
+        )
         return [UserEvent(r[0], r[1], float(r[2]), r[3]) for r in reversed(rows)]
 
     def item_activity(self, since: float, until: float | None = None) -> dict[str, float]:
         upper = 2**62 if until is None else int(until // BUCKET_S)
-        rows = self._db.reader().execute(
-            "SELECT item_id, SUM(weight) FROM item_buckets WHERE bucket >= ? AND bucket < ?"
-            " GROUP BY item_id",
-            (int(since // BUCKET_S), upper),
-        ).fetchall()
+        rows = (
+            self._db.reader()
+            .execute(
+                "SELECT item_id, SUM(weight) FROM item_buckets WHERE bucket >= ? AND bucket < ?"
+                " GROUP BY item_id",
+                (int(since // BUCKET_S), upper),
+            )
+            .fetchall()
+        )
         return {str(r[0]): float(r[1]) for r in rows}
 
     def erase_user(self, user_id: str) -> int:

@@ -11,7 +11,12 @@ from streamrec.stream.partition import shard_for
 from streamrec.urls import sqlite_path
 
 __all__ = [
-    "EventLog", "ShardStatus", "StreamConsumer", "StreamRecord", "open_event_log", "shard_for",
+    "EventLog",
+    "ShardStatus",
+    "StreamConsumer",
+    "StreamRecord",
+    "open_event_log",
+    "shard_for",
 ]
 
 EventLogFactory = Callable[[str, Settings], EventLog]

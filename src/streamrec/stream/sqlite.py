@@ -166,7 +166,9 @@ class SqliteEventLog:
         try:
             heads = dict(conn.execute("SELECT shard, next_offset FROM shards").fetchall())
             committed: dict[int, dict[str, int]] = {s: {} for s in range(self._shard_count)}
-            for grp, shard, offset in conn.execute("SELECT grp, shard, next_offset FROM group_offsets"):
+            for grp, shard, offset in conn.execute(
+                "SELECT grp, shard, next_offset FROM group_offsets"
+            ):
                 if shard in committed:
                     committed[shard][grp] = offset
         finally:

@@ -42,8 +42,13 @@ def bounded_limit(raw: str | None, default: int, maximum: int) -> int:
 def interaction_to_event(body: object) -> dict[str, object]:
     if not isinstance(body, dict):
         raise ValidationError("body", "must be a JSON object")
-    mapping = {"userId": "user_id", "itemId": "item_id", "type": "event_type",
-               "sessionId": "session_id", "time": "timestamp"}
+    mapping = {
+        "userId": "user_id",
+        "itemId": "item_id",
+        "type": "event_type",
+        "sessionId": "session_id",
+        "time": "timestamp",
+    }
     unknown = set(body) - set(mapping)
     if unknown:
         raise ValidationError(sorted(unknown)[0], "is not an interaction field")
@@ -52,14 +57,26 @@ def interaction_to_event(body: object) -> dict[str, object]:
     return event
 
 
-@router.post("/interaction", openapi_extra={"requestBody": {"required": True, "content": {
-    "application/json": {"schema": INTERACTION_SCHEMA}}}})
+@router.post(
+    "/interaction",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": INTERACTION_SCHEMA}},
+        }
+    },
+)
 async def post_interaction(request: Request) -> Response:
     try:
         event = validate_event(interaction_to_event(await read_json(request)))
     except ValidationError as exc:
-        names = {"user_id": "userId", "item_id": "itemId", "event_type": "type",
-                 "session_id": "sessionId", "timestamp": "time"}
+        names = {
+            "user_id": "userId",
+            "item_id": "itemId",
+            "event_type": "type",
+            "session_id": "sessionId",
+            "timestamp": "time",
+        }
         raise ValidationError(names.get(exc.field, exc.field), exc.message) from exc
     await append_events(request, [event])
     shard = shard_for(event.user_id, runtime_of(request).event_log.shard_count)
@@ -67,14 +84,16 @@ async def post_interaction(request: Request) -> Response:
 
 
 @router.get("/history/{userId}")
-def get_history(request: Request, userId: str) -> Response:  # noqa: N803 - the sample's name
-    limit = bounded_limit(request.query_params.get("limit"), HISTORY_LIMIT_DEFAULT, HISTORY_LIMIT_MAX)
+def get_history(request: Request, userId: str) -> Response:
+    limit = bounded_limit(
+        request.query_params.get("limit"), HISTORY_LIMIT_DEFAULT, HISTORY_LIMIT_MAX
+    )
     entries = history_store(request).recent(userId, limit)
     return json_response([{"id": e.item_id, "viewed": int(e.last_seen)} for e in entries])
 
 
 @router.get("/recommendation/{userId}")
-def get_recommendation(request: Request, userId: str) -> Response:  # noqa: N803
+def get_recommendation(request: Request, userId: str) -> Response:
     limit = bounded_limit(
         request.query_params.get("limit"), RECOMMENDATION_LIMIT_DEFAULT, RECOMMENDATION_LIMIT_MAX
     )

@@ -47,8 +47,12 @@ async def append_events(request: Request, events: Sequence[Event]) -> None:
 @router.post(
     "/v1/events",
     status_code=202,
-    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
-        "schema": EVENT_BODY_SCHEMA}}}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": EVENT_BODY_SCHEMA}},
+        }
+    },
     responses={202: {"description": '{"accepted": n, "rejected": [{"index": i, "error": "..."}]}'}},
 )
 async def post_events(request: Request) -> Response:

@@ -49,8 +49,10 @@ def delete_user(request: Request, user_id: str = UserId) -> Response:
     """Erase the user's history and real-time state at once (admin). Lake rows: see the body."""
     runtime = runtime_of(request)
     check_admin(request, runtime.settings.admin_key)
-    return json_response({
-        "user_id": user_id,
-        **runtime.erase_user(user_id),
-        "lake": "rows are removed by the next lake compaction or `streamrec lake erase USER_ID`",
-    })
+    return json_response(
+        {
+            "user_id": user_id,
+            **runtime.erase_user(user_id),
+            "lake": "rows are removed by the next lake compaction or `streamrec lake erase USER_ID`",
+        }
+    )

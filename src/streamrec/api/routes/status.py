@@ -41,15 +41,17 @@ def stream_json(runtime: Runtime) -> list[dict[str, Any]]:
 def get_status(request: Request) -> Response:
     """Per shard: head offset, each consumer group's committed offset and lag; event counts; lake."""
     runtime = runtime_of(request)
-    return json_response({
-        "shards": stream_json(runtime),
-        "events": {
-            "accepted": int(_counter_total(request, "streamrec_events_accepted_total")),
-            "rejected": int(_counter_total(request, "streamrec_events_rejected_total")),
-        },
-        "lake": runtime.lake_stats(),
-        "uptime_s": round(time.time() - runtime.started_at, 3),
-    })
+    return json_response(
+        {
+            "shards": stream_json(runtime),
+            "events": {
+                "accepted": int(_counter_total(request, "streamrec_events_accepted_total")),
+                "rejected": int(_counter_total(request, "streamrec_events_rejected_total")),
+            },
+            "lake": runtime.lake_stats(),
+            "uptime_s": round(time.time() - runtime.started_at, 3),
+        }
+    )
 
 
 @router.get("/healthz")

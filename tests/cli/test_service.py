@@ -1,0 +1,54 @@
+"""`streamrec consume GROUP` runs one group alone against the same data; errors are one line."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from streamrec.config import Settings
+from streamrec.stores.sqlite_history import SqliteHistoryStore
+from streamrec.stream.sqlite import SqliteEventLog
+from tests.cli_helpers import run_cli
+from tests.factories import random_events
+
+
+def test_consume_one_group_alone(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    log = SqliteEventLog(data / "stream.db", 1)
+    log.append(random_events(300))
+    log.close()
+    env = {**os.environ, "STREAMREC_DATA_DIR": str(data)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamrec.cli", "consume", "history"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        log = SqliteEventLog(data / "stream.db", 1)
+        while log.status(["history"])[0].lag("history") and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert log.status(["history", "lake"])[0].lag("history") == 0
+        assert log.status(["lake"])[0].lag("lake") == 300  # other groups untouched
+        log.close()
+        second = run_cli(data, "consume", "history", check=False)
+        assert second.returncode == 2 and "already running" in second.stderr
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+    store = SqliteHistoryStore(data / "history.db", Settings().history_days)
+    assert sum(e.count for u in range(50) for e in store.recent(f"u{u}", 500)) == 300
+    store.close()
+
+
+def test_bad_setting_stops_the_start_naming_the_key(tmp_path: Path) -> None:
+    result = run_cli(tmp_path, "serve", env={"STREAMREC_SHARD_COUNT": "-2"}, check=False)
+    assert result.returncode == 2
+    assert "shard_count" in result.stderr and "Traceback" not in result.stderr
+    result = run_cli(tmp_path, "consume", "nope", check=False)
+    assert result.returncode == 2 and "unknown consumer group" in result.stderr
