@@ -1,0 +1,133 @@
+"""LakeReader: SQL over the lake with DuckDB, for people (``streamrec lake query``) and training.
+
+Views on every query's connection:
+
+- ``events_raw``: every stored row, with ``dt`` from the directory name;
+- ``erasures``: the erase requests (user_id, requested_at);
+- ``events``: what analysis should see: one row per ``event_id`` (the first received, because a
+  client may retry an event with the same id and the retry may land in another file or day), and
+  no row of a user received before that user's erase request, even before compaction has removed
+  the rows physically.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from streamrec.lake.files import LakeFiles
+from streamrec.lake.layout import ERASURE_SCHEMA, ERASURES_DIR, EVENTS_DIR, SCHEMA, earliest_day_for
+
+__all__ = ["LakeReader", "LakeStats"]
+
+_EVENTS_SQL = """
+CREATE OR REPLACE TEMP VIEW events AS
+SELECT e.* FROM events_raw e
+WHERE NOT EXISTS (
+    SELECT 1 FROM erasures x WHERE x.user_id = e.user_id AND e.received_at <= x.requested_at
+)
+QUALIFY row_number() OVER (
+    PARTITION BY e.event_id ORDER BY e.received_at, e.shard, e."offset"
+) = 1
+"""
+
+_INTERACTIONS_SQL = """
+SELECT user_id, item_id, epoch_us("timestamp") / 1e6 AS "timestamp", event_type, event_value,
+       session_id
+FROM events
+WHERE dt >= CAST(? AS DATE) AND "timestamp" >= to_timestamp(?) AND "timestamp" < to_timestamp(?)
+ORDER BY "timestamp", event_id
+"""
+
+
+@dataclasses.dataclass(frozen=True)
+class LakeStats:
+    files: int
+    rows: int
+    bytes: int
+    days: int
+
+
+class LakeReader:
+    """Reads one lake; each call opens a fresh DuckDB connection so it sees files written since."""
+
+    def __init__(self, location: str) -> None:
+        self._files = LakeFiles(location)
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        con = duckdb.connect(":memory:")
+        if not self._files.is_local:
+            con.register_filesystem(self._files.fs)
+        self._create_raw_view(con)
+        self._create_erasures_view(con)
+        con.execute(_EVENTS_SQL)
+        return con
+
+    def _create_raw_view(self, con: duckdb.DuckDBPyConnection) -> None:
+        if not self._files.list_files():
+            empty = pa.table(
+                {**{f.name: pa.array([], f.type) for f in SCHEMA}, "dt": pa.array([], pa.date32())}
+            )
+            con.register("_empty_events", empty)
+            con.execute("CREATE OR REPLACE TEMP VIEW events_raw AS SELECT * FROM _empty_events")
+            return
+        pattern = self._files.url(self._files.path(EVENTS_DIR, "dt=*", "shard=*.parquet"))
+        con.execute(
+            "CREATE OR REPLACE TEMP VIEW events_raw AS SELECT * FROM read_parquet("
+            f"{_quote(pattern)}, hive_partitioning = true, union_by_name = true, "
+            "hive_types = {'dt': DATE})"
+        )
+
+    def _create_erasures_view(self, con: duckdb.DuckDBPyConnection) -> None:
+        directory = self._files.path(ERASURES_DIR)
+        fs = self._files.fs
+        if fs.exists(directory) and fs.ls(directory, detail=False):
+            pattern = self._files.url(f"{directory}/*.parquet")
+            con.execute(
+                "CREATE OR REPLACE TEMP VIEW erasures AS SELECT user_id, requested_at FROM "
+                f"read_parquet({_quote(pattern)})"
+            )
+            return
+        con.register("_empty_erasures", ERASURE_SCHEMA.empty_table())
+        con.execute("CREATE OR REPLACE TEMP VIEW erasures AS SELECT * FROM _empty_erasures")
+
+    def query(self, sql: str, params: list[Any] | None = None) -> pa.Table:
+        """Run `sql` (tables: events, events_raw, erasures) and return the result as Arrow."""
+        con = self._connect()
+        try:
+            return con.sql(sql, params=params or None).to_arrow_table()
+        finally:
+            con.close()
+
+    def read_interactions(self, since: float = 0.0, until: float | None = None) -> pa.Table:
+        """De-duplicated interactions with event time in [since, until), oldest first.
+
+        Columns as training expects them (see streamrec.synthetic.generate_interactions): user_id,
+        item_id, timestamp (float64 epoch seconds), event_type, event_value, session_id."""
+        until = dt.datetime.now(dt.UTC).timestamp() + 86_400.0 if until is None else until
+        return self.query(_INTERACTIONS_SQL, [earliest_day_for(since), since, until])
+
+    def stats(self) -> LakeStats:
+        """Files, rows (from Parquet footers, duplicates included), bytes and days in the lake."""
+        files = self._files.list_files()
+        rows = 0
+        size = 0
+        for f in files:
+            rows += _row_count(self._files, f.path)
+            size += self._files.size(f.path)
+        return LakeStats(files=len(files), rows=rows, bytes=size, days=len({f.day for f in files}))
+
+
+def _row_count(files: LakeFiles, path: str) -> int:
+    import pyarrow.parquet as pq
+
+    with files.fs.open(path, "rb") as fh:
+        return int(pq.ParquetFile(fh).metadata.num_rows)
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
