@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from streamrec.catalogue import ItemCatalogue, open_catalogue
 from streamrec.config import Settings
 from streamrec.consumers.base import Sink
 from streamrec.consumers.runner import ConsumerRunner, start_in_thread
@@ -40,7 +41,12 @@ class Runtime:
             open_history_store(settings) if settings.recently_visited_items else None
         )
         self.user_state: UserStateStore = open_user_state_store(settings)
-        self.recommendations = RecommendationService(self.user_state)
+        self.catalogue: ItemCatalogue = open_catalogue(settings)
+        # models: the model registry's attribute when present (looked up per request).
+        self.recommendations = RecommendationService(
+            settings, self.user_state, self.catalogue, lambda: getattr(self, "models", None)
+        )
+        self.recommendations.stream.warm(self.user_state)
         self.models = ModelRegistry(settings)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -65,7 +71,9 @@ class Runtime:
                 raise ConfigError("recently_visited_items", "is false: the history group is off")
             return StoreSink("history", self.history)
         if group == "realtime":
-            return StoreSink("realtime", self.user_state)
+            from streamrec.consumers.realtime import RealtimeSink
+
+            return RealtimeSink(self.user_state, self.recommendations.stream)
         if group == "lake":
             if not self.settings.datalake:
                 raise ConfigError("datalake", "is false: the lake group is off")
@@ -123,6 +131,8 @@ class Runtime:
 
     def after_start(self) -> None:
         """Hooks run once the runtime is up in a serving process (e.g. seeding the demo shop)."""
+        self.models.active(self.settings.campaign)  # load the served model before any request
+        self.recommendations.catalogue.index()  # build the filter index before any request
         for hook in self.start_hooks:
             hook(self)
 
@@ -154,3 +164,4 @@ class Runtime:
         if self.history is not None:
             self.history.close()
         self.user_state.close()
+        self.catalogue.close()

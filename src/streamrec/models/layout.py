@@ -1,0 +1,109 @@
+"""Where versions and campaigns live under ``model_location``, and how they are written safely.
+
+::
+
+    model_location/
+      versions/<version>/arrays.npz     learned arrays (no pickles), see recommenders.persistence
+      versions/<version>/model.json     recipe, parameters, checksums of the arrays
+      versions/<version>/metadata.json  what the registry shows: metrics, data range, times
+      campaigns/<name>.json             {"campaign", "version", "updated_at"}: a named pointer
+
+A version is built in a hidden temporary folder beside ``versions/`` and renamed into place, and a
+pointer file is replaced with ``os.replace``: a reader sees the old state or the new, never a half.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, unquote
+
+from streamrec.errors import ConfigError, ValidationError
+
+__all__ = [
+    "CAMPAIGNS_DIR",
+    "METADATA_FILE",
+    "VERSIONS_DIR",
+    "campaign_file_name",
+    "campaign_from_file_name",
+    "check_name",
+    "local_root",
+    "new_version_id",
+    "write_json_atomic",
+]
+
+VERSIONS_DIR = "versions"
+CAMPAIGNS_DIR = "campaigns"
+METADATA_FILE = "metadata.json"
+TMP_PREFIX = ".tmp-"
+
+# Version ids become folder names: no separators, no leading dot, bounded length (no path traversal).
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+def check_name(kind: str, name: str) -> str:
+    """``name`` if it is a safe version id, else ValidationError naming ``kind``."""
+    if not _NAME.match(name):
+        raise ValidationError(
+            kind, f"{name!r} is not a valid {kind}: 1-128 letters, digits, '.', '_' or '-'"
+        )
+    return name
+
+
+MAX_CAMPAIGN_NAME = 256
+
+
+def campaign_file_name(campaign: str) -> str:
+    """The pointer file's name: any campaign name (an ARN with ':' and '/' too) percent-encoded,
+    so it can never leave the campaigns folder nor be a hidden file."""
+    if not campaign or len(campaign) > MAX_CAMPAIGN_NAME or not campaign.isprintable():
+        raise ValidationError(
+            "campaign", f"must be 1-{MAX_CAMPAIGN_NAME} printable characters, got {campaign!r}"
+        )
+    encoded = quote(campaign, safe="")
+    return ("%2E" + encoded[1:] if encoded.startswith(".") else encoded) + ".json"
+
+
+def campaign_from_file_name(file_name: str) -> str:
+    return unquote(file_name.removesuffix(".json"))
+
+
+def local_root(location: str) -> Path:
+    """The model folder as a local path; ``file://`` is accepted, other schemes are not yet."""
+    if location.startswith("file://"):
+        return Path(location[len("file://") :])
+    if "://" in location:
+        raise ConfigError("model_url", f"only local model folders are supported, got {location!r}")
+    return Path(location)
+
+
+def new_version_id(recipe: str, now: float | None = None) -> str:
+    """Sortable by creation time, unique across processes: ``20250102T030405Z-hybrid-1a2b3c``."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(time.time() if now is None else now))
+    return f"{stamp}-{recipe}-{secrets.token_hex(3)}"
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON to a temporary file in the same folder, fsync it, then rename over ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{TMP_PREFIX}{path.name}.{secrets.token_hex(4)}")
+    with tmp.open("w") as fh:
+        json.dump(data, fh, indent=2, sort_keys=True)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (a crash must not lose a pointer switch)."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

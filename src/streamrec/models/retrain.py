@@ -1,0 +1,151 @@
+"""Automatic retraining with a champion/challenger rule.
+
+A retrain is due when ``retrain_interval_s`` has passed since the last one, or when at least
+``retrain_after_events`` events reached the stream since then (either setting may be 0: off).
+The new version (the challenger) replaces the campaign's current one (the champion) only if its
+offline NDCG@10 is not worse; the decision is logged either way, and the version is kept so it
+can be inspected or activated by hand.
+
+It runs as a thread of ``streamrec serve`` (started by the Runtime) and as ``streamrec retrain``,
+the retraining job of a cluster. A file lock in ``data_dir`` keeps two processes sharing a data
+directory from training at the same time.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from streamrec.config import Settings
+from streamrec.errors import ModelError, StreamrecError
+from streamrec.locks import GroupLock
+from streamrec.models.registry import ModelRegistry
+from streamrec.models.train import K, train
+
+__all__ = [
+    "METRIC",
+    "RetrainOutcome",
+    "Retrainer",
+    "should_activate",
+    "start_retraining",
+]
+
+log = logging.getLogger(__name__)
+
+METRIC = f"ndcg@{K}"
+POLL_S = 1.0
+
+
+def should_activate(challenger: float, champion: float | None) -> bool:
+    """Champion/challenger: the challenger wins unless it is strictly worse (or nothing serves)."""
+    return champion is None or challenger >= champion
+
+
+@dataclass(frozen=True)
+class RetrainOutcome:
+    version: str
+    activated: bool
+    challenger: float
+    champion: float | None
+    champion_version: str | None
+
+
+class Retrainer:
+    """Decides when to retrain, trains, and applies the champion/challenger rule."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        registry: ModelRegistry,
+        events_seen: Callable[[], int] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self.registry = registry
+        self._events_seen = events_seen or (lambda: 0)
+        self._clock = clock
+        self._last_run = clock()
+        self._events_at_last_run = self._events_seen()
+
+    @property
+    def enabled(self) -> bool:
+        s = self.settings
+        return s.retrain_interval_s > 0 or s.retrain_after_events > 0
+
+    def due(self) -> bool:
+        s = self.settings
+        if s.retrain_interval_s > 0 and self._clock() - self._last_run >= s.retrain_interval_s:
+            return True
+        new_events = self._events_seen() - self._events_at_last_run
+        return s.retrain_after_events > 0 and new_events >= s.retrain_after_events
+
+    def run_once(self) -> RetrainOutcome:
+        """Train a challenger now and activate it if it is not worse than the champion."""
+        self._last_run = self._clock()
+        self._events_at_last_run = self._events_seen()
+        metadata = train(self.settings, activate=False, registry=self.registry)
+        return self.decide(metadata)
+
+    def decide(self, challenger: dict[str, Any]) -> RetrainOutcome:
+        """Apply the rule to a trained version's metadata; point the campaign at it if it wins."""
+        campaign = self.settings.campaign
+        champion_version = self.registry.campaign_version(campaign)
+        champion = self._champion_score(champion_version)
+        score = float(challenger["metrics"][METRIC])
+        version = str(challenger["version"])
+        activated = should_activate(score, champion)
+        if activated:
+            self.registry.set_campaign(campaign, version)
+        log.info(
+            "retrain: challenger %s %s=%.4f vs champion %s %s; %s", version, METRIC, score,
+            champion_version or "(none)", "-" if champion is None else f"{champion:.4f}",
+            f"campaign {campaign} switched" if activated else "champion kept",
+        )  # fmt: skip
+        return RetrainOutcome(version, activated, score, champion, champion_version)
+
+    def _champion_score(self, version: str | None) -> float | None:
+        if version is None:
+            return None
+        try:
+            return float(self.registry.metadata(version)["metrics"][METRIC])
+        except (StreamrecError, KeyError, TypeError, ValueError) as exc:
+            log.warning("champion %s has no usable %s (%s): challenger wins", version, METRIC, exc)
+            return None
+
+    def run(self, stop: threading.Event, poll_s: float = POLL_S) -> None:
+        """Loop until ``stop``: retrain whenever due; failures are logged, never fatal."""
+        lock = GroupLock(self.settings.data_dir, "retrain")
+        while not stop.wait(poll_s):
+            if not self.due():
+                continue
+            if not lock.try_acquire():
+                log.info("retrain: another process holds %s; skipping this round", lock.path)
+                self._last_run = self._clock()
+                continue
+            try:
+                self.run_once()
+            except ModelError as exc:
+                log.warning("retrain skipped: %s", exc)
+            except Exception:  # the serving process must survive a failed training
+                log.exception("retrain failed; will try again when next due")
+            finally:
+                lock.release()
+
+
+def start_retraining(
+    settings: Settings,
+    registry: ModelRegistry,
+    stop: threading.Event,
+    events_seen: Callable[[], int] | None = None,
+) -> threading.Thread | None:
+    """Start the retrain loop on a daemon thread when a retrain setting is on; else None."""
+    retrainer = Retrainer(settings, registry, events_seen)
+    if not retrainer.enabled:
+        return None
+    thread = threading.Thread(target=retrainer.run, args=(stop,), name="retrain", daemon=True)
+    thread.start()
+    return thread

@@ -1,0 +1,1 @@
+"""Training and offline evaluation: interaction matrices, splits, metrics, the evaluate job."""
