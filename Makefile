@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/streamrec serve
+	$(BIN)/streamrec serve --demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
@@ -41,6 +41,15 @@ test: lint typecheck servers browser pytest
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
+
+run-cluster: servers
+	$(BIN)/streamrec cluster run
+
+stop-cluster: $(STAMP)
+	$(BIN)/streamrec cluster stop
+
+bench-cluster: servers
+	$(BIN)/python -m benchmarks.cluster
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

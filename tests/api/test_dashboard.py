@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from hypothesis import given
 from hypothesis import strategies as st
 
+from streamrec.api.app import create_app
 from streamrec.api.routes.dashboard import bucket_quantile
+from streamrec.config import Settings
+from streamrec.models.train import train
 from streamrec.runtime import Runtime
-from tests.conftest import ADMIN, AUTH, drain
+from streamrec.synthetic import generate_interactions
+from tests.conftest import ADMIN, ADMIN_KEY, AUTH, drain
+from tests.models.conftest import fill_lake
 
 ROUTES = ("/v1/admin/dashboard", "/v1/admin/dashboard/users/u1")
 
@@ -85,3 +91,21 @@ def test_quantiles_are_monotone_and_inside_the_bucket_range(
         return
     assert a is not None and b is not None
     assert 0.0 <= a <= b <= bounds[-1]
+
+
+def test_models_show_their_metrics_and_the_campaign_they_serve(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data", admin_key=ADMIN_KEY, tracking_id="t")
+    fill_lake(settings, generate_interactions(n_users=60, n_items=40, n_events=1500, seed=5))
+    runtime = Runtime(settings)
+    try:
+        with TestClient(create_app(runtime)) as client:
+            old = train(settings, "popularity", False, registry=runtime.models)["version"]
+            new = train(settings, "item-knn", True, registry=runtime.models)["version"]
+            body = client.get("/v1/admin/dashboard", headers=ADMIN).json()
+    finally:
+        runtime.close()
+    rows = {m["version"]: m for m in body["models"]}
+    assert set(rows) == {old, new}
+    assert rows[new]["campaigns"] == ["default"] and rows[old]["campaigns"] == []
+    assert rows[new]["recipe"] == "item-knn" and rows[new]["metrics"]["ndcg@10"] > 0
+    assert body["serving"] == {"campaign": "default", "version": new, "recipe": "item-knn"}

@@ -108,3 +108,32 @@ def test_events_reach_history(client: TestClient, runtime: Runtime) -> None:
     drain(runtime, "history")
     r = client.get("/v1/users/u1/history")
     assert [row["item_id"] for row in r.json()["items"]] == ["i9"]
+
+
+def test_browser_origins_outside_allowed_origins_are_refused(make_runtime) -> None:  # type: ignore[no-untyped-def]
+    from streamrec.api.app import create_app
+
+    runtime = make_runtime(allowed_origins=("https://shop.example",))
+    event = {"user_id": "u", "item_id": "i"}
+    with TestClient(create_app(runtime)) as client:
+        ok = client.post(
+            "/v1/events", json=event, headers={**AUTH, "Origin": "https://shop.example"}
+        )
+        assert ok.status_code == 202
+        bad = client.post(
+            "/v1/events", json=event, headers={**AUTH, "Origin": "https://evil.example"}
+        )
+        assert bad.status_code == 403 and "allowed_origins" in bad.json()["error"]
+        beacon = client.post(
+            "/v1/events?tracking_id=" + AUTH["X-Tracking-Id"],
+            content=b'{"user_id":"u","item_id":"i"}',
+            headers={"content-type": "text/plain", "Origin": "https://evil.example"},
+        )
+        assert beacon.status_code == 403
+        r = client.post(
+            "/interaction",
+            json={"userId": "u", "itemId": "i"},
+            headers={"Origin": "https://evil.example"},
+        )
+        assert r.status_code == 403
+        assert client.post("/v1/events", json=event, headers=AUTH).status_code == 202  # no Origin

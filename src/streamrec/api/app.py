@@ -8,7 +8,17 @@ from starlette.middleware.cors import CORSMiddleware
 from streamrec import __version__
 from streamrec.api.errors import install_error_handlers
 from streamrec.api.metrics import Metrics, MetricsMiddleware
-from streamrec.api.routes import aws, dashboard, events, history, models, status, web
+from streamrec.api.routes import (
+    aws,
+    dashboard,
+    events,
+    history,
+    items,
+    models,
+    recommendations,
+    status,
+    web,
+)
 from streamrec.runtime import Runtime
 
 DESCRIPTION = """Self-hosted real-time personalization: send interactions to `POST /v1/events`,
@@ -24,6 +34,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.metrics = metrics
     install_error_handlers(app)
     for module in (events, history, status, aws, dashboard, models, web):
+        app.include_router(module.router)
+    for module in (recommendations, items):
         app.include_router(module.router)
     if runtime.settings.allowed_origins:
         # Browsers on these origins may post events (tracker.js) and read recommendations.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from collections.abc import Sequence
 
 from fastapi import Request
 
@@ -16,6 +17,20 @@ def check_tracking_id(request: Request, expected: str | None) -> None:
         raise AuthError("X-Tracking-Id header is required", 401)
     if expected is None or not hmac.compare_digest(given, expected):
         raise AuthError("X-Tracking-Id is not this server's tracking id", 403)
+
+
+def check_origin(request: Request, allowed: Sequence[str]) -> None:
+    """Only allowed_origins (and same-origin pages) may post events from a browser.
+
+    CORS stops the tracker's JSON POST at its preflight, but a beacon (text/plain) is a "simple"
+    request the browser sends without asking, and the tracking id is public in every page, so the
+    server checks Origin itself. Requests without Origin (servers, curl) pass.
+    """
+    origin = request.headers.get("origin")
+    if origin is None or "*" in allowed or origin in allowed:
+        return
+    if origin != f"{request.url.scheme}://{request.headers.get('host', '')}":
+        raise AuthError(f"origin {origin} is not in allowed_origins", 403)
 
 
 def check_admin(request: Request, admin_key: str | None) -> None:

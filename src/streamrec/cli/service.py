@@ -63,10 +63,20 @@ def print_banner(settings: Settings, role: str) -> None:
     out.print(f"  API docs    : {url}/docs   demo: {url}/demo   dashboard: {url}/dashboard")
 
 
-def cmd_serve(config: ConfigOption = None) -> None:
+DemoOption = Annotated[
+    bool,
+    typer.Option("--demo", help="Seed the demo shop's catalogue and background events when empty."),
+]
+
+
+def cmd_serve(config: ConfigOption = None, demo: DemoOption = False) -> None:
     """Run the API and every enabled consumer group in one process (the embedded default)."""
     settings = with_tracking_id(settings_from(config))
     runtime = Runtime(settings)
+    if demo:
+        from streamrec.web.catalogue import seed_demo
+
+        runtime.start_hooks.append(seed_demo)
     locks = lock_groups(settings, runtime.enabled_groups())
     try:
         runtime.start_consumers()

@@ -14,6 +14,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from streamrec.api.auth import check_origin
 from streamrec.api.body import read_json
 from streamrec.api.responses import json_response
 from streamrec.api.routes.events import append_events
@@ -67,6 +68,7 @@ def interaction_to_event(body: object) -> dict[str, object]:
     },
 )
 async def post_interaction(request: Request) -> Response:
+    check_origin(request, runtime_of(request).settings.allowed_origins)
     try:
         event = validate_event(interaction_to_event(await read_json(request)))
     except ValidationError as exc:

@@ -119,16 +119,45 @@ def lake_summary(runtime: Runtime) -> dict[str, Any]:
         return {"enabled": runtime.settings.datalake, "error": f"{type(exc).__name__}: {exc}"}
 
 
-def popular_items(runtime: Runtime, n: int) -> list[dict[str, Any]]:
-    return [
-        {"item_id": item_id, "score": score}
-        for item_id, score in runtime.recommendations.popular.top(n)
-    ]
+def ranked_items(runtime: Runtime, which: str, n: int) -> list[dict[str, Any]]:
+    """Popular or trending items with their catalogue metadata (as GET /v1/popular answers)."""
+    service = runtime.recommendations
+    result = service.popular_items(n) if which == "popular" else service.trending_items(n)
+    return service.decorate(result)
+
+
+def model_versions(runtime: Runtime) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """(every version with its offline metrics and the campaigns it serves, what serves now)."""
+    registry = runtime.models
+    campaigns = registry.campaigns()
+    serving_version = campaigns.get(runtime.settings.campaign)
+    rows = []
+    for meta in registry.list_versions():
+        version = str(meta.get("version"))
+        metrics = meta.get("metrics")
+        rows.append(
+            {
+                "version": version,
+                "recipe": meta.get("recipe"),
+                "created_at": meta.get("created_at"),
+                "metrics": metrics if isinstance(metrics, dict) else {},
+                "campaigns": sorted(c for c, v in campaigns.items() if v == version),
+                "error": meta.get("error"),
+            }
+        )
+    recipe = next((r["recipe"] for r in rows if r["version"] == serving_version), None)
+    serving = {
+        "campaign": runtime.settings.campaign,
+        "version": serving_version,
+        "recipe": recipe or "popularity",
+    }
+    return rows, serving
 
 
 def snapshot(request: Request, n: int) -> dict[str, Any]:
     runtime = runtime_of(request)
     registry = metrics_of(request).registry
+    models, serving = model_versions(runtime)
     return {
         "time": time.time(),
         "uptime_s": round(time.time() - runtime.started_at, 3),
@@ -140,10 +169,10 @@ def snapshot(request: Request, n: int) -> dict[str, Any]:
         "lag": consumer_lag(runtime),
         "lake": lake_summary(runtime),
         "routes": route_latencies(registry),
-        "popular": popular_items(runtime, n),
-        "trending": [],
-        "models": [],
-        "serving": {"recipe": "popularity", "version": None},
+        "popular": ranked_items(runtime, "popular", n),
+        "trending": ranked_items(runtime, "trending", n),
+        "models": models,
+        "serving": serving,
     }
 
 
@@ -164,6 +193,8 @@ def get_dashboard_user(
     runtime = runtime_of(request)
     check_admin(request, runtime.settings.admin_key)
     history = runtime.history.recent(user_id, n, None) if runtime.history is not None else []
+    service = runtime.recommendations
+    recommended = service.recommend(user_id, n)
     return json_response(
         {
             "user_id": user_id,
@@ -179,8 +210,9 @@ def get_dashboard_user(
                 ]
             },
             "recommendations": {
-                "model": {"recipe": "popularity"},
-                "items": popular_items(runtime, n),
+                "model": recommended.model_json(),
+                "recommendation_id": recommended.recommendation_id,
+                "items": service.decorate(recommended),
             },
         }
     )

@@ -1,0 +1,104 @@
+"""The demo shop in a real browser: clicks become events, and the widgets follow them."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Page
+
+from tests.browser.conftest import Poll
+from tests.browser.server import Served
+
+pytestmark = pytest.mark.browser
+
+RECOMMENDED = "#widget-recommended [data-item-id]"
+
+
+def ids(page: Page, selector: str) -> list[str]:
+    return list(page.eval_on_selector_all(selector, "els => els.map(e => e.dataset.itemId)"))
+
+
+def renders(page: Page, widget: str) -> int:
+    value = page.get_attribute(f"[data-widget='{widget}']", "data-renders")
+    return int(value or 0)
+
+
+def wait_rendered(page: Page, widget: str, more_than: int = 0) -> None:
+    page.wait_for_function(
+        "([w, n]) => Number(document.querySelector(`[data-widget='${w}']`)"
+        "?.getAttribute('data-renders') || 0) > n",
+        arg=[widget, more_than],
+    )
+
+
+def open_demo(page: Page, served: Served) -> str:
+    page.goto(served.url + "/demo")
+    wait_rendered(page, "popular")
+    wait_rendered(page, "recommended")
+    return str(page.evaluate("() => streamrec.userId()"))
+
+
+def test_a_first_time_visitor_sees_popular_items(page: Page, served: Served) -> None:
+    open_demo(page, served)
+    grid = ids(page, "#grid-popular [data-item-id]")
+    popular = [it["item_id"] for it in served.get("/v1/popular?n=24")["items"]]
+    assert len(grid) == 24 and grid == popular
+    assert page.locator("#grid-popular .card .title").first.inner_text().strip()
+    assert len(ids(page, RECOMMENDED)) == 8  # cold start: popular, not an empty box
+    assert "Items you look at appear here" in page.inner_text("#widget-recent")
+
+
+def test_clicking_items_records_events_and_changes_recommendations(
+    page: Page, served: Served, eventually: Poll
+) -> None:
+    user = open_demo(page, served)
+    before = ids(page, RECOMMENDED)
+    url_before = page.url
+    clicked: list[str] = []
+    # A visitor browsing one corner of the shop: a grid item, then items similar to it.
+    page.locator("#grid-popular .card").nth(5).click()
+    for _ in range(3):
+        page.wait_for_selector("#widget-similar [data-item-id]")
+        clicked.append(page.get_attribute(".detail", "data-item-id") or "")
+        page.locator("#widget-similar .card").first.click()
+    clicked.append(page.get_attribute(".detail", "data-item-id") or "")
+    page.click("button[data-action='add_to_cart']")
+
+    assert page.url != url_before and "/demo/item/" in page.url  # navigated, never reloaded
+    assert page.evaluate("() => performance.getEntriesByType('navigation').length") == 1
+    eventually(lambda: set(clicked) <= set(served.history_ids(user)))
+    rows = served.get(f"/v1/users/{user}/history?limit=20")["items"]
+    assert {r["event_type"] for r in rows} >= {"view", "add_to_cart"}
+    eventually(lambda: ids(page, RECOMMENDED) != before and len(ids(page, RECOMMENDED)) > 0)
+    eventually(lambda: ids(page, "#widget-recent [data-item-id]")[:1] == [clicked[-1]])
+
+
+def test_clicks_from_a_widget_carry_its_recommendation_id(page: Page, served: Served) -> None:
+    open_demo(page, served)
+    rec_id = page.get_attribute("#widget-recommended", "data-recommendation-id")
+    assert rec_id
+    shown = ids(page, RECOMMENDED)
+    with page.expect_request(lambda r: r.method == "POST" and "/v1/events" in r.url) as info:
+        page.locator("#widget-recommended .card").first.click()
+    event = info.value.post_data_json["events"][0]
+    assert event["item_id"] == shown[0] and event["event_type"] == "view"
+    assert event["recommendation_id"] == rec_id
+    assert event["impression"] == shown
+
+
+def test_item_pages_are_deep_links(page: Page, served: Served) -> None:
+    page.goto(served.url + "/demo/item/item-3")
+    page.wait_for_selector(".detail h1")
+    title = served.get("/v1/items/item-3")["title"]
+    assert page.inner_text(".detail h1") == title
+    page.goto(served.url + "/demo/item/no-such-item")
+    page.wait_for_selector(".detail .empty")
+    assert "No such item" in page.inner_text(".detail")
+
+
+def test_signing_in_switches_the_user(page: Page, served: Served, eventually: Poll) -> None:
+    open_demo(page, served)
+    page.fill("#signin-id", "demo-customer-1")
+    page.click("#signin button[type=submit]")
+    assert page.inner_text("#user-id") == "demo-customer-1"
+    page.locator("#grid-popular .card").first.click()
+    eventually(lambda: len(served.history_ids("demo-customer-1")) == 1)
