@@ -63,6 +63,13 @@ def print_banner(settings: Settings, role: str) -> None:
     out.print(f"  API docs    : {url}/docs   demo: {url}/demo   dashboard: {url}/dashboard")
 
 
+def seed_demo_shop(runtime: Runtime) -> None:
+    from streamrec.web.catalogue import seed_demo
+
+    if seed_demo(runtime):
+        out.print("seeded the demo shop's catalogue and background events")
+
+
 DemoOption = Annotated[
     bool,
     typer.Option("--demo", help="Seed the demo shop's catalogue and background events when empty."),
@@ -74,9 +81,7 @@ def cmd_serve(config: ConfigOption = None, demo: DemoOption = False) -> None:
     settings = with_tracking_id(settings_from(config))
     runtime = Runtime(settings)
     if demo:
-        from streamrec.web.catalogue import seed_demo
-
-        runtime.start_hooks.append(seed_demo)
+        runtime.start_hooks.append(seed_demo_shop)
     locks = lock_groups(settings, runtime.enabled_groups())
     try:
         runtime.start_consumers()
