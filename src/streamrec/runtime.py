@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
+import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -42,12 +45,11 @@ class Runtime:
         )
         self.user_state: UserStateStore = open_user_state_store(settings)
         self.catalogue: ItemCatalogue = open_catalogue(settings)
-        # models: the model registry's attribute when present (looked up per request).
+        self.models = ModelRegistry(settings)
         self.recommendations = RecommendationService(
-            settings, self.user_state, self.catalogue, lambda: getattr(self, "models", None)
+            settings, self.user_state, self.catalogue, lambda: self.models
         )
         self.recommendations.stream.warm(self.user_state)
-        self.models = ModelRegistry(settings)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.runners: list[ConsumerRunner] = []
@@ -96,6 +98,15 @@ class Runtime:
             runner = self.make_runner(group)
             self.runners.append(runner)
             self._threads.append(start_in_thread(runner, self._stop))
+
+    def start_stream_tail(self) -> None:
+        """For API-only processes: follow the stream to keep the in-memory counts current."""
+        from streamrec.consumers.realtime import StreamTailSink
+
+        group = f"api-tail-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        sink = StreamTailSink(group, self.recommendations.stream, self.user_state.positions())
+        runner = ConsumerRunner(self.event_log, sink, batch_size=self.settings.consumer_batch_size)
+        self._threads.append(start_in_thread(runner, self._stop))
 
     def start_maintenance(self) -> None:
         thread = threading.Thread(target=self._maintain, name="maintenance", daemon=True)

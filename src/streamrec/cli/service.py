@@ -100,6 +100,7 @@ def cmd_api(config: ConfigOption = None) -> None:
     settings = with_tracking_id(settings_from(config))
     runtime = Runtime(settings)
     try:
+        runtime.start_stream_tail()
         runtime.after_start()
         print_banner(settings, "api")
         serve_http(runtime)

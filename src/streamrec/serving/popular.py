@@ -1,47 +1,28 @@
-"""Popular items from the stream's per-item activity (the fallback before any model is trained).
-
-Counting happens in the ``realtime`` consumer; requests read a cached ranking refreshed at most
-once per ``refresh_s``, so the request path does one dictionary copy, not a GROUP BY.
-"""
+"""Popular items from the stream's counts (the fallback before any model is trained, and for
+users with no events). The counting happens in the ``realtime`` consumer (:mod:`stream_state`);
+this is the small read API the dashboard and the service share."""
 
 from __future__ import annotations
 
-import threading
-import time
+import numpy as np
 
-from streamrec.stores.base import UserStateStore
-
-POPULARITY_WINDOW_S = 30 * 86400.0
+from streamrec.recommenders.base import top_k
+from streamrec.serving.stream_state import StreamState
 
 
 class PopularItems:
-    def __init__(
-        self, store: UserStateStore, refresh_s: float = 1.0, window_s: float = POPULARITY_WINDOW_S
-    ) -> None:
-        self._store = store
-        self._refresh_s = refresh_s
-        self._window_s = window_s
-        self._ranking: list[tuple[str, float]] = []
-        self._computed_at = -1e18
-        self._lock = threading.Lock()
+    def __init__(self, state: StreamState) -> None:
+        self._state = state
 
     def top(self, n: int, exclude: frozenset[str] = frozenset()) -> list[tuple[str, float]]:
-        ranking = self._current()
-        out = []
-        for item_id, score in ranking:
-            if item_id not in exclude:
-                out.append((item_id, score))
-                if len(out) == n:
-                    break
-        return out
-
-    def _current(self) -> list[tuple[str, float]]:
-        now = time.monotonic()
-        if now - self._computed_at < self._refresh_s:
-            return self._ranking
-        with self._lock:
-            if now - self._computed_at >= self._refresh_s:
-                activity = self._store.item_activity(time.time() - self._window_s)
-                self._ranking = sorted(activity.items(), key=lambda kv: (-kv[1], kv[0]))
-                self._computed_at = now
-        return self._ranking
+        """The ``n`` most popular items (time-decayed, event-type-weighted), best first."""
+        space = self._state.space
+        size = len(space)
+        scores = self._state.popularity(size).copy()
+        if exclude:
+            drop = space.indices(list(exclude))
+            scores[drop[drop >= 0]] = 0.0
+        scores[scores <= 0] = -np.inf
+        idx, vals = top_k(scores[None, :], n)
+        keep = idx[0] >= 0
+        return list(zip(space.ids(idx[0][keep]), vals[0][keep].tolist(), strict=True))

@@ -1,16 +1,311 @@
-"""The recommendation service the API calls. Until a model is trained it serves popularity."""
+"""The recommendation service the API calls: the trained model folded in with the user's recent
+events, plus what the stream learnt since training, filtered and decorated with item metadata.
+
+Per request: read the user's (and session's) recent events from the user-state store, turn them
+into a ``UserHistory`` weighted by event type, score it with the campaign's active model (no
+retraining: a new user is personalised from the first click), add co-occurrence neighbours of the
+last few items from the stream (so items newer than the model are reachable), mix in trending new
+items with ``exploration_weight``, then drop seen (``exclude_seen_event_types``), hidden, excluded
+and filtered-out items and take the top n. Everything is numpy over the serving item space; the
+only I/O is one indexed read of the user's events and one of the returned items' metadata.
+
+A user with no usable events, or a server with no model and no co-occurrence for the user, gets
+popularity from the stream, labelled ``{"recipe": "popularity"}``.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from streamrec.catalogue.base import ItemCatalogue
+from streamrec.config import Settings
+from streamrec.errors import NotFoundError
+from streamrec.filters import (
+    FilterContext,
+    ParamValue,
+    UserInteractions,
+    allowed_items,
+    compile_filter,
+)
+from streamrec.recommenders.data import UserHistory
+from streamrec.serving.catalogue_view import CatalogueView
+from streamrec.serving.models import ModelSource, ModelView, ModelViews
 from streamrec.serving.popular import PopularItems
-from streamrec.stores.base import UserStateStore
+from streamrec.serving.scoring import minmax, ranked, scaled, top_items
+from streamrec.serving.space import ItemSpace
+from streamrec.serving.stream_state import StreamState
+from streamrec.stores.base import UserEvent, UserStateStore
+
+__all__ = ["RecommendationService", "Recommendations"]
+
+STREAM_WEIGHT = 0.5  # co-occurrence next to the model's [0, 1] scores
+RECENT_ITEMS = 5  # the last items whose stream neighbours are added
+RECENCY_DECAY = 0.5  # each older item's neighbours count half as much
+POPULARITY_TIEBREAK = 1e-3
+SESSION_PREFIX = "session:"  # the user-state store's key for a session's events
+
+
+@dataclasses.dataclass(frozen=True)
+class Recommendations:
+    recipe: str
+    version: str | None
+    items: list[tuple[str, float | None]]
+    recommendation_id: str = dataclasses.field(default_factory=lambda: uuid.uuid4().hex)
+
+    def model_json(self) -> dict[str, Any]:
+        return {"recipe": self.recipe, "version": self.version}
+
+
+@dataclasses.dataclass(frozen=True)
+class _Personal:
+    scores: np.ndarray  # float64 over the space
+    recipe: str
+    version: str | None
 
 
 class RecommendationService:
-    def __init__(self, user_state: UserStateStore) -> None:
-        self.popular = PopularItems(user_state)
+    def __init__(
+        self,
+        settings: Settings,
+        user_state: UserStateStore,
+        catalogue: ItemCatalogue,
+        models: Callable[[], ModelSource | None] = lambda: None,
+        space: ItemSpace | None = None,
+    ) -> None:
+        self.settings = settings
+        self.user_state = user_state
+        self.space = space or ItemSpace()
+        self.stream = StreamState(
+            self.space, settings.event_type_weights, settings.trending_window_s
+        )
+        self.catalogue = CatalogueView(catalogue, self.space)
+        self.models = ModelViews(models, settings.campaign, self.space)
+        self.popular = PopularItems(self.stream)
+        self._weights = dict(settings.event_type_weights)
+        self._seen_types = frozenset(settings.exclude_seen_event_types)
+        self._fresh_cache: tuple[object, ModelView | None, np.ndarray] | None = None
+
+    # -- the public API ---------------------------------------------------------------------------
+
+    def recommend(
+        self,
+        user_id: str | None,
+        n: int,
+        session_id: str | None = None,
+        filter_text: str | None = None,
+        filter_params: Mapping[str, ParamValue] | None = None,
+        exclude: Sequence[str] = (),
+    ) -> Recommendations:
+        """Top ``n`` items for a user and/or session (see the module docstring)."""
+        filt = compile_filter(filter_text, filter_params) if filter_text else None
+        events = self.events(user_id, session_id)
+        size = self._size()
+        interactions = self._interactions(events)
+        personal = self._personal(events, interactions.items, size)
+        blocked = self._blocked(interactions, exclude, size)
+        if filt is not None:
+            ctx = FilterContext(self.catalogue.index(), size, self.space.indices, interactions)
+            blocked |= ~allowed_items(filt, ctx)
+        if personal is None:
+            scores = self.stream.popularity(size)
+            return Recommendations("popularity", None, top_items(scores, blocked, n, self.space))
+        items = top_items(personal.scores, blocked, n, self.space)
+        return Recommendations(personal.recipe, personal.version, items)
+
+    def similar(self, item_id: str, n: int) -> Recommendations:
+        """Items related to ``item_id``: the model's one-item history plus stream co-occurrence."""
+        idx = self.space.index(item_id)
+        if idx < 0 and not self.catalogue.items([item_id]):
+            raise NotFoundError(
+                f"item {item_id!r} is unknown: not in the catalogue, the model or the stream"
+            )
+        size = self._size()
+        personal = self._personal([UserEvent(item_id, "view", time.time())], np.array([idx]), size)
+        blocked = self.catalogue.hidden(size)
+        if idx >= 0:
+            blocked[idx] = True
+        if personal is None:
+            return Recommendations("cooccurrence", None, [])
+        return Recommendations(
+            personal.recipe, personal.version, top_items(personal.scores, blocked, n, self.space)
+        )
+
+    def popular_items(self, n: int) -> Recommendations:
+        size = self._size()
+        scores = self.stream.popularity(size)
+        return Recommendations(
+            "popularity", None, top_items(scores, self.catalogue.hidden(size), n, self.space)
+        )
+
+    def trending_items(self, n: int) -> Recommendations:
+        size = self._size()
+        scores = self.stream.trending_scores(size)
+        return Recommendations(
+            "trending", None, top_items(scores, self.catalogue.hidden(size), n, self.space)
+        )
+
+    def rank(
+        self, user_id: str, item_ids: Sequence[str], session_id: str | None = None
+    ) -> Recommendations:
+        """``item_ids`` re-ordered for the user (Personalized-Ranking); hidden items left out."""
+        events = self.events(user_id, session_id)
+        size = self._size()
+        interactions = self._interactions(events)
+        personal = self._personal(events, interactions.items, size)
+        scores = self.stream.popularity(size) if personal is None else personal.scores
+        indices = self.space.indices(list(item_ids))
+        items = ranked(item_ids, scores, indices, self.catalogue.hidden(size))
+        if personal is None:
+            return Recommendations("popularity", None, items)
+        return Recommendations(personal.recipe, personal.version, items)
 
     def for_aws_sample(self, user_id: str, limit: int, item_id: str | None) -> list[str]:
-        """Item ids for the sample's GET /recommendation route."""
-        exclude = frozenset({item_id}) if item_id else frozenset()
-        return [i for i, _ in self.popular.top(limit, exclude)]
+        """Item ids for the sample's GET /recommendation route: the user's recommendations, or
+        with ``item_id`` items similar to that item *for that user* (the item is folded in as
+        the user's newest event, and never returned itself)."""
+        if not item_id:
+            return [i for i, _ in self.recommend(user_id, limit).items]
+        events = [*self.events(user_id, None), UserEvent(item_id, "view", time.time())]
+        size = self._size()
+        interactions = self._interactions(events)
+        personal = self._personal(events, interactions.items, size)
+        blocked = self._blocked(interactions, [item_id], size)
+        scores = self.stream.popularity(size) if personal is None else personal.scores
+        return [i for i, _ in top_items(scores, blocked, limit, self.space)]
+
+    def decorate(self, result: Recommendations) -> list[dict[str, Any]]:
+        return self.catalogue.decorate(result.items)
+
+    # -- the pieces -------------------------------------------------------------------------------
+
+    def _size(self) -> int:
+        """The space size to score over, taken after the active model's items are in it."""
+        self.models.current()
+        return len(self.space)
+
+    def events(self, user_id: str | None, session_id: str | None) -> list[UserEvent]:
+        """The user's recent events merged with the session's (an event stored under both keys
+        counts once), oldest first."""
+        limit = self.settings.user_state_max_events
+        events = self.user_state.recent_events(user_id, limit) if user_id else []
+        if session_id:
+            known = {(e.item_id, e.event_type, e.timestamp) for e in events}
+            extra = self.user_state.recent_events(SESSION_PREFIX + session_id, limit)
+            events = events + [
+                e for e in extra if (e.item_id, e.event_type, e.timestamp) not in known
+            ]
+            events.sort(key=lambda e: e.timestamp)
+        return events
+
+    def _interactions(self, events: Sequence[UserEvent]) -> UserInteractions:
+        if not events:
+            return UserInteractions.empty()
+        nan = float("nan")
+        return UserInteractions(
+            items=self.space.indices([e.item_id for e in events]),
+            event_types=np.array([e.event_type for e in events], dtype=object),
+            values=np.array([nan if e.event_value is None else e.event_value for e in events]),
+            timestamps=np.array([e.timestamp for e in events]),
+        )
+
+    def _blocked(
+        self, interactions: UserInteractions, exclude: Sequence[str], size: int
+    ) -> np.ndarray:
+        blocked = self.catalogue.hidden(size)
+        if interactions.items.size and self._seen_types:
+            seen = np.isin(interactions.event_types, list(self._seen_types))
+            items = interactions.items[seen]
+            blocked[items[(items >= 0) & (items < size)]] = True
+        if exclude:
+            drop = self.space.indices(list(exclude))
+            blocked[drop[(drop >= 0) & (drop < size)]] = True
+        return blocked
+
+    def _personal(
+        self, events: Sequence[UserEvent], items: np.ndarray, size: int
+    ) -> _Personal | None:
+        """Scores over the space from the model and the stream, or None when neither knows
+        anything about these events (the caller then serves popularity)."""
+        if not events:
+            return None
+        weights = np.array([self._weights.get(e.event_type, 1.0) for e in events], np.float32)
+        scores = np.zeros(size)
+        view = self.models.current()
+        used_model = view is not None and self._add_model(view, events, items, weights, scores)
+        used_stream = self._add_stream(items, weights, scores)
+        if not (used_model or used_stream):
+            return None
+        self._explore(view, scores)
+        scores += POPULARITY_TIEBREAK * self.stream.popularity_share(size)
+        if used_model and view is not None:
+            return _Personal(scores, view.recipe, view.version)
+        return _Personal(scores, "cooccurrence", None)
+
+    def _add_model(
+        self,
+        view: ModelView,
+        events: Sequence[UserEvent],
+        items: np.ndarray,
+        weights: np.ndarray,
+        scores: np.ndarray,
+    ) -> bool:
+        model_items = view.model_index(items)
+        known = model_items >= 0
+        if not known.any():
+            return False
+        stamps = np.array([e.timestamp for e in events], np.float64)
+        history = UserHistory.of(model_items[known], weights[known], stamps[known])
+        raw = view.model.score([history])[0][: view.n_items]
+        target = view.to_space[: view.n_items]
+        ok = target < scores.size
+        scores[target[ok]] = minmax(raw)[ok]
+        return True
+
+    def _add_stream(self, items: np.ndarray, weights: np.ndarray, scores: np.ndarray) -> bool:
+        recent: list[int] = []
+        recent_w: list[float] = []
+        for idx, w in zip(items[::-1].tolist(), weights[::-1].tolist(), strict=True):
+            if idx >= 0 and idx not in recent:
+                recent.append(idx)
+                recent_w.append(w * RECENCY_DECAY ** len(recent_w))
+            if len(recent) == RECENT_ITEMS:
+                break
+        idx, values = self.stream.cooccurrence_scores(recent, recent_w, scores.size)
+        if idx.size == 0:
+            return False
+        scores[idx] += STREAM_WEIGHT * scaled(values)
+        return True
+
+    def _explore(self, view: ModelView | None, scores: np.ndarray) -> None:
+        """Blend in trending items the model has never seen (Personalize's explorationWeight)."""
+        weight = self.settings.exploration_weight
+        if weight <= 0:
+            return
+        scores *= 1.0 - weight
+        scores += weight * self._fresh_items(view, scores.size)
+
+    def _fresh_items(self, view: ModelView | None, size: int) -> np.ndarray:
+        """Trending scores (0 to 1) of the items the model has never seen, cached as long as the
+        trending scores and the model stay the same."""
+        trending = self.stream.trending_scores(size)
+        source = trending.base if trending.base is not None else trending
+        cached = self._fresh_cache
+        if (
+            cached is not None
+            and cached[0] is source
+            and cached[1] is view
+            and cached[2].size == size
+        ):
+            return cached[2]
+        fresh = np.maximum(trending, 0.0)
+        if view is not None:
+            fresh[view.to_space[view.to_space < size]] = 0.0
+        result = scaled(fresh)
+        self._fresh_cache = (source, view, result)
+        return result

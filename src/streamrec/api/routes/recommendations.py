@@ -1,0 +1,166 @@
+"""Recommendation routes: for a user, similar items, popular, trending, and personalised ranking.
+
+Every answer has the same shape: ``{"model": {"recipe", "version"}, "items": [{"item_id",
+"score", ...catalogue metadata}]}``, plus ``user_id`` and ``recommendation_id`` where a user is
+involved (send the ``recommendation_id`` back with the events it causes to measure it).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Path, Query, Request
+from starlette.responses import Response
+
+from streamrec.api.body import read_json
+from streamrec.api.responses import json_response
+from streamrec.api.state import runtime_of
+from streamrec.errors import ValidationError
+from streamrec.events import MAX_ID_LENGTH
+from streamrec.filters import ParamValue
+from streamrec.serving.service import Recommendations, RecommendationService
+
+router = APIRouter(tags=["recommendations"])
+
+MAX_N = 500
+MAX_RANK_ITEMS = 500
+PARAM_PREFIX = "param."
+
+
+def _id() -> Any:
+    """A fresh Path parameter per route: FastAPI records the name on the object it is given."""
+    return Path(min_length=1, max_length=MAX_ID_LENGTH)
+
+
+def _n() -> Any:
+    return Query(10, ge=1, le=MAX_N, description="How many items, 1-500.")
+
+
+def service_of(request: Request) -> RecommendationService:
+    return runtime_of(request).recommendations
+
+
+def _param_value(name: str, value: Any) -> ParamValue:
+    if isinstance(value, list):
+        if not all(isinstance(v, str | int | float | bool) for v in value):
+            raise ValidationError(f"filter_params.{name}", "must hold text, numbers or booleans")
+        return [v if isinstance(v, str | bool) else float(v) for v in value]
+    if isinstance(value, bool | str):
+        return _quoted_list(value) if isinstance(value, str) else value
+    if isinstance(value, int | float):
+        return float(value)
+    raise ValidationError(f"filter_params.{name}", "must be text, a number, a boolean or a list")
+
+
+def _quoted_list(value: str) -> ParamValue:
+    """Personalize's filterValues form: ``"\\"Comedy\\",\\"Drama\\""`` is the list of both."""
+    if value.startswith('"') and value.endswith('"'):
+        try:
+            parsed = json.loads(f"[{value}]")
+        except json.JSONDecodeError:
+            return value
+        if all(isinstance(v, str) for v in parsed):
+            return list(parsed) if len(parsed) > 1 else str(parsed[0])
+    return value
+
+
+def filter_params(request: Request) -> dict[str, ParamValue]:
+    """``filter_params`` (a JSON object) merged with ``param.NAME=value`` (repeat for lists)."""
+    params: dict[str, ParamValue] = {}
+    raw = request.query_params.get("filter_params")
+    if raw:
+        try:
+            decoded = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise ValidationError("filter_params", f"must be a JSON object: {exc.msg}") from exc
+        if not isinstance(decoded, dict):
+            raise ValidationError("filter_params", "must be a JSON object")
+        params.update({str(k): _param_value(str(k), v) for k, v in decoded.items()})
+    for key in {k for k in request.query_params if k.startswith(PARAM_PREFIX)}:
+        values = request.query_params.getlist(key)
+        name = key[len(PARAM_PREFIX) :]
+        params[name] = values if len(values) > 1 else _quoted_list(values[0])
+    return params
+
+
+def _ids(text: str | None) -> list[str]:
+    return [part.strip() for part in (text or "").split(",") if part.strip()]
+
+
+def answer(service: RecommendationService, result: Recommendations, **extra: Any) -> dict[str, Any]:
+    return {**extra, "model": result.model_json(), "items": service.decorate(result)}
+
+
+@router.get("/v1/recommendations/{user_id}")
+def get_recommendations(
+    request: Request,
+    user_id: str = _id(),
+    n: int = _n(),
+    session_id: str | None = Query(None, min_length=1, max_length=MAX_ID_LENGTH),
+    filter: str | None = Query(None, max_length=4096, description="A filter expression."),
+    exclude: str | None = Query(None, description="Comma-separated item ids never to return."),
+) -> Response:
+    """Personalised recommendations; reflects every event the realtime consumer has processed."""
+    service = service_of(request)
+    result = service.recommend(
+        user_id, n, session_id, filter or None, filter_params(request), _ids(exclude)
+    )
+    return json_response(
+        answer(service, result, user_id=user_id, recommendation_id=result.recommendation_id)
+    )
+
+
+@router.get("/v1/items/{item_id}/similar")
+def get_similar(request: Request, item_id: str = _id(), n: int = _n()) -> Response:
+    """Items related to this one (the model's item-item view, else stream co-occurrence)."""
+    service = service_of(request)
+    return json_response(answer(service, service.similar(item_id, n), item_id=item_id))
+
+
+@router.get("/v1/popular")
+def get_popular(request: Request, n: int = _n()) -> Response:
+    service = service_of(request)
+    return json_response(answer(service, service.popular_items(n)))
+
+
+@router.get("/v1/trending")
+def get_trending(request: Request, n: int = _n()) -> Response:
+    """Items whose interaction rate rises fastest (last trending_window_s vs the one before)."""
+    service = service_of(request)
+    return json_response(answer(service, service.trending_items(n)))
+
+
+def _rank_body(body: Any) -> tuple[str, list[str], str | None]:
+    if not isinstance(body, dict):
+        raise ValidationError("body", "must be a JSON object")
+    unknown = sorted(set(body) - {"user_id", "item_ids", "session_id"})
+    if unknown:
+        raise ValidationError(unknown[0], "is not a rank field")
+    user_id, item_ids, session_id = (
+        body.get("user_id"),
+        body.get("item_ids"),
+        body.get("session_id"),
+    )
+    if not isinstance(user_id, str) or not 1 <= len(user_id) <= MAX_ID_LENGTH:
+        raise ValidationError("user_id", f"must be text of 1-{MAX_ID_LENGTH} characters")
+    if not isinstance(item_ids, list) or not 1 <= len(item_ids) <= MAX_RANK_ITEMS:
+        raise ValidationError("item_ids", f"must be a list of 1-{MAX_RANK_ITEMS} item ids")
+    for i, item in enumerate(item_ids):
+        if not isinstance(item, str) or not 1 <= len(item) <= MAX_ID_LENGTH:
+            raise ValidationError(f"item_ids[{i}]", f"must be text of 1-{MAX_ID_LENGTH} characters")
+    if session_id is not None and not isinstance(session_id, str):
+        raise ValidationError("session_id", "must be text")
+    return user_id, list(dict.fromkeys(item_ids)), session_id
+
+
+@router.post("/v1/rank")
+async def post_rank(request: Request) -> Response:
+    """The given items re-ordered for the user (Personalized-Ranking); unknown items come last
+    with score null, hidden items are left out."""
+    user_id, item_ids, session_id = _rank_body(await read_json(request))
+    service = service_of(request)
+    result = service.rank(user_id, item_ids, session_id)
+    return json_response(
+        answer(service, result, user_id=user_id, recommendation_id=result.recommendation_id)
+    )

@@ -1,0 +1,187 @@
+"""What the ``realtime`` consumer keeps in memory for the request path: popularity, trending and
+an item-to-item co-occurrence of consecutive events, all in the serving item space.
+
+This is how items that appeared after the last training become recommendable: they get
+popularity and trending counts, and neighbours through the users who move from one item to the
+next, within a second of their first events and without retraining.
+
+Memory is bounded: each item keeps at most ``max_neighbours`` co-occurring items (a full row
+evicts its weakest entry, as the space-saving sketch does, so frequent pairs survive); the last
+item of at most ``max_users`` users is remembered (least recently active users forgotten first).
+On start the popularity and trending counts are warmed from the user-state store's per-item
+activity; co-occurrence starts empty and fills from the stream.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from streamrec.recommenders.popularity import TrendingCounter
+from streamrec.serving.space import ItemSpace, pad
+from streamrec.stores.base import UserStateStore
+from streamrec.stream.base import StreamRecord
+
+__all__ = ["StreamState"]
+
+POPULARITY_HALF_LIFE_S = 7 * 86_400.0
+POPULARITY_WARM_WINDOW_S = 30 * 86_400.0
+TRENDING_BUCKETS = 12
+MAX_NEIGHBOURS = 32
+MAX_USERS = 200_000
+SESSION_GAP_S = 3_600.0
+READ_CACHE_S = 1.0  # trending and popularity shares are recomputed at most this often  # consecutive events further apart than this are not a pair
+
+
+class StreamState:
+    def __init__(
+        self,
+        space: ItemSpace,
+        event_weights: Mapping[str, float],
+        trending_window_s: float = 3_600.0,
+        max_neighbours: int = MAX_NEIGHBOURS,
+        max_users: int = MAX_USERS,
+    ) -> None:
+        self.space = space
+        self._weights = dict(event_weights)
+        self._lock = threading.Lock()
+        self.trending = TrendingCounter(0, trending_window_s, TRENDING_BUCKETS)
+        self._popularity = np.zeros(0, np.float64)
+        self._origin = time.time()  # popularity = sum of w * 2^((t - origin) / half-life)
+        self._neighbours: dict[int, dict[int, float]] = {}
+        self._last: OrderedDict[str, tuple[int, float]] = OrderedDict()
+        self._max_neighbours = max_neighbours
+        self._max_users = max_users
+        self.events_seen = 0
+        self._trending_cache: tuple[float, np.ndarray] | None = None
+        self._share_cache: tuple[float, np.ndarray] | None = None
+
+    # -- writes (the realtime consumer) ---------------------------------------------------------
+
+    def update(self, records: Sequence[StreamRecord]) -> None:
+        """Count a batch of stream records (in stream order per shard)."""
+        if not records:
+            return
+        events = [r.event for r in records]
+        items = self.space.add(e.item_id for e in events).astype(np.int64)
+        weights = np.array([self._weights.get(e.event_type, 1.0) for e in events], np.float32)
+        received = np.array([e.received_at for e in events], np.float64)
+        with self._lock:
+            self.trending.update(items, received, weights)
+            self._add_popularity(items, received, weights)
+            for event, item in zip(events, items.tolist(), strict=True):
+                self._pair(
+                    event.user_id,
+                    item,
+                    event.timestamp,
+                    float(self._weights.get(event.event_type, 1.0)),
+                )
+            self.events_seen += len(events)
+
+    def _add_popularity(self, items: np.ndarray, when: np.ndarray, weights: np.ndarray) -> None:
+        if when.size and (when.max() - self._origin) / POPULARITY_HALF_LIFE_S > 500:
+            self._rebase(float(when.max()))  # keeps 2^x finite on servers running for years
+        grown = pad(self._popularity, max(len(self.space), self._popularity.size))
+        decay = np.exp2((when - self._origin) / POPULARITY_HALF_LIFE_S)
+        np.add.at(grown, items, weights * decay)
+        self._popularity = grown
+
+    def _rebase(self, origin: float) -> None:
+        self._popularity = self._popularity * math.pow(
+            2.0, (self._origin - origin) / POPULARITY_HALF_LIFE_S
+        )
+        self._origin = origin
+
+    def _pair(self, user: str, item: int, timestamp: float, weight: float) -> None:
+        last = self._last.pop(user, None)
+        self._last[user] = (item, timestamp)
+        if len(self._last) > self._max_users:
+            self._last.popitem(last=False)
+        if last is None or last[0] == item or abs(timestamp - last[1]) > SESSION_GAP_S:
+            return
+        self._bump(last[0], item, weight)
+        self._bump(item, last[0], weight)
+
+    def _bump(self, a: int, b: int, weight: float) -> None:
+        row = self._neighbours.setdefault(a, {})
+        if b in row or len(row) < self._max_neighbours:
+            row[b] = row.get(b, 0.0) + weight
+            return
+        weakest = min(row, key=row.__getitem__)
+        floor = row.pop(weakest)
+        row[b] = floor + weight  # space-saving: the newcomer inherits the evicted count
+
+    def warm(self, store: UserStateStore, now: float | None = None) -> None:
+        """Seed popularity and trending from the store's per-item activity (survives restarts)."""
+        now = time.time() if now is None else now
+        popular = store.item_activity(now - POPULARITY_WARM_WINDOW_S)
+        bucket_s = self.trending.bucket_s
+        recent: list[tuple[str, float, float]] = []
+        for k in range(2 * TRENDING_BUCKETS):
+            start = now - (k + 1) * bucket_s
+            until = None if k == 0 else start + bucket_s  # the newest bucket runs up to now
+            for item, weight in store.item_activity(start, until).items():
+                recent.append((item, start + bucket_s / 2, weight))
+        with self._lock:
+            items = self.space.add(popular).astype(np.int64)
+            weights = np.fromiter(popular.values(), np.float32, len(popular))
+            self._add_popularity(items, np.full(items.size, now - POPULARITY_HALF_LIFE_S), weights)
+            if recent:
+                idx = self.space.add(r[0] for r in recent).astype(np.int64)
+                self.trending.update(
+                    idx, np.array([r[1] for r in recent]), np.array([r[2] for r in recent])
+                )
+
+    # -- reads (the request path) ---------------------------------------------------------------
+
+    def popularity(self, size: int) -> np.ndarray:
+        """Time-decayed weighted event counts per item, in the space (length ``size``)."""
+        return pad(self._popularity, size)
+
+    def trending_scores(self, size: int, now: float | None = None) -> np.ndarray:
+        """Trending score per item; recomputed at most every READ_CACHE_S (it sums every bucket
+        of every item), so treat the result as read-only."""
+        now = time.time() if now is None else now
+        cached = self._trending_cache
+        if cached is None or now - cached[0] >= READ_CACHE_S or cached[1].size < size:
+            with self._lock:
+                scores = self.trending.scores(now).astype(np.float64)
+            cached = self._trending_cache = (now, pad(scores, max(size, scores.size)))
+        return pad(cached[1], size)
+
+    def popularity_share(self, size: int, now: float | None = None) -> np.ndarray:
+        """Popularity divided by the top item's (0 to 1), cached like ``trending_scores``."""
+        now = time.time() if now is None else now
+        cached = self._share_cache
+        if cached is None or now - cached[0] >= READ_CACHE_S or cached[1].size < size:
+            pop = self.popularity(size)
+            top = float(pop.max(initial=0.0))
+            cached = self._share_cache = (now, pop / top if top > 0 else np.zeros(size))
+        return pad(cached[1], size)
+
+    def neighbours(self, item: int) -> dict[int, float]:
+        with self._lock:
+            return dict(self._neighbours.get(item, {}))
+
+    def cooccurrence_scores(
+        self, items: Sequence[int], weights: Sequence[float], size: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Indices and scores of the neighbours of ``items``, each row scaled by its weight
+        (the caller passes recency and event-type weights) and normalised by its own total."""
+        acc: dict[int, float] = {}
+        with self._lock:
+            for item, weight in zip(items, weights, strict=True):
+                row = self._neighbours.get(item)
+                if not row:
+                    continue
+                total = sum(row.values())
+                for other, count in row.items():
+                    if other < size:
+                        acc[other] = acc.get(other, 0.0) + weight * count / total
+        idx = np.fromiter(acc.keys(), np.int64, len(acc))
+        return idx, np.fromiter(acc.values(), np.float64, len(acc))
