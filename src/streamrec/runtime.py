@@ -67,11 +67,15 @@ class Runtime:
         groups.append("realtime")
         return groups
 
-    def make_sink(self, group: str) -> Sink:
+    def make_sink(self, group: str, serving: bool = True) -> Sink:
+        """The sink for a group. `serving=False` (a batch job such as an import catching up)
+        leaves out this process's in-memory serving state, which the job would throw away."""
         if group == "history":
             if self.history is None:
                 raise ConfigError("recently_visited_items", "is false: the history group is off")
             return StoreSink("history", self.history)
+        if group == "realtime" and not serving:
+            return StoreSink("realtime", self.user_state)
         if group == "realtime":
             from streamrec.consumers.realtime import RealtimeSink
 
@@ -84,12 +88,14 @@ class Runtime:
             return LakeSink.from_settings(self.settings)
         raise ConfigError("group", f"unknown consumer group {group!r}; one of {', '.join(GROUPS)}")
 
-    def make_runner(self, group: str) -> ConsumerRunner:
+    def make_runner(
+        self, group: str, batch_size: int | None = None, serving: bool = True
+    ) -> ConsumerRunner:
         s = self.settings
         return ConsumerRunner(
             self.event_log,
-            self.make_sink(group),
-            batch_size=s.consumer_batch_size,
+            self.make_sink(group, serving),
+            batch_size=batch_size or s.consumer_batch_size,
             checkpoint_interval_s=s.checkpoint_interval_s,
         )
 
