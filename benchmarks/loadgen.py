@@ -1,0 +1,239 @@
+"""Open-loop load at a fixed rate, in its own process: ``python -m benchmarks.loadgen SPEC OUT``.
+
+Request ``i`` is due at ``t0 + i / rate`` whatever happened to the earlier ones, and its latency is
+measured from that intended time to the last byte of the answer. A server that stalls therefore
+pays for every request it delayed, not only for the one in flight (no coordinated omission),
+and so does this generator when it falls behind: ``send_lag_ms`` (time from the intended send
+to the dispatcher handing the request out) says by how much it did.
+
+Two modes:
+
+- ``ack``: single-event ``POST /v1/events``; latency is the acknowledgement (202) time.
+- ``freshness``: the same load, where every ``probe_every``-th event belongs to a fresh user;
+  once it is acknowledged, that user's ``GET /v1/users/{id}/history`` is polled every
+  ``poll_interval_ms`` and the time from the 202 to the answer that first shows the event is
+  recorded (so the figure includes one history read, as a client would see it).
+
+HTTP/1.1 over raw asyncio streams with keep-alive: a request is pre-built bytes, and an answer
+is read as headers plus Content-Length, which keeps the generator's own cost per request small
+on a machine where it shares two cores with the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+__all__ = ["LoadSpec", "main", "run_load"]
+
+
+@dataclasses.dataclass(frozen=True)
+class LoadSpec:
+    port: int
+    tracking_id: str
+    rate: float
+    seconds: float
+    mode: str = "ack"  # "ack" or "freshness"
+    connections: int = 64
+    probe_every: int = 50
+    poll_interval_ms: float = 5.0
+    poll_connections: int = 16
+    visible_timeout_s: float = 5.0
+    users: int = 100_000
+    items: int = 10_000
+    seed: int = 1
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection; one request at a time."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._reader = reader
+        self._writer = writer
+
+    @classmethod
+    async def open(cls, port: int) -> Connection:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        return cls(reader, writer)
+
+    async def request(self, data: bytes) -> tuple[int, bytes]:
+        self._writer.write(data)
+        head = await self._reader.readuntil(b"\r\n\r\n")
+        status = int(head[9:12])
+        lower = head.lower()
+        at = lower.find(b"content-length:")
+        if at < 0:
+            raise RuntimeError(f"answer without Content-Length: {head!r}")
+        length = int(lower[at + 15 : lower.index(b"\r\n", at)])
+        return status, await self._reader.readexactly(length)
+
+    def close(self) -> None:
+        self._writer.close()
+
+
+def post_request(port: int, tracking_id: str, body: bytes) -> bytes:
+    return (
+        f"POST /v1/events HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"Content-Type: application/json\r\nX-Tracking-Id: {tracking_id}\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+
+
+def get_request(port: int, path: str) -> bytes:
+    return f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
+
+
+@dataclasses.dataclass
+class Tally:
+    latencies_ms: list[float] = dataclasses.field(default_factory=list)
+    send_lag_ms: list[float] = dataclasses.field(default_factory=list)
+    freshness_ms: list[float] = dataclasses.field(default_factory=list)
+    statuses: Counter[int] = dataclasses.field(default_factory=Counter)
+    polls: int = 0
+    unseen: int = 0
+    errors: int = 0
+
+
+class OpenLoop:
+    """Sends the schedule, measures acks and (in freshness mode) visibility."""
+
+    def __init__(self, spec: LoadSpec) -> None:
+        self.spec = spec
+        self.tally = Tally()
+        self.queue: asyncio.Queue[tuple[int, float] | None] = asyncio.Queue()
+        self.pollers: asyncio.Queue[Connection] = asyncio.Queue()
+        self.probe_tasks: set[asyncio.Task[None]] = set()
+        self._bodies = self._background_bodies()
+
+    def _background_bodies(self) -> list[bytes]:
+        import random
+
+        rng = random.Random(self.spec.seed)
+        return [
+            orjson.dumps(
+                {
+                    "user_id": f"u{rng.randrange(self.spec.users)}",
+                    "item_id": f"i{rng.randrange(self.spec.items)}",
+                    "event_type": "view",
+                }
+            )
+            for _ in range(1024)
+        ]
+
+    def _is_probe(self, i: int) -> bool:
+        return self.spec.mode == "freshness" and i % self.spec.probe_every == 0
+
+    def _body(self, i: int) -> bytes:
+        if self._is_probe(i):
+            return orjson.dumps({"user_id": f"probe-{self.spec.seed}-{i}", "item_id": f"p{i}"})
+        return self._bodies[i % len(self._bodies)]
+
+    async def run(self) -> Tally:
+        spec = self.spec
+        senders = [await Connection.open(spec.port) for _ in range(spec.connections)]
+        for _ in range(spec.poll_connections if spec.mode == "freshness" else 0):
+            self.pollers.put_nowait(await Connection.open(spec.port))
+        workers = [asyncio.create_task(self._worker(c)) for c in senders]
+        await self._dispatch()
+        for _ in workers:
+            self.queue.put_nowait(None)
+        await asyncio.gather(*workers)
+        if self.probe_tasks:
+            await asyncio.gather(*self.probe_tasks)
+        for c in senders:
+            c.close()
+        return self.tally
+
+    async def _dispatch(self) -> None:
+        """Enqueue request i at its intended time t0 + i/rate (a batch per wake-up)."""
+        total = int(self.spec.rate * self.spec.seconds)
+        interval = 1.0 / self.spec.rate
+        t0 = time.perf_counter() + 0.01
+        i = 0
+        while i < total:
+            now = time.perf_counter()
+            while i < total and t0 + i * interval <= now:
+                intended = t0 + i * interval
+                self.tally.send_lag_ms.append((now - intended) * 1000)
+                self.queue.put_nowait((i, intended))
+                i += 1
+            if i < total:
+                await asyncio.sleep(max(0.0, t0 + i * interval - time.perf_counter()))
+
+    async def _worker(self, conn: Connection) -> None:
+        port, tid = self.spec.port, self.spec.tracking_id
+        while (job := await self.queue.get()) is not None:
+            i, intended = job
+            try:
+                status, _ = await conn.request(post_request(port, tid, self._body(i)))
+            except (OSError, asyncio.IncompleteReadError, RuntimeError):
+                self.tally.errors += 1
+                conn = await Connection.open(port)
+                continue
+            acked = time.perf_counter()
+            self.tally.latencies_ms.append((acked - intended) * 1000)
+            self.tally.statuses[status] += 1
+            if status == 202 and self._is_probe(i):
+                task = asyncio.create_task(self._watch(i, acked))
+                self.probe_tasks.add(task)
+                task.add_done_callback(self.probe_tasks.discard)
+
+    async def _watch(self, i: int, acked: float) -> None:
+        """Poll the probe user's history until the event shows; record ack -> visible."""
+        spec = self.spec
+        request = get_request(spec.port, f"/v1/users/probe-{spec.seed}-{i}/history?limit=1")
+        item = f'"p{i}"'.encode()
+        deadline = acked + spec.visible_timeout_s
+        conn = await self.pollers.get()
+        try:
+            while time.perf_counter() < deadline:
+                _, body = await conn.request(request)
+                self.tally.polls += 1
+                if item in body:
+                    self.tally.freshness_ms.append((time.perf_counter() - acked) * 1000)
+                    return
+                await asyncio.sleep(spec.poll_interval_ms / 1000)
+            self.tally.unseen += 1
+        finally:
+            self.pollers.put_nowait(conn)
+
+
+def run_load(spec: LoadSpec) -> dict[str, Any]:
+    """Run one load in this process (the CLI entry point runs it in a child process)."""
+    try:
+        import uvloop
+
+        runner: Any = uvloop.run
+    except ImportError:  # pragma: no cover - uvloop comes with uvicorn[standard]
+        runner = asyncio.run
+    start = time.perf_counter()
+    tally: Tally = runner(OpenLoop(spec).run())
+    return {
+        "wall_s": time.perf_counter() - start,
+        "latencies_ms": tally.latencies_ms,
+        "send_lag_ms": tally.send_lag_ms,
+        "freshness_ms": tally.freshness_ms,
+        "statuses": {str(k): v for k, v in tally.statuses.items()},
+        "polls": tally.polls,
+        "unseen": tally.unseen,
+        "errors": tally.errors,
+    }
+
+
+def main(argv: list[str]) -> None:
+    """``SPEC_JSON OUTPUT_PATH``: the result goes to a file, not stdout, which the event loop may
+    leave non-blocking (a pipe then takes only the first 64 KiB)."""
+    spec = LoadSpec(**json.loads(argv[0]))
+    Path(argv[1]).write_bytes(orjson.dumps(run_load(spec)))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
