@@ -6,10 +6,17 @@ Three signals, each normalised per user so that their blend weights mean the sam
   with recent events counting more (half-life in events, so it works for sessions and for years);
 - ``transitions``: P(next item | recent item) from the order of events, scored from the last few
   items: what users do *next*, which pure co-occurrence models cannot see;
-- ``popularity``: a small time-decayed prior that breaks ties for short histories.
+- ``popularity``: a prior on what is popular *now*, relative to the end of training: either the
+  weighted events of trending's recent window (``window``) or counts decayed with a half-life of a
+  tenth of the data's span (``decayed``).
 
-The half-life and blend weights are tuned at fit time on a validation split carved from the
+The half-life, blend weights and prior are tuned at fit time on a validation split carved from the
 training data only (each user's last item, as in the evaluation protocol), never on test data.
+With too few validation cases whose target the model could reach to tell settings apart (tiny
+data, where item-item statistics are noise too), no tuning happens and the recent-window prior
+leads, more so the less evidence there is: the empirical-Bayes move of shrinking towards the prior.
+A switch away from the default prior needs a paired gain of more than one standard error.
+Large training sets tune on a sample of users with a coarser grid so that training stays affordable.
 """
 
 from __future__ import annotations
@@ -24,15 +31,33 @@ import scipy.sparse as sp
 from streamrec.recommenders.base import Recommender
 from streamrec.recommenders.data import HistoryBatch, Interactions
 from streamrec.recommenders.ease import ease_weights
-from streamrec.recommenders.popularity import decayed_counts
+from streamrec.recommenders.popularity import decayed_counts, window_counts
 from streamrec.recommenders.sparse import cosine_neighbours, history_matrix, transition_matrix
 
 __all__ = ["Hybrid", "HybridConfig"]
 
-_HALF_LIVES: tuple[float | None, ...] = (2.0, 8.0, 32.0, None)
-_TRANSITION_WEIGHTS = (0.0, 0.1, 0.3, 1.0, 3.0, 10.0)
+Prior = Literal["window", "decayed"]
+
+
+@dataclass(frozen=True)
+class _Grid:
+    """Candidate settings searched on validation, every combination of the three."""
+
+    half_lives: tuple[float | None, ...]
+    transition_weights: tuple[float, ...]
+    popularity_weights: tuple[float, ...]  # never 0: popularity breaks ties
+
+
+_FULL_GRID = _Grid((2.0, 8.0, 32.0, None), (0.0, 0.1, 0.3, 1.0, 3.0, 10.0), (0.001, 0.05, 0.2, 1.0))
+# above _LARGE_EVENTS the tuning fit is the dominant cost: a coarser grid, fewer users, and the
+# tuning fit on a sample of users (the blend is scale-free, so its weights carry over)
+_COARSE_GRID = _Grid((8.0, None), (0.3, 1.0, 3.0, 10.0), (0.05, 0.2, 1.0))
+_LARGE_EVENTS = 300_000
+_LARGE_VALIDATION_USERS = 500
+_LARGE_TUNING_USERS = 0.5  # share of the other users whose events the tuning fit keeps
 _VALIDATION_CELLS = 50_000_000
-_POPULARITY_WEIGHTS = (0.001, 0.05, 0.2)  # never 0: popularity breaks ties
+_PRIORS: tuple[Prior, ...] = ("decayed", "window")
+_TIE_BREAK_SHARE = 1e-3  # with no evidence at all the personalised signals only break ties
 
 
 @dataclass(frozen=True)
@@ -45,10 +70,14 @@ class HybridConfig:
     half_life_events: float | None = 8.0
     transition_weight: float = 0.3
     popularity_weight: float = 0.05
+    prior: Prior = "decayed"
+    prior_window_s: float = 7 * 86_400.0  # trending's default window
     transition_window: int = 3
     last_items: int = 3  # transitions are scored from this many most recent items
     tune: bool = True
     validation_users: int = 3_000
+    # below this many reachable validation cases one hit moves NDCG by > 2%: too noisy to tune
+    min_validation_cases: int = 50
     seed: int = 0
 
 
@@ -87,56 +116,96 @@ class Hybrid(Recommender):
             self.base_dense = np.zeros((0, 0), np.float32)
             self.base_items = np.zeros(0, np.int32)
         self.transitions = transition_matrix(interactions, cfg.transition_window)
-        # a recent-popularity prior: half-life a tenth of the data's span (trending-like)
-        span_days = float(np.ptp(interactions.timestamp)) / 86_400.0 if len(interactions) else 1.0
-        pop = decayed_counts(interactions, max(span_days / 10.0, 1e-3), weighted=True)
-        self.popularity = (pop / max(float(pop.max()), 1e-9)).astype(np.float32)
+        self.popularity = self._prior(interactions, cfg.prior)
 
     def _uses_ease(self, n_items: int) -> bool:
         base = self.config.base
         return base == "ease" or (base == "auto" and n_items <= self.config.ease_max_items)
 
+    def _prior(self, interactions: Interactions, kind: Prior) -> np.ndarray:
+        """Popularity relative to the end of training, scaled to [0, 1]. ``window``: weighted
+        events of the last ``prior_window_s`` (ties, and items outside it, ordered by the
+        decayed counts); ``decayed``: counts with a half-life of a tenth of the data's span."""
+        span_days = float(np.ptp(interactions.timestamp)) / 86_400.0 if len(interactions) else 1.0
+        decayed = _scaled(decayed_counts(interactions, max(span_days / 10.0, 1e-3), True))
+        if kind == "decayed":
+            return decayed
+        recent = _scaled(window_counts(interactions, self.config.prior_window_s))
+        return _scaled(recent + 1e-2 * decayed)
+
     def _tuned(self, interactions: Interactions) -> HybridConfig:
         """Grid search on each user's last item of the training data (the protocol, one step
-        earlier); falls back to the configured values when there are too few users for it."""
+        earlier); with too few informative validation cases, the recent-window prior leads."""
         from streamrec.training.splits import leave_last_out_split
 
+        cfg = self.config
         split = leave_last_out_split(interactions.user, interactions.item, interactions.timestamp)
-        if split.test_users.size < 20:
-            return self.config
-        rng = np.random.default_rng(self.config.seed)
+        # a case whose target never occurs in the tuning fit is a miss for every setting: no
+        # information about which is better, so only reachable cases count as evidence
+        known = np.bincount(interactions.item[split.train_mask], minlength=interactions.n_items)
+        reachable = int((known[split.test_items] > 0).sum())
+        if reachable < cfg.min_validation_cases:
+            return self._fallback(reachable)
+        large = len(interactions) > _LARGE_EVENTS
+        rng = np.random.default_rng(cfg.seed)
         # dense validation scores are users x items floats: cap them at ~200 MB per matrix
-        n_val = min(
-            self.config.validation_users, max(100, _VALIDATION_CELLS // interactions.n_items)
-        )
-        pick = rng.permutation(split.test_users.size)[:n_val]
-        fit_part = interactions.subset(split.train_mask)
-        self.config = replace(self.config, tune=False)
-        self._fit_components(fit_part)
+        n_val = min(cfg.validation_users, max(100, _VALIDATION_CELLS // interactions.n_items))
+        n_val = min(n_val, _LARGE_VALIDATION_USERS) if large else n_val
+        pick = np.sort(rng.permutation(split.test_users.size)[:n_val])
         users, targets = split.test_users[pick], split.test_items[pick]
-        batch = fit_part.histories()
-        sub = _select_users(batch, users)
-        return self._grid_search(sub, targets)
+        keep = split.train_mask
+        if large:  # the tuning fit sees the validation users and a sample of the others
+            sampled = rng.random(interactions.n_users) < _LARGE_TUNING_USERS
+            sampled[users] = True
+            keep = keep & sampled[interactions.user]
+        fit_part = interactions.subset(keep)
+        self.config = replace(cfg, tune=False)
+        self._fit_components(fit_part)
+        priors = {kind: self._prior(fit_part, kind) for kind in _PRIORS}
+        sub = _select_users(fit_part.histories(), users)
+        self.metadata["tuning"] = f"validation ({users.size} users)"
+        return self._grid_search(sub, targets, priors, _COARSE_GRID if large else _FULL_GRID)
 
-    def _grid_search(self, batch: HistoryBatch, targets: np.ndarray) -> HybridConfig:
+    def _fallback(self, n_validation: int) -> HybridConfig:
+        """Too few reachable validation cases to tune: shrink towards the recent-window prior in
+        proportion to the missing evidence (the personalised signals weigh n /
+        min_validation_cases of the prior), so tiny data is served mostly by what is popular now
+        and, with no evidence at all, the personalised signals only break near-ties."""
+        cfg = self.config
+        self.metadata["tuning"] = f"prior fallback ({n_validation} reachable validation cases)"
+        share = max(n_validation / cfg.min_validation_cases, _TIE_BREAK_SHARE)
+        return replace(cfg, prior="window", popularity_weight=1.0 / share)
+
+    def _grid_search(
+        self,
+        batch: HistoryBatch,
+        targets: np.ndarray,
+        priors: dict[Prior, np.ndarray],
+        grid: _Grid,
+    ) -> HybridConfig:
+        """Every (half-life, transition weight, prior weight) with the default prior; then the
+        other priors at the best half-life and transition weight (a coordinate step: cheap),
+        adopted only when clearly better on validation (the default prior is the safe choice)."""
         seen = (batch.rows(), batch.items)
         trans = _row_normalised(self._transition_scores(batch))
-        pop = np.broadcast_to(self.popularity, trans.shape)
-        best, best_ndcg = self.config, -1.0
-        for half_life in _HALF_LIVES:
+        best, best_gains = self.config, np.full(targets.size, -1.0)
+        for half_life in grid.half_lives:
             base = _row_normalised(self._base_scores(batch, half_life))
-            for tw, pw in itertools.product(_TRANSITION_WEIGHTS, _POPULARITY_WEIGHTS):
-                scores = base + tw * trans + pw * pop
-                scores[seen] = -np.inf
-                ndcg = _ndcg_at_10(scores, targets)
-                if ndcg > best_ndcg + 1e-9:
-                    best_ndcg = ndcg
-                    best = replace(
-                        self.config,
-                        half_life_events=half_life,
-                        transition_weight=tw,
-                        popularity_weight=pw,
-                    )
+            for tw in grid.transition_weights:
+                blend = base + tw * trans
+                for pw in grid.popularity_weights:
+                    gains = _blend_gains(blend, pw * priors[_PRIORS[0]], seen, targets)
+                    if gains.mean() > best_gains.mean() + 1e-9:
+                        best_gains = gains
+                        best = replace(best, half_life_events=half_life, transition_weight=tw,
+                                       popularity_weight=pw, prior=_PRIORS[0])  # fmt: skip
+        base = _row_normalised(self._base_scores(batch, best.half_life_events))
+        blend = base + best.transition_weight * trans
+        for kind, pw in itertools.product(_PRIORS[1:], grid.popularity_weights):
+            gains = _blend_gains(blend, pw * priors[kind], seen, targets)
+            if _clearly_better(gains, best_gains):
+                best_gains, best = gains, replace(best, popularity_weight=pw, prior=kind)
+        best_ndcg = float(best_gains.mean())
         self.metadata["validation_ndcg@10"] = round(best_ndcg, 5)
         return best
 
@@ -198,6 +267,11 @@ class Hybrid(Recommender):
         self.popularity = arrays["popularity"]
 
 
+def _scaled(values: np.ndarray) -> np.ndarray:
+    """float32 copy divided by its maximum (all zeros stay zeros)."""
+    return (values / max(float(values.max(initial=0.0)), 1e-9)).astype(np.float32)
+
+
 def _row_normalised(scores: np.ndarray) -> np.ndarray:
     """Each row divided by its largest absolute value, so blend weights are scale-free."""
     peak = np.abs(scores).max(axis=1, keepdims=True) if scores.size else scores
@@ -215,11 +289,27 @@ def _select_users(batch: HistoryBatch, users: np.ndarray) -> HistoryBatch:
     )
 
 
-def _ndcg_at_10(scores: np.ndarray, targets: np.ndarray) -> float:
-    """Mean NDCG@10 with one target per row (targets outside the catalogue count as misses)."""
-    known = (targets >= 0) & (targets < scores.shape[1])
-    rows = np.arange(scores.shape[0])[known]
-    target_scores = scores[rows, targets[known]]
-    rank = (scores[rows] > target_scores[:, None]).sum(axis=1) + 1
-    gains = np.where((rank <= 10) & np.isfinite(target_scores), 1.0 / np.log2(rank + 1), 0.0)
-    return float(gains.sum() / max(1, scores.shape[0]))
+def _blend_gains(
+    blend: np.ndarray, prior: np.ndarray, seen: tuple[np.ndarray, np.ndarray], targets: np.ndarray
+) -> np.ndarray:
+    scores = blend + prior
+    scores[seen] = -np.inf
+    return _ndcg_gains(scores, targets)
+
+
+def _ndcg_gains(scores: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """NDCG@10 of each row, one target per row (targets outside the catalogue are misses)."""
+    gains = np.zeros(scores.shape[0])
+    known = np.flatnonzero((targets >= 0) & (targets < scores.shape[1]))
+    target_scores = scores[known, targets[known]]
+    rank = (scores[known] > target_scores[:, None]).sum(axis=1) + 1
+    hit = (rank <= 10) & np.isfinite(target_scores)
+    gains[known] = np.where(hit, 1.0 / np.log2(rank + 1), 0.0)
+    return gains
+
+
+def _clearly_better(challenger: np.ndarray, incumbent: np.ndarray) -> bool:
+    """Paired test on per-user gains: the mean gain exceeds one standard error of it, so a
+    switch away from the default needs evidence, not a lucky handful of validation users."""
+    diff = challenger - incumbent
+    return bool(diff.mean() > diff.std() / np.sqrt(max(1, diff.size)))

@@ -19,7 +19,9 @@ __all__ = [
     "Trending",
     "TrendingConfig",
     "TrendingCounter",
+    "decayed_counts",
     "trending_scores",
+    "window_counts",
 ]
 
 
@@ -40,6 +42,15 @@ def decayed_counts(
         age_days = (interactions.timestamp.max() - interactions.timestamp) / 86_400.0
         w = w * np.exp2(-age_days / half_life_days)
     return np.bincount(interactions.item, weights=w, minlength=interactions.n_items)
+
+
+def window_counts(interactions: Interactions, window_s: float) -> np.ndarray:
+    """Sum of weighted events per item in the last ``window_s`` seconds before the end of the
+    data: trending's "recent" window, used as a what-is-hot-now prior."""
+    ts = interactions.timestamp
+    recent = ts > (float(ts.max()) - window_s) if ts.size else np.zeros(0, bool)
+    w = interactions.weight[recent].astype(np.float64)
+    return np.bincount(interactions.item[recent], weights=w, minlength=interactions.n_items)
 
 
 class _ItemScoreRecipe(Recommender):

@@ -45,6 +45,7 @@ class EvaluationResult:
     n_test_users: int = 0
     error: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)  # what the model says of its fit
 
 
 def prepare(table: pa.Table, weights: EventWeights | None = None) -> ProtocolData:
@@ -93,6 +94,7 @@ def evaluate_recipe(
         return result
     result.metrics = ranking_metrics(recs, data.targets, data.train.n_items)
     result.params = model.params()
+    result.metadata = dict(model.metadata)
     return result
 
 

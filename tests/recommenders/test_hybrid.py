@@ -1,0 +1,112 @@
+"""The default recipe's tuning: recent-window prior, small-data fallback, large-data shortcuts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from streamrec.recommenders import Hybrid, Interactions, UserHistory
+from streamrec.recommenders import hybrid as hybrid_module
+from streamrec.recommenders.popularity import decayed_counts, window_counts
+from streamrec.synthetic import generate_interactions
+from streamrec.training.interactions import encode_events
+
+DAY = 86_400.0
+
+
+def _tiny_shop() -> Interactions:
+    """12 users over 30 days: item 0 was the hit a month ago, item 1 is the hit this week."""
+    rng = np.random.default_rng(3)
+    users, items, times = [], [], []
+    for user in range(12):
+        old = user < 6  # half the users shopped a month ago, half this week
+        start = 0.0 if old else 27 * DAY
+        hit = 0 if old else 1
+        basket = [hit, *rng.choice(np.arange(2, 40), size=3, replace=False).tolist()]
+        for step, item in enumerate(basket):
+            users.append(user)
+            items.append(item)
+            times.append(start + step * 60.0 + user)
+    for extra in range(4):  # item 0 stays the all-time favourite
+        users.append(extra)
+        items.append(0)
+        times.append(DAY + extra)
+    return Interactions.build(np.array(users), np.array(items), np.array(times))
+
+
+def test_tiny_data_falls_back_to_the_recent_window_prior() -> None:
+    model = Hybrid()
+    model.fit(_tiny_shop())
+    assert model.metadata["tuning"].startswith("prior fallback")
+    assert model.config.prior == "window"
+    # at most 12 validation cases of the 50 needed: the prior weighs at least 50 / 12
+    assert model.config.popularity_weight >= 50 / 12
+    ids, _ = model.recommend([UserHistory.of([30])], n=3)
+    assert ids[0][0] == 1  # this week's hit leads, not the all-time favourite
+
+
+def test_enough_validation_users_tune_on_validation() -> None:
+    events = encode_events(generate_interactions(n_users=300, n_items=200, n_events=6_000, seed=1))
+    model = Hybrid()
+    model.fit(events.interactions())
+    assert model.metadata["tuning"].startswith("validation")
+    assert model.metadata["validation_ndcg@10"] > 0
+    assert model.config.prior in ("window", "decayed")
+    assert model.config.tune is False
+
+
+def test_large_data_tunes_on_a_sample_with_the_coarse_grid(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(hybrid_module, "_LARGE_EVENTS", 1_000)
+    monkeypatch.setattr(hybrid_module, "_LARGE_VALIDATION_USERS", 60)
+    events = encode_events(generate_interactions(n_users=300, n_items=200, n_events=6_000, seed=2))
+    model = Hybrid()
+    model.fit(events.interactions())
+    grid = hybrid_module._COARSE_GRID
+    assert model.metadata["tuning"] == "validation (60 users)"
+    assert model.config.half_life_events in grid.half_lives
+    assert model.config.transition_weight in grid.transition_weights
+    assert model.config.popularity_weight in grid.popularity_weights
+
+
+def test_untuned_model_keeps_its_configured_prior() -> None:
+    model = Hybrid(tune=False, prior="window", popularity_weight=0.5)
+    model.fit(_tiny_shop())
+    assert "tuning" not in model.metadata
+    assert (model.config.prior, model.config.popularity_weight) == ("window", 0.5)
+
+
+def test_validation_cases_the_model_cannot_reach_are_not_evidence() -> None:
+    """60 users whose last items are all brand new: 60 validation users, none informative."""
+    users = np.repeat(np.arange(60), 4)
+    items = np.tile([0, 1, 2, 0], 60)
+    items[3::4] = 3 + np.arange(60)  # each user's last item occurs nowhere else
+    model = Hybrid()
+    model.fit(Interactions.build(users, items, np.arange(users.size, dtype=np.float64)))
+    assert model.metadata["tuning"] == "prior fallback (0 reachable validation cases)"
+    assert model.config.popularity_weight == pytest.approx(1_000.0)  # tie-breaking only
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    times=st.lists(st.floats(0.0, 100 * DAY), min_size=1, max_size=60),
+    window=st.floats(1.0, 200 * DAY),
+    seed=st.integers(0, 1_000),
+)
+def test_window_counts_count_exactly_the_recent_events(
+    times: list[float], window: float, seed: int
+) -> None:
+    rng = np.random.default_rng(seed)
+    ts = np.array(times)
+    items = rng.integers(0, 5, ts.size)
+    weights = rng.uniform(0.5, 5.0, ts.size)
+    inter = Interactions.build(items * 0, items, ts, weights, n_items=5)
+    counts = window_counts(inter, window)
+    recent = ts > ts.max() - window
+    expected = np.bincount(items[recent], weights=weights[recent], minlength=5)
+    np.testing.assert_allclose(counts, expected, rtol=1e-5)
+    if window > np.ptp(ts):  # a window longer than the data is plain popularity
+        np.testing.assert_allclose(counts, decayed_counts(inter, None, True), rtol=1e-5)
