@@ -13,6 +13,9 @@ from streamrec.api.app import create_app
 from streamrec.config import Settings
 from streamrec.runtime import Runtime
 
+# Real servers on loopback (kafka_server, redis_server, postgres_server, s3_server, server_factory).
+pytest_plugins = ["streamrec.testing.fixtures"]
+
 TRACKING_ID = "test-tracking-id"
 ADMIN_KEY = "test-admin-key"
 

@@ -38,8 +38,42 @@ def _sqlite_user_state(url: str, settings: Settings) -> UserStateStore:
     )
 
 
-HISTORY_BACKENDS: dict[str, HistoryFactory] = {"sqlite": _sqlite_history}
-USER_STATE_BACKENDS: dict[str, UserStateFactory] = {"sqlite": _sqlite_user_state}
+def _redis_history(url: str, settings: Settings) -> HistoryStore:
+    from streamrec.stores.redis_history import RedisHistoryStore
+
+    return RedisHistoryStore(url, settings.history_days)
+
+
+def _redis_user_state(url: str, settings: Settings) -> UserStateStore:
+    from streamrec.stores.redis_user_state import RedisUserStateStore
+
+    return RedisUserStateStore(url, settings.user_state_max_events, settings.event_type_weights)
+
+
+def _postgres_history(url: str, settings: Settings) -> HistoryStore:
+    from streamrec.stores.postgres_history import PostgresHistoryStore
+
+    return PostgresHistoryStore(url, settings.history_days)
+
+
+def _postgres_user_state(url: str, settings: Settings) -> UserStateStore:
+    from streamrec.stores.postgres_user_state import PostgresUserStateStore
+
+    return PostgresUserStateStore(url, settings.user_state_max_events, settings.event_type_weights)
+
+
+HISTORY_BACKENDS: dict[str, HistoryFactory] = {
+    "sqlite": _sqlite_history,
+    "redis": _redis_history,
+    "postgresql": _postgres_history,
+    "postgres": _postgres_history,
+}
+USER_STATE_BACKENDS: dict[str, UserStateFactory] = {
+    "sqlite": _sqlite_user_state,
+    "redis": _redis_user_state,
+    "postgresql": _postgres_user_state,
+    "postgres": _postgres_user_state,
+}
 
 
 def open_history_store(settings: Settings, url: str | None = None) -> HistoryStore:

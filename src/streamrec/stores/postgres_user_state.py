@@ -1,0 +1,105 @@
+"""The recommender's real-time state on PostgreSQL: the same tables and rules as the embedded
+store (see ``sqlite_user_state``), named ``user_state_*`` so history can share the database."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from streamrec.stores.base import UserEvent
+from streamrec.stores.postgres_common import (
+    PostgresDatabase,
+    first_seen,
+    lock_unapplied,
+    store_positions,
+)
+from streamrec.stores.sqlite_user_state import (
+    BUCKET_S,
+    SEEN_EVENT_TTL_S,
+    bucket_weights,
+    user_event_rows,
+)
+from streamrec.stream.base import StreamRecord
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS user_state_events (
+    key text NOT NULL, seq bigint NOT NULL, item_id text NOT NULL, event_type text NOT NULL,
+    ts double precision NOT NULL, value double precision, PRIMARY KEY (key, seq));
+CREATE TABLE IF NOT EXISTS user_state_item_buckets (
+    item_id text NOT NULL, bucket bigint NOT NULL, weight double precision NOT NULL,
+    PRIMARY KEY (item_id, bucket));
+CREATE INDEX IF NOT EXISTS user_state_item_buckets_time ON user_state_item_buckets (bucket);
+"""
+
+_INSERT_EVENTS = """
+INSERT INTO user_state_events
+SELECT * FROM unnest(%s::text[], %s::bigint[], %s::text[], %s::text[], %s::float8[], %s::float8[])
+ON CONFLICT (key, seq) DO UPDATE SET item_id = excluded.item_id,
+    event_type = excluded.event_type, ts = excluded.ts, value = excluded.value
+"""
+
+# Keep each touched key's newest `max_events` rows.
+_TRIM = """
+DELETE FROM user_state_events e USING unnest(%s::text[]) AS k(key)
+WHERE e.key = k.key AND e.seq <= (
+    SELECT seq FROM user_state_events WHERE key = k.key ORDER BY seq DESC OFFSET %s LIMIT 1)
+"""
+
+_ADD_WEIGHTS = """
+INSERT INTO user_state_item_buckets
+SELECT * FROM unnest(%s::text[], %s::bigint[], %s::float8[])
+ON CONFLICT (item_id, bucket) DO UPDATE
+    SET weight = user_state_item_buckets.weight + excluded.weight
+"""
+
+
+class PostgresUserStateStore:
+    def __init__(
+        self, url: str, max_events: int = 200, event_weights: Mapping[str, float] | None = None
+    ) -> None:
+        self._db = PostgresDatabase(url, "user_state_url", "user_state", _SCHEMA)
+        self._max_events = max_events
+        self._weights = dict(event_weights or {})
+
+    def positions(self) -> dict[int, int]:
+        return self._db.positions()
+
+    def apply(self, records: Sequence[StreamRecord], next_offsets: Mapping[int, int]) -> int:
+        with self._db.transaction() as conn:
+            todo = lock_unapplied(conn, "user_state", records, next_offsets)
+            newest = max((r.event.received_at for r in todo), default=0.0)
+            todo = first_seen(conn, "user_state", todo, newest + SEEN_EVENT_TTL_S)
+            # One row per (key, seq): a session's events from two shards may share an offset.
+            rows = list({(row[0], row[1]): row for row in user_event_rows(todo)}.values())
+            if rows:
+                conn.execute(_INSERT_EVENTS, [list(col) for col in zip(*rows, strict=True)])
+                conn.execute(_TRIM, (sorted({row[0] for row in rows}), self._max_events))
+            weights = bucket_weights(todo, self._weights)
+            if weights:
+                items, buckets = (list(col) for col in zip(*weights.keys(), strict=True))
+                conn.execute(_ADD_WEIGHTS, (items, buckets, list(weights.values())))
+            store_positions(conn, "user_state", next_offsets)
+        return len(todo)
+
+    def recent_events(self, key: str, limit: int) -> list[UserEvent]:
+        rows = self._db.fetch(
+            "SELECT item_id, event_type, ts, value FROM user_state_events WHERE key = %s"
+            " ORDER BY seq DESC LIMIT %s",
+            (key, limit),
+        )
+        return [UserEvent(r[0], r[1], float(r[2]), r[3]) for r in reversed(rows)]
+
+    def item_activity(self, since: float, until: float | None = None) -> dict[str, float]:
+        upper = 2**62 if until is None else int(until // BUCKET_S)
+        rows = self._db.fetch(
+            "SELECT item_id, SUM(weight) FROM user_state_item_buckets"
+            " WHERE bucket >= %s AND bucket < %s GROUP BY item_id",
+            (int(since // BUCKET_S), upper),
+        )
+        return {str(r[0]): float(r[1]) for r in rows}
+
+    def erase_user(self, user_id: str) -> int:
+        with self._db.transaction() as conn:
+            return conn.execute("DELETE FROM user_state_events WHERE key = %s", (user_id,)).rowcount
+
+    def close(self) -> None:
+        self._db.close()

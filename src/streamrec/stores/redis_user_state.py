@@ -1,0 +1,136 @@
+"""The recommender's real-time state on Redis: recent events per user/session, item activity.
+
+Keys (``ns`` = the URL's namespace):
+
+- ``ns:us:e:<user or session:id>`` sorted set, score = stream offset (one user's events share a
+  shard, so offsets order them as accepted), member = a JSON array ``[offset, item, type, ts,
+  value]``; trimmed to the newest ``max_events`` on every write.
+- ``ns:us:b:<minute>`` hash item -> weighted activity in that minute of receipt, and
+  ``ns:us:buckets`` sorted set of the minutes that have one (range reads).
+- ``ns:us:seen`` / ``ns:us:positions``: applied event ids and stream positions, as in history.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import cast
+
+from streamrec.stores.base import UserEvent
+from streamrec.stores.redis_common import (
+    LUA_POSITIONS,
+    connect,
+    flatten_positions,
+    read_positions,
+    unavailable_on_error,
+)
+from streamrec.stores.sqlite_user_state import BUCKET_S, SEEN_EVENT_TTL_S, session_key
+from streamrec.stream.base import StreamRecord
+
+_APPLY = (
+    LUA_POSITIONS
+    + r"""
+local ns, seen_expires, max_events = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local poskey, seenkey = ns .. ':us:positions', ns .. ':us:seen'
+local newpos, i = read_positions(poskey, ARGV, 4)
+local cache, touched, applied = {}, {}, 0
+while i <= #ARGV do
+  local shard, offset, event_id = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2]
+  local user, session, member = ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
+  local item, bucket, weight = ARGV[i + 6], ARGV[i + 7], ARGV[i + 8]
+  i = i + 9
+  if offset >= stored_position(poskey, cache, shard) and first_time(seenkey, event_id, seen_expires) then
+    redis.call('ZADD', ns .. ':us:e:' .. user, offset, member)
+    touched[user] = true
+    if session ~= '' then
+      redis.call('ZADD', ns .. ':us:e:' .. session, offset, member)
+      touched[session] = true
+    end
+    redis.call('HINCRBYFLOAT', ns .. ':us:b:' .. bucket, item, weight)
+    redis.call('ZADD', ns .. ':us:buckets', bucket, bucket)
+    applied = applied + 1
+  end
+end
+for key, _ in pairs(touched) do
+  redis.call('ZREMRANGEBYRANK', ns .. ':us:e:' .. key, 0, -(max_events + 1))
+end
+store_positions(poskey, newpos)
+return applied
+"""
+)
+
+
+class RedisUserStateStore:
+    def __init__(
+        self, url: str, max_events: int = 200, event_weights: Mapping[str, float] | None = None
+    ) -> None:
+        self._client, self._ns = connect(url, "user_state_url")
+        self._max_events = max_events
+        self._weights = dict(event_weights or {})
+        self._apply = self._client.register_script(_APPLY)
+
+    def positions(self) -> dict[int, int]:
+        with unavailable_on_error("user state"):
+            return read_positions(self._client, f"{self._ns}:us:positions")
+
+    def apply(self, records: Sequence[StreamRecord], next_offsets: Mapping[int, int]) -> int:
+        newest = max((r.event.received_at for r in records), default=0.0)
+        args = [self._ns, repr(newest + SEEN_EVENT_TTL_S), str(self._max_events)]
+        args += flatten_positions(next_offsets) + self._record_args(records)
+        with unavailable_on_error("user state"):
+            return int(self._apply(args=args))
+
+    def _record_args(self, records: Sequence[StreamRecord]) -> list[str]:
+        args: list[str] = []
+        for r in records:
+            e = r.event
+            session = (
+                session_key(e.session_id) if e.session_id and e.session_id != e.user_id else ""
+            )
+            member = json.dumps([r.offset, e.item_id, e.event_type, e.timestamp, e.event_value])
+            bucket = int(e.received_at // BUCKET_S)
+            weight = self._weights.get(e.event_type, 1.0)
+            args += [str(r.shard), str(r.offset), e.event_id, e.user_id, session, member]
+            args += [e.item_id, str(bucket), repr(weight)]
+        return args
+
+    def recent_events(self, key: str, limit: int) -> list[UserEvent]:
+        if limit <= 0:
+            return []
+        with unavailable_on_error("user state"):
+            members = cast(list[bytes], self._client.zrange(f"{self._ns}:us:e:{key}", -limit, -1))
+        out = []
+        for member in members:
+            _, item_id, event_type, ts, value = json.loads(member)
+            out.append(UserEvent(item_id, event_type, float(ts), value))
+        return out
+
+    def item_activity(self, since: float, until: float | None = None) -> dict[str, float]:
+        low = int(since // BUCKET_S)
+        high = "+inf" if until is None else f"({int(until // BUCKET_S)}"
+        with unavailable_on_error("user state"):
+            buckets = cast(
+                list[bytes], self._client.zrangebyscore(f"{self._ns}:us:buckets", low, high)
+            )
+            pipe = self._client.pipeline(transaction=False)
+            for bucket in buckets:
+                pipe.hgetall(f"{self._ns}:us:b:{bucket.decode()}")
+            found = pipe.execute()
+        totals: dict[str, float] = {}
+        for weights in found:
+            for item, weight in weights.items():
+                name = item.decode()
+                totals[name] = totals.get(name, 0.0) + float(weight)
+        return totals
+
+    def erase_user(self, user_id: str) -> int:
+        key = f"{self._ns}:us:e:{user_id}"
+        with unavailable_on_error("user state"):
+            pipe = self._client.pipeline(transaction=True)
+            pipe.zcard(key)
+            pipe.delete(key)
+            count, _ = pipe.execute()
+        return int(count)
+
+    def close(self) -> None:
+        self._client.close()
