@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,15 +20,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+from streamrec.testing._process import free_port
+
 __all__ = ["TRACKING_ID", "StreamrecServer", "free_port", "streamrec_command"]
 
 TRACKING_ID = "bench-tracking-id"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def streamrec_command(*args: str) -> list[str]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -17,6 +16,7 @@ import httpx
 import pytest
 
 from streamrec.lake.reader import LakeReader
+from streamrec.testing._process import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -24,12 +24,6 @@ TRACKING_ID = "e2e-tracking"
 CLIENTS = 4
 EVENTS_PER_CLIENT = 2500
 BATCH = 25
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Server:

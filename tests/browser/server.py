@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,17 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from streamrec.testing._process import free_port
 from streamrec.web.catalogue import demo_data
 
 TRACKING_ID = "browser-test-tracking-id"
 ADMIN_KEY = "browser-test-admin-key"
 SERVING_GROUPS = ("history", "realtime")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

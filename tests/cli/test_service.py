@@ -52,3 +52,10 @@ def test_bad_setting_stops_the_start_naming_the_key(tmp_path: Path) -> None:
     assert "shard_count" in result.stderr and "Traceback" not in result.stderr
     result = run_cli(tmp_path, "consume", "nope", check=False)
     assert result.returncode == 2 and "unknown consumer group" in result.stderr
+
+
+def test_root_config_option_reaches_every_command(tmp_path: Path) -> None:
+    config = tmp_path / "s.toml"
+    config.write_text("shard_count = -3\n")
+    result = run_cli(tmp_path, "--config", str(config), "consume", "history", check=False)
+    assert result.returncode == 2 and "shard_count" in result.stderr

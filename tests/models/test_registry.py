@@ -13,12 +13,21 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from streamrec.config import Settings
-from streamrec.errors import ModelError, NotFoundError, ValidationError
-from streamrec.models.layout import campaign_file_name, campaign_from_file_name, check_name
+from streamrec.errors import ConfigError, ModelError, NotFoundError, ValidationError
+from streamrec.models.layout import (
+    VERSIONS_DIR,
+    campaign_file_name,
+    campaign_from_file_name,
+    check_name,
+)
 from streamrec.models.registry import ModelRegistry
 from streamrec.recommenders import Recommender, UserHistory
 
 FittedFactory = Callable[[str], Recommender]
+
+
+def _versions(registry: ModelRegistry) -> Path:
+    return Path(registry.location) / VERSIONS_DIR
 
 
 def _save(registry: ModelRegistry, fitted: FittedFactory, ndcg: float = 0.1) -> str:
@@ -54,7 +63,7 @@ def test_version_round_trip_scores_identically(
 
 def test_version_files_hold_no_pickles(registry: ModelRegistry, fitted: FittedFactory) -> None:
     version = _save(registry, fitted)
-    folder = registry.versions_dir / version
+    folder = _versions(registry) / version
     assert {p.name for p in folder.iterdir()} == {"arrays.npz", "model.json", "metadata.json"}
     with np.load(folder / "arrays.npz", allow_pickle=False) as npz:
         assert all(npz[name].dtype != object for name in npz.files)
@@ -65,13 +74,13 @@ def test_list_versions_newest_first_and_skips_partial_saves(
 ) -> None:
     first = _save(registry, fitted)
     second = _save(registry, fitted)
-    (registry.versions_dir / ".tmp-crashed-save").mkdir()  # what a crash mid-save leaves
+    (_versions(registry) / ".tmp-crashed-save").mkdir()  # what a crash mid-save leaves
     assert [m["version"] for m in registry.list_versions()] == [second, first]
 
 
 def test_corrupt_version_is_refused_at_load(registry: ModelRegistry, fitted: FittedFactory) -> None:
     version = _save(registry, fitted)
-    arrays = registry.versions_dir / version / "arrays.npz"
+    arrays = _versions(registry) / version / "arrays.npz"
     arrays.write_bytes(arrays.read_bytes()[:-100])  # truncated, as a partial copy would be
     with pytest.raises(ModelError, match="corrupt or partial"):
         registry.load(version)
@@ -131,7 +140,7 @@ def test_corrupt_new_version_keeps_the_previous_serving(
     admin.set_campaign("default", good)
     assert server.active("default") is not None
     admin.set_campaign("default", bad)  # loads fine now, is corrupted afterwards
-    arrays = admin.versions_dir / bad / "arrays.npz"
+    arrays = _versions(admin) / bad / "arrays.npz"
     arrays.write_bytes(b"not a zip file")
     server.refresh("default")
     for _ in range(20):
@@ -146,15 +155,17 @@ def test_set_campaign_refuses_a_corrupt_version(
 ) -> None:
     good, bad = _save(registry, fitted), _save(registry, fitted)
     registry.set_campaign("default", good)
-    os.remove(registry.versions_dir / bad / "model.json")
+    os.remove(_versions(registry) / bad / "model.json")
     with pytest.raises(ModelError):
         registry.set_campaign("default", bad)
     assert registry.campaign_version("default") == good
 
 
-def test_active_is_cheap_between_refreshes(registry: ModelRegistry, fitted: FittedFactory) -> None:
+def test_active_is_cheap_between_refreshes(
+    settings: Settings, registry: ModelRegistry, fitted: FittedFactory
+) -> None:
     registry.set_campaign("default", _save(registry, fitted))
-    slow = ModelRegistry(Settings(data_dir=registry.root.parent), refresh_s=60.0)
+    slow = ModelRegistry(settings, refresh_s=60.0)
     slow.active("default")
     started = time.perf_counter()
     for _ in range(10_000):
@@ -189,3 +200,14 @@ def test_campaign_names_like_arns_work(registry: ModelRegistry, fitted: FittedFa
     assert registry.campaigns() == {arn: version}
     active = registry.active(arn)
     assert active is not None and active.version == version
+
+
+def test_model_url_with_an_unknown_scheme_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="model_url"):
+        ModelRegistry(Settings(data_dir=tmp_path, model_url="nosuch://bucket/models"))
+
+
+def test_file_url_is_a_local_folder(tmp_path: Path, fitted: FittedFactory) -> None:
+    registry = ModelRegistry(Settings(data_dir=tmp_path, model_url=f"file://{tmp_path}/m"))
+    version = _save(registry, fitted)
+    assert (tmp_path / "m" / VERSIONS_DIR / version / "metadata.json").is_file()

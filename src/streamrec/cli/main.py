@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
 from streamrec.cli import service
+from streamrec.config import CONFIG_ENV
 from streamrec.errors import StreamrecError
 
 app = typer.Typer(
@@ -43,7 +46,16 @@ for _name in ("ingest", "lake", "evaluate", "models", "items", "cluster"):
 @app.callback()
 def _root(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", "-c", help="TOML settings file for every command (as STREAMREC_CONFIG)."
+        ),
+    ] = None,
 ) -> None:
+    if config is not None:
+        # `streamrec --config FILE COMMAND`: commands read it through STREAMREC_CONFIG.
+        os.environ[CONFIG_ENV] = str(config)
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

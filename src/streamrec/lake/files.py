@@ -60,6 +60,9 @@ class LakeFiles:
 
     def list_files(self, day: str | None = None) -> list[LakeFile]:
         """Complete lake files (temporary files left out), of one day or all, in name order."""
+        if not self.is_local:
+            # s3fs caches listings for the life of the process; other processes add files.
+            self.fs.invalidate_cache()
         days = [day] if day is not None else self.days()
         out: list[LakeFile] = []
         for d in days:

@@ -8,8 +8,9 @@
       versions/<version>/metadata.json  what the registry shows: metrics, data range, times
       campaigns/<name>.json             {"campaign", "version", "updated_at"}: a named pointer
 
-A version is built in a hidden temporary folder beside ``versions/`` and renamed into place, and a
-pointer file is replaced with ``os.replace``: a reader sees the old state or the new, never a half.
+``model_location`` is a local folder or an object store prefix (``s3://bucket/prefix``); how each
+publishes a version or a pointer all at once is in :mod:`streamrec.models.storage`. Either way a
+reader sees the old state or the new, never a half.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
 
-from streamrec.errors import ConfigError, ValidationError
+from streamrec.errors import ValidationError
 
 __all__ = [
     "CAMPAIGNS_DIR",
@@ -32,9 +33,9 @@ __all__ = [
     "campaign_file_name",
     "campaign_from_file_name",
     "check_name",
-    "local_root",
+    "json_bytes",
     "new_version_id",
-    "write_json_atomic",
+    "write_bytes_atomic",
 ]
 
 VERSIONS_DIR = "versions"
@@ -73,27 +74,23 @@ def campaign_from_file_name(file_name: str) -> str:
     return unquote(file_name.removesuffix(".json"))
 
 
-def local_root(location: str) -> Path:
-    """The model folder as a local path; ``file://`` is accepted, other schemes are not yet."""
-    if location.startswith("file://"):
-        return Path(location[len("file://") :])
-    if "://" in location:
-        raise ConfigError("model_url", f"only local model folders are supported, got {location!r}")
-    return Path(location)
-
-
 def new_version_id(recipe: str, now: float | None = None) -> str:
     """Sortable by creation time, unique across processes: ``20250102T030405Z-hybrid-1a2b3c``."""
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(time.time() if now is None else now))
     return f"{stamp}-{recipe}-{secrets.token_hex(3)}"
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON to a temporary file in the same folder, fsync it, then rename over ``path``."""
+def json_bytes(data: Any) -> bytes:
+    """Metadata and pointer files as written: stable key order, readable by people."""
+    return json.dumps(data, indent=2, sort_keys=True).encode()
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write to a temporary file in the same folder, fsync it, then rename over ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{TMP_PREFIX}{path.name}.{secrets.token_hex(4)}")
-    with tmp.open("w") as fh:
-        json.dump(data, fh, indent=2, sort_keys=True)
+    with tmp.open("wb") as fh:
+        fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)

@@ -1,42 +1,37 @@
-"""ModelRegistry: trained versions on disk, campaigns pointing at them, and the model each serves.
+"""ModelRegistry: trained versions (a folder or ``s3://bucket/prefix``), campaigns pointing at
+them, and the model each campaign serves.
 
 Every API process holds its own registry. ``active(campaign)`` is on the request path, so it is a
-dictionary lookup almost always: at most once per ``refresh_s`` it stats the campaign's pointer
-file, and only when the file changed does it read it. A new version is loaded completely on a
-background thread and swapped in with one reference assignment, so requests keep using the old
-model meanwhile and none fails; a version that does not load (corrupt, partial) is refused, logged,
-and the previous one keeps serving. Only the very first load of a campaign in a process happens
-on the calling thread, because until then there is nothing to serve.
+dictionary lookup almost always: at most once per ``refresh_s`` it checks the campaign's pointer
+(a stat of a local file; one small GET on an object store, run on a background thread so no
+request waits on the network), and only when the pointer changed does it read it. A new version
+is loaded completely on a background thread and swapped in with one reference assignment, so
+requests keep using the old model meanwhile and none fails; a version that does not load (corrupt,
+partial) is refused, logged, and the previous one keeps serving. Only the very first load of a
+campaign in a process happens on the calling thread, because until then there is nothing to serve.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
-import shutil
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from streamrec.config import Settings
 from streamrec.errors import ModelError, NotFoundError
 from streamrec.models.layout import (
-    CAMPAIGNS_DIR,
     METADATA_FILE,
-    TMP_PREFIX,
-    VERSIONS_DIR,
     campaign_file_name,
     campaign_from_file_name,
     check_name,
-    fsync_dir,
-    local_root,
+    json_bytes,
     new_version_id,
-    write_json_atomic,
 )
+from streamrec.models.storage import ModelFiles, open_model_files
 
 if TYPE_CHECKING:
     from streamrec.recommenders.base import Recommender
@@ -46,7 +41,6 @@ __all__ = ["DEFAULT_REFRESH_S", "ActiveModel", "ModelRegistry"]
 log = logging.getLogger(__name__)
 
 DEFAULT_REFRESH_S = 1.0
-_PointerKey = tuple[int, int, int]  # (inode, size, mtime_ns): os.replace always changes the inode
 
 
 @dataclass(frozen=True)
@@ -64,10 +58,12 @@ class _Slot:
     """One campaign's state in this process."""
 
     current: ActiveModel | None = None
-    pointer_key: _PointerKey | None = None
+    pointer_key: Hashable | None = None
     next_check: float = 0.0
     loading: str | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Held while a background poll of a remote pointer runs: requests never wait on the network.
+    polling: threading.Lock = field(default_factory=threading.Lock)
 
 
 class ModelRegistry:
@@ -76,20 +72,18 @@ class ModelRegistry:
         settings: Settings,
         refresh_s: float = DEFAULT_REFRESH_S,
         clock: Callable[[], float] = time.monotonic,
+        files: ModelFiles | None = None,
     ) -> None:
-        self.root = local_root(settings.model_location)
+        self.files = files or open_model_files(settings.model_location)
         self._refresh_s = refresh_s
         self._clock = clock
         self._slots: dict[str, _Slot] = {}
         self._slots_lock = threading.Lock()
 
     @property
-    def versions_dir(self) -> Path:
-        return self.root / VERSIONS_DIR
-
-    @property
-    def campaigns_dir(self) -> Path:
-        return self.root / CAMPAIGNS_DIR
+    def location(self) -> str:
+        """Where the versions and campaigns live: a folder or ``s3://bucket/prefix``."""
+        return self.files.location
 
     # -- versions ---------------------------------------------------------------------------
 
@@ -103,10 +97,8 @@ class ModelRegistry:
         from streamrec.recommenders.persistence import save_model
 
         version = new_version_id(model.recipe)
-        self.versions_dir.mkdir(parents=True, exist_ok=True)
-        tmp = self.versions_dir / f"{TMP_PREFIX}{version}"
-        try:
-            save_model(model, tmp)
+        with self.files.new_version(version) as folder:
+            save_model(model, folder)
             metadata = {
                 **model.metadata,
                 **info,
@@ -115,44 +107,36 @@ class ModelRegistry:
                 "parameters": model.params(),
                 "created_at": time.time(),
             }
-            write_json_atomic(tmp / METADATA_FILE, metadata)
-            _fsync_files(tmp)
-            os.rename(tmp, self.versions_dir / version)
-            fsync_dir(self.versions_dir)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        log.info("saved model version %s (%s)", version, model.recipe)
+            (folder / METADATA_FILE).write_bytes(json_bytes(metadata))
+        log.info("saved model version %s (%s) in %s", version, model.recipe, self.location)
         return version
 
     def exists(self, version: str) -> bool:
-        return (self.versions_dir / check_name("version", version)).is_dir()
+        return self.files.has_version(check_name("version", version))
 
     def metadata(self, version: str) -> dict[str, Any]:
         """The version's metadata.json; NotFoundError if unknown, ModelError if unreadable."""
-        if not self.exists(version):
-            raise NotFoundError(f"unknown model version {version!r}")
-        file = self.versions_dir / version / METADATA_FILE
+        where = f"{self.location} version {check_name('version', version)}"
         try:
-            data = json.loads(file.read_text())
+            data = json.loads(self.files.read(version, METADATA_FILE))
+        except FileNotFoundError:
+            if not self.exists(version):
+                raise NotFoundError(f"unknown model version {version!r}") from None
+            raise ModelError(f"{where}: version metadata missing") from None
         except (OSError, ValueError) as exc:
-            raise ModelError(f"{file}: version metadata missing or unreadable: {exc}") from exc
+            raise ModelError(f"{where}: version metadata unreadable: {exc}") from exc
         if not isinstance(data, dict):
-            raise ModelError(f"{file}: version metadata is not a JSON object")
+            raise ModelError(f"{where}: version metadata is not a JSON object")
         return data
 
     def list_versions(self) -> list[dict[str, Any]]:
         """Metadata of every stored version, newest first; an unreadable one carries ``error``."""
-        if not self.versions_dir.is_dir():
-            return []
         out: list[dict[str, Any]] = []
-        for entry in self.versions_dir.iterdir():
-            if entry.name.startswith(".") or not entry.is_dir():
-                continue
+        for name in self.files.version_names():
             try:
-                out.append(self.metadata(entry.name))
-            except ModelError as exc:
-                out.append({"version": entry.name, "error": str(exc)})
+                out.append(self.metadata(name))
+            except (ModelError, NotFoundError) as exc:
+                out.append({"version": name, "error": str(exc)})
         out.sort(key=lambda m: (float(m.get("created_at", 0.0)), m["version"]), reverse=True)
         return out
 
@@ -161,39 +145,40 @@ class ModelRegistry:
         from streamrec.recommenders.persistence import load_model
 
         metadata = self.metadata(version)
-        model = load_model(self.versions_dir / version)
+        try:
+            with self.files.local_copy(version) as folder:
+                model = load_model(folder)
+        except OSError as exc:  # a download that failed half way
+            raise ModelError(f"model version {version!r} could not be read: {exc}") from exc
         if model.item_vocab is None or len(model.item_vocab) != model.n_items:
             raise ModelError(f"model version {version!r} has no item vocabulary matching its items")
         return ActiveModel(version, model.recipe, model, metadata)
 
     # -- campaigns --------------------------------------------------------------------------
 
-    def _pointer(self, campaign: str) -> Path:
-        return self.campaigns_dir / campaign_file_name(campaign)
-
     def campaign_version(self, campaign: str) -> str | None:
         """The version a campaign points to, None when the campaign does not exist."""
-        file = self._pointer(campaign)
+        name = campaign_file_name(campaign)
+        where = f"{self.location} campaign {campaign!r}"
         try:
-            data = json.loads(file.read_text())
-        except FileNotFoundError:
-            return None
+            raw = self.files.read_pointer(name)
+            if raw is None:
+                return None
+            data = json.loads(raw)
         except (OSError, ValueError) as exc:
-            raise ModelError(f"{file}: campaign pointer unreadable: {exc}") from exc
+            raise ModelError(f"{where}: campaign pointer unreadable: {exc}") from exc
         version = data.get("version") if isinstance(data, dict) else None
         if not isinstance(version, str):
-            raise ModelError(f"{file}: campaign pointer has no version")
+            raise ModelError(f"{where}: campaign pointer has no version")
         return version
 
     def campaigns(self) -> dict[str, str]:
         """Every campaign and the version it points to (unreadable pointers are skipped)."""
-        if not self.campaigns_dir.is_dir():
-            return {}
         out: dict[str, str] = {}
-        for file in sorted(self.campaigns_dir.glob("*.json")):
-            if file.name.startswith("."):
+        for file_name in self.files.pointer_names():
+            if file_name.startswith("."):
                 continue
-            campaign = campaign_from_file_name(file.name)
+            campaign = campaign_from_file_name(file_name)
             try:
                 version = self.campaign_version(campaign)
             except ModelError as exc:
@@ -208,17 +193,16 @@ class ModelRegistry:
 
         NotFoundError for an unknown version, ModelError for one that does not load: a pointer
         never moves to a model that cannot serve."""
-        pointer = self._pointer(campaign)
+        name = campaign_file_name(campaign)
         loaded = self.load(version)
-        write_json_atomic(
-            pointer, {"campaign": campaign, "version": version, "updated_at": time.time()}
-        )
+        pointer = {"campaign": campaign, "version": version, "updated_at": time.time()}
+        self.files.write_pointer(name, json_bytes(pointer))
         log.info("campaign %s now points to version %s", campaign, version)
         slot = self._slots.get(campaign)
         if slot is not None:  # this process serves the campaign: swap now, not in a second
             with slot.lock:
                 slot.current, slot.loading = loaded, None
-                slot.pointer_key = _stat_key(pointer)
+                slot.pointer_key = self.files.pointer_key(name)
         return loaded
 
     # -- serving ----------------------------------------------------------------------------
@@ -227,7 +211,12 @@ class ModelRegistry:
         """The model ``campaign`` serves in this process, None before any model is active."""
         slot = self._slot(campaign)
         if self._clock() >= slot.next_check:
-            self._check(campaign, slot, wait=slot.current is None, force=False)
+            if slot.current is None:
+                self._check(campaign, slot, wait=True, force=False)
+            elif self.files.polls_cheaply:
+                self._check(campaign, slot, wait=False, force=False)
+            else:
+                self._poll_in_background(campaign, slot)
         return slot.current
 
     def refresh(self, campaign: str) -> ActiveModel | None:
@@ -244,23 +233,29 @@ class ModelRegistry:
                 slot = self._slots.setdefault(campaign, _Slot())
         return slot
 
+    def _poll_in_background(self, campaign: str, slot: _Slot) -> None:
+        """Check a remote pointer on a thread: a request returns the current model at once
+        instead of waiting for a GET (or its timeout when the store is unreachable)."""
+        if not slot.polling.acquire(blocking=False):
+            return  # a poll is already in flight
+        threading.Thread(
+            target=self._poll, args=(campaign, slot), daemon=True, name=f"model-poll-{campaign}"
+        ).start()
+
+    def _poll(self, campaign: str, slot: _Slot) -> None:
+        try:
+            self._check(campaign, slot, wait=False, force=False)
+        finally:
+            slot.polling.release()
+
     def _check(self, campaign: str, slot: _Slot, wait: bool, force: bool) -> None:
         with slot.lock:
             now = self._clock()
             if not force and now < slot.next_check:
                 return  # another thread checked meanwhile
             slot.next_check = now + self._refresh_s
-            key = _stat_key(self._pointer(campaign))
-            if key == slot.pointer_key and not force:
-                return
-            slot.pointer_key = key
-            target = self._target(campaign) if key is not None else None
+            target = self._read_pointer(campaign, slot, force)
             if target is None:
-                if key is None:
-                    slot.current, slot.loading = None, None
-                return
-            current = slot.current.version if slot.current else None
-            if target in (current, slot.loading):
                 return
             slot.loading = target
             if wait:
@@ -271,17 +266,38 @@ class ModelRegistry:
             name=f"model-load-{campaign}",
         ).start()  # fmt: skip
 
+    def _read_pointer(self, campaign: str, slot: _Slot, force: bool) -> str | None:
+        """The version to load now, if the pointer moved; the caller holds ``slot.lock``."""
+        try:
+            key = self.files.pointer_key(campaign_file_name(campaign))
+        except Exception as exc:  # a store outage must not fail requests
+            log.error(
+                "campaign %s: pointer unreadable: %s; %s", campaign, exc, _keeps(slot.current)
+            )
+            return None
+        if key == slot.pointer_key and not force:
+            return None
+        slot.pointer_key = key
+        if key is None:  # the campaign was removed: nothing to serve
+            slot.current, slot.loading = None, None
+            return None
+        target = self._target(campaign)
+        current = slot.current.version if slot.current else None
+        if target in (current, slot.loading):
+            return None
+        return target
+
     def _target(self, campaign: str) -> str | None:
         try:
             return self.campaign_version(campaign)
-        except ModelError as exc:
+        except Exception as exc:  # unreadable now; the current model serves on
             log.error("campaign %s: %s; the current model keeps serving", campaign, exc)
             return None
 
     def _load_locked(self, campaign: str, slot: _Slot, version: str) -> None:
         try:
             loaded = self.load(version)
-        except (ModelError, NotFoundError) as exc:
+        except Exception as exc:  # logged; the previous model serves on
             self._refused(campaign, slot, version, exc)
             return
         with slot.lock:
@@ -293,7 +309,8 @@ class ModelRegistry:
         """Load on the calling thread; the caller holds ``slot.lock``."""
         try:
             slot.current = self.load(version)
-        except (ModelError, NotFoundError) as exc:
+        except Exception as exc:  # logged; the previous model serves on
+            _forget_if_transient(slot, exc)
             log.error(
                 "campaign %s: version %s refused: %s; %s", campaign, version, exc,
                 _keeps(slot.current),
@@ -304,6 +321,7 @@ class ModelRegistry:
         with slot.lock:
             if slot.loading == version:
                 slot.loading = None
+            _forget_if_transient(slot, exc)
             keeps = _keeps(slot.current)
         log.error("campaign %s: version %s refused: %s; %s", campaign, version, exc, keeps)
 
@@ -312,16 +330,8 @@ def _keeps(current: ActiveModel | None) -> str:
     return f"version {current.version} keeps serving" if current else "no model is served"
 
 
-def _stat_key(file: Path) -> _PointerKey | None:
-    try:
-        st = file.stat()
-    except FileNotFoundError:
-        return None
-    return (st.st_ino, st.st_size, st.st_mtime_ns)
-
-
-def _fsync_files(folder: Path) -> None:
-    for file in folder.iterdir():
-        with file.open("rb") as fh:
-            os.fsync(fh.fileno())
-    fsync_dir(folder)
+def _forget_if_transient(slot: _Slot, exc: Exception) -> None:
+    """After a failure that is not the model's fault (the store unreachable...), forget the
+    pointer so the next check tries again; a corrupt or unknown version is not retried."""
+    if not isinstance(exc, (ModelError, NotFoundError)):
+        slot.pointer_key = None

@@ -15,6 +15,9 @@ from streamrec.stream.base import StreamRecord
 
 # librdkafka's own messages (a broker down, a reconnect) go through logging, not raw stderr.
 LIBRDKAFKA_LOG = logging.getLogger("streamrec.kafka")
+# A member killed with SIGKILL stays in its group until its session times out; a replacement's
+# join waits for that, so the join must outlast the session (Kafka's default session is 45 s).
+_SESSION_TIMEOUT_MS = 10_000
 _JOIN_TIMEOUT_S = 30.0
 _FIRST_FETCH_WAIT_S = 5.0
 
@@ -46,6 +49,8 @@ class KafkaStreamConsumer:
                 "partition.assignment.strategy": "cooperative-sticky",
                 "fetch.wait.max.ms": 100,
                 "enable.partition.eof": True,  # tells _join a partition is empty
+                "session.timeout.ms": _SESSION_TIMEOUT_MS,
+                "heartbeat.interval.ms": 2_000,
             }
         )
         self._consumer.subscribe([topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
@@ -60,6 +65,7 @@ class KafkaStreamConsumer:
         while not self._assigned.is_set() and time.monotonic() < deadline:
             self._poll_early(0.1)
         if not self._assigned.is_set():
+            self._consumer.close()  # leave the group now, not after a session timeout
             raise StreamUnavailable(f"consumer group {self._group} was not joined in time")
         settle = time.monotonic() + _FIRST_FETCH_WAIT_S
         while not self._partitions <= self._started and time.monotonic() < settle:

@@ -1,0 +1,113 @@
+"""``streamrec cluster run`` / ``stop``: a whole distributed deployment on this machine."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from streamrec.cluster import GROUPS, ClusterPlan, LocalCluster, stop_leftovers
+from streamrec.errors import StreamrecError
+
+out = Console(soft_wrap=True)
+cluster_app = typer.Typer(
+    help="Kafka + Redis + PostgreSQL + S3 and the streamrec processes, on this machine.",
+    no_args_is_help=True,
+)
+
+DirOption = Annotated[
+    Path, typer.Option("--dir", help="Where config, pid files, logs and server data go.")
+]
+RESTART_BACKOFF_S = 5.0
+
+
+def _default_port() -> int:
+    return int(os.environ.get("STREAMREC_PORT", "8080"))
+
+
+def cmd_run(
+    directory: DirOption = Path(".cluster"),
+    port: Annotated[int | None, typer.Option(help="First API port (else STREAMREC_PORT).")] = None,
+    apis: Annotated[int, typer.Option(help="API processes, on consecutive ports.")] = 2,
+    shards: Annotated[int, typer.Option(help="Kafka partitions (shard_count).")] = 2,
+    consumers: Annotated[int, typer.Option(help="Processes per consumer group.")] = 1,
+    retrain_interval: Annotated[
+        float, typer.Option(help="Seconds between retrains (0: no retraining job).")
+    ] = 600.0,
+) -> None:
+    """Start the servers and every streamrec process; Ctrl-C stops them all."""
+    leftovers = stop_leftovers(directory)
+    if leftovers:
+        out.print(f"stopped leftovers of an earlier run: {', '.join(leftovers)}")
+    plan = ClusterPlan(
+        directory=directory,
+        port=port or _default_port(),
+        api_count=apis,
+        shard_count=shards,
+        instances=dict.fromkeys(GROUPS, consumers),
+        retrain_interval_s=retrain_interval,
+    )
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    cluster = LocalCluster(plan)
+    out.print("starting Kafka, Redis, PostgreSQL and s3proxy (the first run installs them)...")
+    try:
+        cluster.start()
+        _print_endpoints(cluster)
+        _supervise(cluster, stop)
+    finally:
+        out.print("stopping...")
+        cluster.stop()
+        out.print("stopped")
+
+
+def _print_endpoints(cluster: LocalCluster) -> None:
+    table = Table("process", "listens on / pid", title="streamrec cluster")
+    for name, where in cluster.endpoints():
+        table.add_row(name, where)
+    out.print(table)
+    for note in cluster.notes:
+        out.print(f"[yellow]note:[/yellow] {note}")
+    out.print(f"config : {cluster.config_path}")
+    out.print(f"logs   : {cluster.directory / 'logs'}")
+    out.print(
+        f"use it : source {cluster.env_path}  (AWS variables for the S3 lake), then "
+        f"streamrec <command> --config {cluster.config_path}"
+    )
+    out.print("Ctrl-C stops everything; `make stop-cluster` stops what a crash left behind.")
+
+
+def _supervise(cluster: LocalCluster, stop: threading.Event) -> None:
+    """Wait for Ctrl-C; restart a member that exits on its own (at most once per backoff; a
+    consumer once the broker evicted its dead instance, see LocalCluster.restart)."""
+    last_restart: dict[str, float] = {}
+    while not stop.wait(1.0):
+        for member in list(cluster.crashed()):
+            if time.monotonic() - last_restart.get(member.name, -1e9) < RESTART_BACKOFF_S:
+                continue
+            last_restart[member.name] = time.monotonic()
+            out.print(f"[red]{member.name} exited[/red] (see {member.log_path}); restarting")
+            try:
+                cluster.restart(member.name)
+            except (OSError, StreamrecError) as exc:
+                out.print(f"[red]restart of {member.name} failed:[/red] {exc}")
+
+
+def cmd_stop(directory: DirOption = Path(".cluster")) -> None:
+    """Stop every process a `cluster run` left behind (from the pid files)."""
+    stopped = stop_leftovers(directory)
+    out.print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
+
+
+def register(app: typer.Typer) -> None:
+    cluster_app.command("run")(cmd_run)
+    cluster_app.command("stop")(cmd_stop)
+    app.add_typer(cluster_app, name="cluster")

@@ -1,0 +1,222 @@
+"""The local cluster (what ``make run-cluster`` starts) on real servers: two API processes, two
+consumer processes per group, Kafka with two partitions; every event is processed once per group,
+and a consumer killed with SIGKILL mid-batch resumes from its group's last commit."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from confluent_kafka.admin import AdminClient
+from fsspec.core import url_to_fs
+
+from streamrec.cluster import (
+    ClusterPlan,
+    LocalCluster,
+    process_start_ticks,
+    stop_leftovers,
+    write_pid_file,
+)
+from streamrec.config import Settings, load_settings
+from streamrec.lake.reader import LakeReader
+from streamrec.stores import open_user_state_store
+from streamrec.stream import open_event_log
+from streamrec.testing import ServerUnavailableError
+from streamrec.testing._process import free_port, port_open
+from streamrec.testing.fixtures import in_ci
+
+WAIT_S = 90.0
+KILLED = ("consume-lake-0", "consume-history-0", "consume-realtime-0")
+
+
+def _two_free_ports() -> int:
+    for _ in range(50):
+        port = free_port()
+        if port < 65535 and not port_open(port + 1):
+            return port
+    raise RuntimeError("no two consecutive free ports")
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    plan = ClusterPlan(
+        directory=tmp_path_factory.mktemp("cluster"),
+        port=_two_free_ports(),
+        api_count=2,
+        shard_count=2,
+        instances={"history": 2, "lake": 2, "realtime": 1},
+        retrain_interval_s=0.0,
+        overrides={"lake_flush_interval_s": 0.5, "checkpoint_interval_s": 0.2},
+    )
+    local = LocalCluster(plan)
+    try:
+        local.start()
+    except ServerUnavailableError as exc:
+        if in_ci():
+            pytest.fail(f"cluster unavailable: {exc} (CI=true: real servers are required)")
+        pytest.skip(f"cluster unavailable: {exc}")
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in local.aws_env().items():  # the lake on s3proxy, read from here
+            mp.setenv(key, value)
+        yield local
+        local.stop()
+
+
+def _settings(cluster: LocalCluster) -> Settings:
+    assert cluster.settings is not None
+    return cluster.settings
+
+
+def _send(cluster: LocalCluster, prefix: str, users: int, items: int, batch: int = 20) -> int:
+    """Post users x items view events, alternating between the API processes; returns the count."""
+    settings = _settings(cluster)
+    events = [
+        {"user_id": f"{prefix}-u{u}", "item_id": f"i{i}"}
+        for u, i in itertools.product(range(users), range(items))
+    ]
+    ports = itertools.cycle(cluster.plan.api_ports)
+    headers = {"X-Tracking-Id": str(settings.tracking_id)}
+    with httpx.Client(timeout=30) as client:
+        for start in range(0, len(events), batch):
+            url = f"http://127.0.0.1:{next(ports)}/v1/events"
+            body = {"events": events[start : start + batch]}
+            answer = client.post(url, json=body, headers=headers)
+            assert answer.status_code == 202, answer.text
+    return len(events)
+
+
+def _wait_for(check: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.25)
+    raise AssertionError(f"not within {WAIT_S:.0f}s: {what}")
+
+
+def _lake_counts(cluster: LocalCluster, prefix: str) -> tuple[int, int]:
+    """(rows, distinct event ids) of this test's users in the lake, duplicates included."""
+    sql = (
+        "SELECT count(*), count(DISTINCT event_id) FROM events_raw "
+        f"WHERE starts_with(user_id, '{prefix}-')"
+    )
+    location = _settings(cluster).lake_location
+    url_to_fs(location)[0].invalidate_cache()  # s3fs caches listings: see the new files
+    rows, distinct = LakeReader(location).query(sql).to_pylist()[0].values()
+    return int(rows), int(distinct)
+
+
+def _history_counts(cluster: LocalCluster, prefix: str, users: int) -> list[int]:
+    """Per history row of the test's users, how many events it counts (each must be 1)."""
+    counts: list[int] = []
+    with httpx.Client(timeout=30) as client:
+        for u, port in zip(range(users), itertools.cycle(cluster.plan.api_ports), strict=False):
+            url = f"http://127.0.0.1:{port}/v1/users/{prefix}-u{u}/history?limit=500"
+            counts.extend(item["count"] for item in client.get(url).json()["items"])
+    return counts
+
+
+def _state_counts(cluster: LocalCluster, prefix: str, users: int) -> list[int]:
+    store = open_user_state_store(_settings(cluster))
+    try:
+        return [len(store.recent_events(f"{prefix}-u{u}", 500)) for u in range(users)]
+    finally:
+        store.close()
+
+
+def _assert_once_per_group(cluster: LocalCluster, prefix: str, users: int, items: int) -> None:
+    total = users * items
+    _wait_for(lambda: _lake_counts(cluster, prefix)[1] == total, "every event in the lake")
+    _wait_for(
+        lambda: sum(_history_counts(cluster, prefix, users)) >= total, "every event in history"
+    )
+    _wait_for(lambda: sum(_state_counts(cluster, prefix, users)) >= total, "every event in state")
+    time.sleep(1.0)  # a duplicate would show up after the first copy: give it the time to
+    assert _lake_counts(cluster, prefix) == (total, total)
+    assert _history_counts(cluster, prefix, users) == [1] * total
+    assert _state_counts(cluster, prefix, users) == [items] * users
+
+
+def _group_assignments(cluster: LocalCluster, group: str) -> list[int]:
+    """Partitions held by each member of a Kafka consumer group."""
+    admin = AdminClient({"bootstrap.servers": cluster.servers.kafka.bootstrap_servers})
+    kafka_group = cluster.kafka_group_id(group)
+    description = admin.describe_consumer_groups([kafka_group])[kafka_group].result(30)
+    return [len(m.assignment.topic_partitions) for m in description.members]
+
+
+@pytest.mark.cluster
+def test_the_written_config_reaches_the_running_cluster(cluster: LocalCluster) -> None:
+    settings = load_settings(cluster.config_path, env={})
+    assert settings == cluster.settings
+    assert settings.stream_url.startswith("kafka://")
+    assert settings.lake_url.startswith("s3://")
+    log = open_event_log(settings)
+    try:
+        assert len(log.status()) == 2
+    finally:
+        log.close()
+
+
+@pytest.mark.cluster
+def test_two_apis_and_two_consumers_of_a_group_process_every_event_once(
+    cluster: LocalCluster,
+) -> None:
+    users, items = 40, 5
+    _send(cluster, "once", users, items)
+    _assert_once_per_group(cluster, "once", users, items)
+    # Both instances of the history and lake groups really shared the two partitions.
+    assert sorted(_group_assignments(cluster, "history")) == [1, 1]
+    assert sorted(_group_assignments(cluster, "lake")) == [1, 1]
+
+
+def _lagging(cluster: LocalCluster, group: str) -> bool:
+    log = open_event_log(_settings(cluster))
+    try:
+        return any(s.lag(group) > 0 for s in log.status([group]))
+    finally:
+        log.close()
+
+
+@pytest.mark.cluster
+def test_a_consumer_killed_mid_batch_resumes_from_the_last_commit(cluster: LocalCluster) -> None:
+    users, items = 60, 10
+    sender = threading.Thread(target=_send, args=(cluster, "crash", users, items, 10))
+    sender.start()
+    try:
+        # Kill while events are in flight: polled or buffered, past the group's last commit.
+        _wait_for(lambda: _lagging(cluster, "lake"), "records in flight for the lake group")
+        for name in KILLED:
+            cluster.kill(name)
+    finally:
+        sender.join(timeout=WAIT_S)
+    for name in KILLED:
+        cluster.restart(name)
+    _assert_once_per_group(cluster, "crash", users, items)
+
+
+def test_stop_leftovers_stops_the_processes_named_by_pid_files(tmp_path: Path) -> None:
+    child = subprocess.Popen(["sleep", "60"])
+    write_pid_file(tmp_path / "pids" / "consume-x.pid", child.pid, signal.SIGTERM)
+    assert stop_leftovers(tmp_path, timeout_s=10) == ["consume-x"]
+    assert process_start_ticks(child.pid) is None  # gone (and reaped: it was our child)
+    assert not (tmp_path / "pids" / "consume-x.pid").exists()
+
+
+def test_stop_leftovers_never_signals_a_recycled_pid(tmp_path: Path) -> None:
+    """A pid file whose start time does not match the running process is stale: left alone."""
+    pid_file = tmp_path / "pids" / "server-kafka.pid"
+    write_pid_file(pid_file, os.getpid(), signal.SIGTERM)
+    start = process_start_ticks(os.getpid())
+    assert start is not None
+    pid_file.write_text(pid_file.read_text().replace(f'"start": {start}', f'"start": {start - 1}'))
+    assert stop_leftovers(tmp_path, timeout_s=1) == []
+    assert not pid_file.exists()
