@@ -35,7 +35,9 @@ def ease_weights(user_items: sp.csr_matrix, n_items: int, regularization: float)
     precision = scipy.linalg.inv(gram, overwrite_a=True, check_finite=False)
     weights = precision / (-np.diag(precision))
     weights[np.diag_indices(n_items)] = 0.0
-    return np.asarray(weights, dtype=np.float32)
+    # Row-major: scipy.linalg.inv returns Fortran order, and scoring a C-order history against a
+    # Fortran-order matrix made scipy copy the whole matrix on every request (33 ms vs 0.2 ms).
+    return np.ascontiguousarray(weights, dtype=np.float32)
 
 
 class EASE(Recommender):
@@ -66,7 +68,7 @@ class EASE(Recommender):
         return {"weights": self.weights}
 
     def _restore(self, arrays: dict[str, np.ndarray]) -> None:
-        self.weights = arrays["weights"]
+        self.weights = np.ascontiguousarray(arrays["weights"])
 
 
 def check_catalogue_size(n_items: int, max_items: int) -> None:

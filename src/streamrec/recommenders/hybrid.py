@@ -255,7 +255,7 @@ class Hybrid(Recommender):
 
     def _restore(self, arrays: dict[str, np.ndarray]) -> None:
         n = self.n_items
-        self.base_dense = arrays["base_dense"]
+        self.base_dense = np.ascontiguousarray(arrays["base_dense"])
         self.base_items = arrays["base_items"]
         b_shape = (n, n) if arrays["base_indptr"].size == n + 1 else (0, 0)
         self.base_sparse = sp.csr_matrix(

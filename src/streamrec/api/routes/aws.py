@@ -86,7 +86,7 @@ async def post_interaction(request: Request) -> Response:
 
 
 @router.get("/history/{userId}")
-def get_history(request: Request, userId: str) -> Response:
+async def get_history(request: Request, userId: str) -> Response:
     limit = bounded_limit(
         request.query_params.get("limit"), HISTORY_LIMIT_DEFAULT, HISTORY_LIMIT_MAX
     )
@@ -95,7 +95,7 @@ def get_history(request: Request, userId: str) -> Response:
 
 
 @router.get("/recommendation/{userId}")
-def get_recommendation(request: Request, userId: str) -> Response:
+async def get_recommendation(request: Request, userId: str) -> Response:
     limit = bounded_limit(
         request.query_params.get("limit"), RECOMMENDATION_LIMIT_DEFAULT, RECOMMENDATION_LIMIT_MAX
     )

