@@ -38,6 +38,7 @@ CREATE TABLE IF NOT EXISTS group_offsets (
 
 _Submission = tuple[Sequence[Event], "Future[None]"]
 _MAX_EVENTS_PER_TRANSACTION = 20_000
+CHECKPOINT_INTERVAL_S = 1.0
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -61,10 +62,18 @@ class SqliteEventLog:
         self._appended = threading.Condition()
         self._conn = connect(self._path)
         self._conn.executescript(_SCHEMA)
+        # Checkpoints run on their own thread: an automatic one runs inside the COMMIT that crosses
+        # the WAL threshold, and every acknowledgement waiting on that commit stalled with it.
+        self._conn.execute("PRAGMA wal_autocheckpoint=0")
         self._check_shard_count()
         self._closed = False
+        self._stop_checkpoints = threading.Event()
         self._writer = threading.Thread(target=self._write_loop, name="stream-writer", daemon=True)
         self._writer.start()
+        self._checkpointer = threading.Thread(
+            target=self._checkpoint_loop, name="stream-checkpoint", daemon=True
+        )
+        self._checkpointer.start()
 
     @property
     def shard_count(self) -> int:
@@ -191,12 +200,28 @@ class SqliteEventLog:
         finally:
             conn.close()
 
+    def _checkpoint_loop(self) -> None:
+        """Copy the WAL into the database in the background. PASSIVE never blocks the writer;
+        it copies what no reader still needs, and the WAL is reused from its start after."""
+        conn = connect(self._path)
+        try:
+            while not self._stop_checkpoints.wait(CHECKPOINT_INTERVAL_S):
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                except sqlite3.Error:  # busy or locked now: the next round catches up
+                    continue
+        finally:
+            conn.close()
+
     def close(self) -> None:
         if self._closed:
             return
         self._closed = True
         self._queue.put(None)
         self._writer.join(timeout=30)
+        self._stop_checkpoints.set()
+        self._checkpointer.join(timeout=30)
+        self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
         self._conn.close()
 
     @property
