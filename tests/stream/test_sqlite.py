@@ -56,3 +56,20 @@ def test_closed_log_refuses(tmp_path: Path) -> None:
     log.close()
     with pytest.raises(StreamUnavailable):
         log.append([make_event()])
+
+
+def test_trim_keeps_every_shard_past_the_cut(tmp_path: Path) -> None:
+    log = SqliteEventLog(tmp_path / "s.db", 3)
+    now = time.time()
+    old = [make_event(f"u{i}", received_at=now - 10_000 + i * 0.1) for i in range(12_000)]
+    new = [make_event(f"u{i}", received_at=now) for i in range(300)]
+    log.append(old)
+    log.append(new)
+    assert log.trim(now - 5_000) == 12_000
+    assert log.trim(now - 5_000) == 0
+    kept = []
+    consumer = log.consumer("g")
+    while batch := consumer.poll(1000, 0):
+        kept.extend(batch)
+    assert sorted(r.event.event_id for r in kept) == sorted(e.event_id for e in new)
+    log.close()
