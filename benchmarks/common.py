@@ -16,7 +16,14 @@ import orjson
 
 from benchmarks.loadgen import LoadSpec
 
-__all__ = ["REPO_ROOT", "batch_bodies", "load_average", "run_loadgen", "single_bodies"]
+__all__ = [
+    "REPO_ROOT",
+    "batch_bodies",
+    "load_average",
+    "run_loadgen",
+    "run_module",
+    "single_bodies",
+]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -55,23 +62,24 @@ def batch_bodies(count: int, size: int, seed: int) -> list[bytes]:
 
 def run_loadgen(spec: LoadSpec) -> dict[str, Any]:
     """Run ``benchmarks.loadgen`` in a child process (so it does not share our GIL or loop)."""
-    with tempfile.TemporaryDirectory(prefix="loadgen-") as tmp:
+    return run_module("benchmarks.loadgen", dataclasses.asdict(spec), spec.seconds + 120)
+
+
+def run_module(module: str, spec: dict[str, Any], timeout_s: float) -> dict[str, Any]:
+    """``python -m MODULE SPEC_JSON OUT`` in a child process; the JSON it wrote to OUT.
+
+    The child writes a file rather than stdout because its event loop may leave stdout
+    non-blocking (a pipe then takes only the first 64 KiB).
+    """
+    name = module.rsplit(".", 1)[-1]
+    with tempfile.TemporaryDirectory(prefix=f"{name}-") as tmp:
         out = Path(tmp) / "result.json"
+        cmd = [sys.executable, "-m", module, json.dumps(spec), str(out)]
         done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "benchmarks.loadgen",
-                json.dumps(dataclasses.asdict(spec)),
-                str(out),
-            ],
-            capture_output=True,
-            cwd=REPO_ROOT,
-            check=False,
-            timeout=spec.seconds + 120,
+            cmd, capture_output=True, cwd=REPO_ROOT, check=False, timeout=timeout_s
         )
         if done.returncode != 0:
-            raise RuntimeError(f"loadgen failed: {done.stderr.decode(errors='replace')[-2000:]}")
+            raise RuntimeError(f"{name} failed: {done.stderr.decode(errors='replace')[-2000:]}")
         result: dict[str, Any] = json.loads(out.read_bytes())
     return result
 

@@ -21,18 +21,20 @@ on a machine where it shares two cores with the server.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import dataclasses
 import json
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 import orjson
 
-__all__ = ["LoadSpec", "main", "run_load"]
+__all__ = ["LoadSpec", "OpenLoopBase", "Tally", "main", "run_load", "spec_main", "timed_run"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,45 +104,67 @@ class Tally:
     errors: int = 0
 
 
-class OpenLoop:
-    """Sends the schedule, measures acks and (in freshness mode) visibility."""
+class ScheduleSpec(Protocol):
+    """What the open-loop machinery reads from a spec (LoadSpec, recload's RecLoadSpec)."""
 
-    def __init__(self, spec: LoadSpec) -> None:
+    @property
+    def port(self) -> int: ...
+    @property
+    def rate(self) -> float: ...
+    @property
+    def seconds(self) -> float: ...
+    @property
+    def mode(self) -> str: ...
+    @property
+    def connections(self) -> int: ...
+    @property
+    def poll_connections(self) -> int: ...
+    @property
+    def poll_interval_ms(self) -> float: ...
+    @property
+    def visible_timeout_s(self) -> float: ...
+
+
+SpecT = TypeVar("SpecT", bound=ScheduleSpec)
+TallyT = TypeVar("TallyT", bound=Tally)
+
+
+class OpenLoopBase(abc.ABC, Generic[SpecT, TallyT]):
+    """The schedule, the workers and the probe pollers that every open-loop generator shares.
+
+    A subclass says what request ``i`` is (``_request``), which requests are probes
+    (``_is_probe``) and how a probe is watched (``_watch``, usually through ``_poll_until``), so
+    the latency and freshness figures are defined in one place for every generator.
+    """
+
+    def __init__(self, spec: SpecT, tally: TallyT) -> None:
         self.spec = spec
-        self.tally = Tally()
+        self.tally = tally
         self.queue: asyncio.Queue[tuple[int, float] | None] = asyncio.Queue()
         self.pollers: asyncio.Queue[Connection] = asyncio.Queue()
         self.probe_tasks: set[asyncio.Task[None]] = set()
-        self._bodies = self._background_bodies()
 
-    def _background_bodies(self) -> list[bytes]:
-        import random
+    @abc.abstractmethod
+    def _request(self, i: int) -> bytes:
+        """The bytes of request ``i`` of the schedule."""
 
-        rng = random.Random(self.spec.seed)
-        return [
-            orjson.dumps(
-                {
-                    "user_id": f"u{rng.randrange(self.spec.users)}",
-                    "item_id": f"i{rng.randrange(self.spec.items)}",
-                    "event_type": "view",
-                }
-            )
-            for _ in range(1024)
-        ]
-
+    @abc.abstractmethod
     def _is_probe(self, i: int) -> bool:
-        return self.spec.mode == "freshness" and i % self.spec.probe_every == 0
+        """Whether request ``i``, once answered 202, is watched by ``_watch``."""
 
-    def _body(self, i: int) -> bytes:
-        if self._is_probe(i):
-            return orjson.dumps({"user_id": f"probe-{self.spec.seed}-{i}", "item_id": f"p{i}"})
-        return self._bodies[i % len(self._bodies)]
+    @abc.abstractmethod
+    async def _watch(self, i: int, acked: float) -> None:
+        """Watch probe ``i``, acknowledged at ``acked``, until it is visible."""
 
-    async def run(self) -> Tally:
+    async def _before_clock(self, conn: Connection) -> None:
+        """Work on one sender connection before the schedule starts (none by default)."""
+
+    async def run(self) -> TallyT:
         spec = self.spec
         senders = [await Connection.open(spec.port) for _ in range(spec.connections)]
         for _ in range(spec.poll_connections if spec.mode == "freshness" else 0):
             self.pollers.put_nowait(await Connection.open(spec.port))
+        await self._before_clock(senders[0])
         workers = [asyncio.create_task(self._worker(c)) for c in senders]
         await self._dispatch()
         for _ in workers:
@@ -169,45 +193,88 @@ class OpenLoop:
                 await asyncio.sleep(max(0.0, t0 + i * interval - time.perf_counter()))
 
     async def _worker(self, conn: Connection) -> None:
-        port, tid = self.spec.port, self.spec.tracking_id
+        port = self.spec.port
         while (job := await self.queue.get()) is not None:
             i, intended = job
             try:
-                status, _ = await conn.request(post_request(port, tid, self._body(i)))
+                status, _ = await conn.request(self._request(i))
             except (OSError, asyncio.IncompleteReadError, RuntimeError):
                 self.tally.errors += 1
                 conn = await Connection.open(port)
                 continue
-            acked = time.perf_counter()
-            self.tally.latencies_ms.append((acked - intended) * 1000)
+            done = time.perf_counter()
+            self.tally.latencies_ms.append((done - intended) * 1000)
             self.tally.statuses[status] += 1
             if status == 202 and self._is_probe(i):
-                task = asyncio.create_task(self._watch(i, acked))
+                task = asyncio.create_task(self._watch(i, done))
                 self.probe_tasks.add(task)
                 task.add_done_callback(self.probe_tasks.discard)
+
+    async def _poll_until(
+        self, request: bytes, acked: float, answered: Callable[[int, bytes], bool]
+    ) -> None:
+        """Send `request` every poll interval until `answered(status, body)`; record ack -> then."""
+        deadline = acked + self.spec.visible_timeout_s
+        conn = await self.pollers.get()
+        try:
+            while time.perf_counter() < deadline:
+                status, body = await conn.request(request)
+                self.tally.polls += 1
+                if answered(status, body):
+                    self.tally.freshness_ms.append((time.perf_counter() - acked) * 1000)
+                    return
+                await asyncio.sleep(self.spec.poll_interval_ms / 1000)
+            self.tally.unseen += 1
+        finally:
+            self.pollers.put_nowait(conn)
+
+
+class OpenLoop(OpenLoopBase[LoadSpec, Tally]):
+    """Sends the schedule, measures acks and (in freshness mode) visibility."""
+
+    def __init__(self, spec: LoadSpec) -> None:
+        super().__init__(spec, Tally())
+        self._bodies = self._background_bodies()
+
+    def _background_bodies(self) -> list[bytes]:
+        import random
+
+        rng = random.Random(self.spec.seed)
+        return [
+            orjson.dumps(
+                {
+                    "user_id": f"u{rng.randrange(self.spec.users)}",
+                    "item_id": f"i{rng.randrange(self.spec.items)}",
+                    "event_type": "view",
+                }
+            )
+            for _ in range(1024)
+        ]
+
+    def _is_probe(self, i: int) -> bool:
+        return self.spec.mode == "freshness" and i % self.spec.probe_every == 0
+
+    def _body(self, i: int) -> bytes:
+        if self._is_probe(i):
+            return orjson.dumps({"user_id": f"probe-{self.spec.seed}-{i}", "item_id": f"p{i}"})
+        return self._bodies[i % len(self._bodies)]
+
+    def _request(self, i: int) -> bytes:
+        return post_request(self.spec.port, self.spec.tracking_id, self._body(i))
 
     async def _watch(self, i: int, acked: float) -> None:
         """Poll the probe user's history until the event shows; record ack -> visible."""
         spec = self.spec
         request = get_request(spec.port, f"/v1/users/probe-{spec.seed}-{i}/history?limit=1")
         item = f'"p{i}"'.encode()
-        deadline = acked + spec.visible_timeout_s
-        conn = await self.pollers.get()
-        try:
-            while time.perf_counter() < deadline:
-                _, body = await conn.request(request)
-                self.tally.polls += 1
-                if item in body:
-                    self.tally.freshness_ms.append((time.perf_counter() - acked) * 1000)
-                    return
-                await asyncio.sleep(spec.poll_interval_ms / 1000)
-            self.tally.unseen += 1
-        finally:
-            self.pollers.put_nowait(conn)
+        await self._poll_until(request, acked, lambda _status, body: item in body)
 
 
-def run_load(spec: LoadSpec) -> dict[str, Any]:
-    """Run one load in this process (the CLI entry point runs it in a child process)."""
+def timed_run(make: Callable[[], OpenLoopBase[Any, TallyT]]) -> dict[str, Any]:
+    """Build and run one generator on uvloop (asyncio without it); its tally as a JSON-able dict.
+
+    The clock starts before `make` is called, so ``wall_s`` includes building the requests.
+    """
     try:
         import uvloop
 
@@ -215,24 +282,28 @@ def run_load(spec: LoadSpec) -> dict[str, Any]:
     except ImportError:  # pragma: no cover - uvloop comes with uvicorn[standard]
         runner = asyncio.run
     start = time.perf_counter()
-    tally: Tally = runner(OpenLoop(spec).run())
+    tally: Tally = runner(make().run())
     return {
         "wall_s": time.perf_counter() - start,
-        "latencies_ms": tally.latencies_ms,
-        "send_lag_ms": tally.send_lag_ms,
-        "freshness_ms": tally.freshness_ms,
+        **{k: v for k, v in dataclasses.asdict(tally).items() if k != "statuses"},
         "statuses": {str(k): v for k, v in tally.statuses.items()},
-        "polls": tally.polls,
-        "unseen": tally.unseen,
-        "errors": tally.errors,
     }
 
 
-def main(argv: list[str]) -> None:
+def run_load(spec: LoadSpec) -> dict[str, Any]:
+    """Run one load in this process (the CLI entry point runs it in a child process)."""
+    return timed_run(lambda: OpenLoop(spec))
+
+
+def spec_main(argv: list[str], run: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
     """``SPEC_JSON OUTPUT_PATH``: the result goes to a file, not stdout, which the event loop may
     leave non-blocking (a pipe then takes only the first 64 KiB)."""
-    spec = LoadSpec(**json.loads(argv[0]))
-    Path(argv[1]).write_bytes(orjson.dumps(run_load(spec)))
+    Path(argv[1]).write_bytes(orjson.dumps(run(json.loads(argv[0]))))
+
+
+def main(argv: list[str]) -> None:
+    """``SPEC_JSON OUTPUT_PATH`` (see :func:`spec_main`)."""
+    spec_main(argv, lambda spec: run_load(LoadSpec(**spec)))
 
 
 if __name__ == "__main__":

@@ -12,18 +12,14 @@ Training runs in a child process on the same lake (:mod:`benchmarks.rectrain`).
 
 from __future__ import annotations
 
-import json
 import random
 import statistics
-import subprocess
-import sys
-import tempfile
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import REPO_ROOT
+from benchmarks.common import run_module
 from benchmarks.harness import Benchmark, Context, Goal, Section, percentile
 from benchmarks.recdata import FULL, QUICK, SERVED_RECIPE, PreparedData, prepare
 from benchmarks.recinproc import InProcessLimit
@@ -290,19 +286,6 @@ def describe_freshness(
 # -- training time of each recipe ---------------------------------------------------------------
 
 
-def run_training_child(spec: dict[str, Any], timeout_s: float) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="rectrain-") as tmp:
-        out = Path(tmp) / "result.json"
-        cmd = [sys.executable, "-m", "benchmarks.rectrain", json.dumps(spec), str(out)]
-        done = subprocess.run(
-            cmd, capture_output=True, cwd=REPO_ROOT, check=False, timeout=timeout_s
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"rectrain failed: {done.stderr.decode(errors='replace')[-2000:]}")
-        result: dict[str, Any] = json.loads(out.read_text())
-    return result
-
-
 def run_training(ctx: Context) -> Section:
     section = Section("recommend.training", "Training time of each recipe")
     data = prepared_data(ctx)
@@ -310,7 +293,7 @@ def run_training(ctx: Context) -> Section:
     spec = {"data_dir": str(data.data_dir), "recipes": list(RECIPES),
             "reps": min(ctx.reps, 3), "slow_s": 5.0 if ctx.quick else 30.0,
             "ease_subset_items": subset}  # fmt: skip
-    result = run_training_child(spec, timeout_s=1800)
+    result = run_module("benchmarks.rectrain", spec, timeout_s=1800)
     section.add("read the lake (DuckDB) + encode ids", "s", [result["read_s"] + result["encode_s"]])
     for recipe, fit in result["fits"].items():
         label = f"fit {recipe}"

@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 from fsspec import AbstractFileSystem
 from fsspec.core import url_to_fs
 
+from streamrec.durable import fsync_dir
 from streamrec.lake.layout import EVENTS_DIR, FileName, parse_file_name
 
 __all__ = ["LakeFile", "LakeFiles"]
@@ -94,7 +95,7 @@ class LakeFiles:
             if os.path.exists(temp):
                 os.unlink(temp)
             raise
-        _fsync_dir(directory)
+        fsync_dir(directory)
 
     def read_table(self, path: str, columns: list[str] | None = None) -> pa.Table:
         with self.fs.open(path, "rb") as fh:
@@ -106,12 +107,3 @@ class LakeFiles:
 
     def size(self, path: str) -> int:
         return int(self.fs.size(path))
-
-
-def _fsync_dir(directory: str) -> None:
-    """Make a rename durable: without it a power loss may forget the new directory entry."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

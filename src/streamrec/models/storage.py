@@ -29,13 +29,13 @@ from typing import Protocol
 from fsspec import AbstractFileSystem
 from fsspec.core import url_to_fs
 
+from streamrec.durable import fsync_dir
 from streamrec.errors import ConfigError
 from streamrec.models.layout import (
     CAMPAIGNS_DIR,
     METADATA_FILE,
     TMP_PREFIX,
     VERSIONS_DIR,
-    fsync_dir,
     write_bytes_atomic,
 )
 
