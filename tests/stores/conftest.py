@@ -1,18 +1,19 @@
 """Store contract suites run against every backend: add a backend to the lists and a fixture
-``<name>_history_factory`` / ``<name>_user_state_factory`` returning ``make(**settings) -> store``."""
+``<name>_store_urls`` returning ``make(kind) -> URL`` of a fresh, empty store."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 import pytest
 
 from streamrec.config import Settings
 from streamrec.stores import HistoryStore, UserStateStore, open_history_store, open_user_state_store
+from streamrec.stores.base import PositionedSink
 from streamrec.testing.servers import PostgresServer, RedisServer
 from streamrec.urls import sqlite_url
 
@@ -20,77 +21,29 @@ HistoryFactory = Callable[..., HistoryStore]
 UserStateFactory = Callable[..., UserStateStore]
 HISTORY_BACKENDS = ["sqlite", "redis", "postgres"]
 USER_STATE_BACKENDS = ["sqlite", "redis", "postgres"]
+S = TypeVar("S", bound=PositionedSink)
+
+
+UrlFactory = Callable[[str], str]  # kind ("history" or "state") -> URL of a fresh, empty store
 
 
 @pytest.fixture
-def sqlite_history_factory(tmp_path: Path) -> Iterator[HistoryFactory]:
-    opened: list[HistoryStore] = []
-
-    def make(**overrides: Any) -> HistoryStore:
-        settings = Settings(data_dir=tmp_path, **overrides)
-        store = open_history_store(settings, sqlite_url(tmp_path / f"h{len(opened)}.db"))
-        opened.append(store)
-        return store
-
-    yield make
-    for store in opened:
-        store.close()
+def sqlite_store_urls(tmp_path: Path) -> UrlFactory:
+    return lambda kind: sqlite_url(tmp_path / f"{kind}-{uuid.uuid4().hex[:12]}.db")
 
 
 @pytest.fixture
-def sqlite_user_state_factory(tmp_path: Path) -> Iterator[UserStateFactory]:
-    opened: list[UserStateStore] = []
-
-    def make(**overrides: Any) -> UserStateStore:
-        settings = Settings(data_dir=tmp_path, **overrides)
-        store = open_user_state_store(settings, sqlite_url(tmp_path / f"s{len(opened)}.db"))
-        opened.append(store)
-        return store
-
-    yield make
-    for store in opened:
-        store.close()
-
-
-@pytest.fixture
-def redis_history_factory(tmp_path: Path, redis_server: RedisServer) -> Iterator[HistoryFactory]:
+def redis_store_urls(redis_server: RedisServer) -> UrlFactory:
     """Each store gets its own key namespace on the session's Redis."""
-    opened: list[HistoryStore] = []
-
-    def make(**overrides: Any) -> HistoryStore:
-        url = f"{redis_server.url}?namespace=h-{uuid.uuid4().hex[:12]}"
-        store = open_history_store(Settings(data_dir=tmp_path, **overrides), url)
-        opened.append(store)
-        return store
-
-    yield make
-    for store in opened:
-        store.close()
+    return lambda kind: f"{redis_server.url}?namespace={kind}-{uuid.uuid4().hex[:12]}"
 
 
 @pytest.fixture
-def redis_user_state_factory(
-    tmp_path: Path, redis_server: RedisServer
-) -> Iterator[UserStateFactory]:
-    opened: list[UserStateStore] = []
-
-    def make(**overrides: Any) -> UserStateStore:
-        url = f"{redis_server.url}?namespace=s-{uuid.uuid4().hex[:12]}"
-        store = open_user_state_store(Settings(data_dir=tmp_path, **overrides), url)
-        opened.append(store)
-        return store
-
-    yield make
-    for store in opened:
-        store.close()
-
-
-@pytest.fixture
-def postgres_url_factory(postgres_server: PostgresServer) -> Iterator[Callable[[], str]]:
+def postgres_store_urls(postgres_server: PostgresServer) -> Iterator[UrlFactory]:
     """URLs of fresh schemas on the session's PostgreSQL (search_path picks the schema)."""
     schemas: list[str] = []
 
-    def make() -> str:
+    def make(kind: str) -> str:
         schema = f"t_{uuid.uuid4().hex[:12]}"
         with psycopg.connect(postgres_server.url, autocommit=True) as conn:
             conn.execute(f"CREATE SCHEMA {schema}")
@@ -103,32 +56,15 @@ def postgres_url_factory(postgres_server: PostgresServer) -> Iterator[Callable[[
             conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
-@pytest.fixture
-def postgres_history_factory(
-    tmp_path: Path, postgres_url_factory: Callable[[], str]
-) -> Iterator[HistoryFactory]:
-    opened: list[HistoryStore] = []
+def _store_factory(
+    request: pytest.FixtureRequest, tmp_path: Path, kind: str, opener: Callable[[Settings, str], S]
+) -> Iterator[Callable[..., S]]:
+    """``make(**settings) -> store`` on the backend named by the fixture's param; closes them all."""
+    urls: UrlFactory = request.getfixturevalue(f"{request.param}_store_urls")
+    opened: list[S] = []
 
-    def make(**overrides: Any) -> HistoryStore:
-        settings = Settings(data_dir=tmp_path, **overrides)
-        store = open_history_store(settings, postgres_url_factory())
-        opened.append(store)
-        return store
-
-    yield make
-    for store in opened:
-        store.close()
-
-
-@pytest.fixture
-def postgres_user_state_factory(
-    tmp_path: Path, postgres_url_factory: Callable[[], str]
-) -> Iterator[UserStateFactory]:
-    opened: list[UserStateStore] = []
-
-    def make(**overrides: Any) -> UserStateStore:
-        settings = Settings(data_dir=tmp_path, **overrides)
-        store = open_user_state_store(settings, postgres_url_factory())
+    def make(**overrides: Any) -> S:
+        store = opener(Settings(data_dir=tmp_path, **overrides), urls(kind))
         opened.append(store)
         return store
 
@@ -138,12 +74,10 @@ def postgres_user_state_factory(
 
 
 @pytest.fixture(params=HISTORY_BACKENDS)
-def make_history(request: pytest.FixtureRequest) -> HistoryFactory:
-    factory: HistoryFactory = request.getfixturevalue(f"{request.param}_history_factory")
-    return factory
+def make_history(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[HistoryFactory]:
+    yield from _store_factory(request, tmp_path, "history", open_history_store)
 
 
 @pytest.fixture(params=USER_STATE_BACKENDS)
-def make_user_state(request: pytest.FixtureRequest) -> UserStateFactory:
-    factory: UserStateFactory = request.getfixturevalue(f"{request.param}_user_state_factory")
-    return factory
+def make_user_state(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[UserStateFactory]:
+    yield from _store_factory(request, tmp_path, "state", open_user_state_store)
