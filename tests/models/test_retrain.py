@@ -112,3 +112,21 @@ def test_serve_process_retrains_in_a_thread(settings: Settings, events_table: pa
         runtime.close()
     active = runtime.models.active("default")
     assert active is not None and active.recipe == "item-knn"
+
+
+def test_champion_is_scored_on_the_challengers_hold_out(
+    settings: Settings,
+    registry: ModelRegistry,
+    fitted: Callable[[str], Recommender],
+    events_table: pa.Table,
+) -> None:
+    """A champion whose stored figure came from other data (0.99 here) is fitted again on the
+    challenger's hold-out: the same recipe and parameters then score the same, so it is the
+    models that are compared, not the data each was measured on."""
+    fill_lake(settings, events_table)
+    registry.set_campaign("default", _version(registry, fitted, 0.99)["version"])
+    s = dataclasses.replace(settings, recipe="item-knn")
+    outcome = Retrainer(s, registry).run_once()
+    assert outcome.champion is not None and outcome.champion < 0.99
+    assert outcome.champion == pytest.approx(outcome.challenger)
+    assert outcome.activated

@@ -17,6 +17,7 @@ from streamrec.recommenders import (
     Vocabulary,
     create,
     load_model,
+    save_model,
 )
 from streamrec.recommenders.data import HistoryBatch
 
@@ -82,7 +83,7 @@ def test_save_load_round_trip(
     model: Recommender, interactions: Interactions, tmp_path: Path
 ) -> None:
     model.item_vocab = Vocabulary(f"item-{i}" for i in range(interactions.n_items))
-    model.save(str(tmp_path / "m"))
+    save_model(model, str(tmp_path / "m"))
     loaded = load_model(tmp_path / "m")
     assert type(loaded) is type(model)
     assert loaded.params() == model.params()
@@ -95,7 +96,7 @@ def test_save_load_round_trip(
 
 
 def test_corrupt_or_partial_files_refused(model: Recommender, tmp_path: Path) -> None:
-    model.save(str(tmp_path / "m"))
+    save_model(model, str(tmp_path / "m"))
     arrays = tmp_path / "m" / "arrays.npz"
     data = bytearray(arrays.read_bytes())
     data[len(data) // 2] ^= 0xFF
@@ -111,7 +112,7 @@ def test_corrupt_or_partial_files_refused(model: Recommender, tmp_path: Path) ->
 
 
 def test_wrong_shape_in_metadata_refused(model: Recommender, tmp_path: Path) -> None:
-    model.save(str(tmp_path / "m"))
+    save_model(model, str(tmp_path / "m"))
     meta_file = tmp_path / "m" / "model.json"
     meta = json.loads(meta_file.read_text())
     name = next(iter(meta["arrays"]))

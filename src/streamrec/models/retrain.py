@@ -3,8 +3,11 @@
 A retrain is due when ``retrain_interval_s`` has passed since the last one, or when at least
 ``retrain_after_events`` events reached the stream since then (either setting may be 0: off).
 The new version (the challenger) replaces the campaign's current one (the champion) only if its
-offline NDCG@10 is not worse; the decision is logged either way, and the version is kept so it
-can be inspected or activated by hand.
+offline NDCG@10 is not worse *on the same hold-out*: the champion's recipe, with the parameters
+it was trained with, is fitted again on the challenger's hold-out training part and scored on the
+same test users (the champion's own stored figure came from older data, so comparing it would
+compare data, not models). The decision is logged either way, and the version is kept so it can
+be inspected or activated by hand.
 
 It runs as a thread of ``streamrec serve`` (started by the Runtime) and as ``streamrec retrain``,
 the retraining job of a cluster. A file lock in ``data_dir`` keeps two processes sharing a data
@@ -20,11 +23,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import pyarrow as pa
+
 from streamrec.config import Settings
 from streamrec.errors import ModelError, StreamrecError
+from streamrec.lake.reader import LakeReader
 from streamrec.locks import GroupLock
 from streamrec.models.registry import ModelRegistry
-from streamrec.models.train import K, train
+from streamrec.models.train import K, train_on_table
 
 __all__ = [
     "METRIC",
@@ -87,14 +93,17 @@ class Retrainer:
         """Train a challenger now and activate it if it is not worse than the champion."""
         self._last_run = self._clock()
         self._events_at_last_run = self._events_seen()
-        metadata = train(self.settings, activate=False, registry=self.registry)
-        return self.decide(metadata)
+        table = LakeReader(self.settings.lake_location).read_interactions()
+        metadata = train_on_table(self.settings, table, None, self.registry)
+        return self.decide(metadata, table)
 
-    def decide(self, challenger: dict[str, Any]) -> RetrainOutcome:
-        """Apply the rule to a trained version's metadata; point the campaign at it if it wins."""
+    def decide(self, challenger: dict[str, Any], table: pa.Table | None = None) -> RetrainOutcome:
+        """Apply the rule to a trained version's metadata; point the campaign at it if it wins.
+        With the challenger's training ``table`` the champion is scored on the same hold-out;
+        without it, by the figure stored with the champion."""
         campaign = self.settings.campaign
         champion_version = self.registry.campaign_version(campaign)
-        champion = self._champion_score(champion_version)
+        champion = self._champion_score(champion_version, table)
         score = float(challenger["metrics"][METRIC])
         version = str(challenger["version"])
         activated = should_activate(score, champion)
@@ -107,14 +116,29 @@ class Retrainer:
         )  # fmt: skip
         return RetrainOutcome(version, activated, score, champion, champion_version)
 
-    def _champion_score(self, version: str | None) -> float | None:
+    def _champion_score(self, version: str | None, table: pa.Table | None) -> float | None:
         if version is None:
             return None
         try:
-            return float(self.registry.metadata(version)["metrics"][METRIC])
+            meta = self.registry.metadata(version)
+            if table is None:
+                return float(meta["metrics"][METRIC])
+            return self._score_on_holdout(str(meta["recipe"]), dict(meta["parameters"]), table)
         except (StreamrecError, KeyError, TypeError, ValueError) as exc:
             log.warning("champion %s has no usable %s (%s): challenger wins", version, METRIC, exc)
             return None
+
+    def _score_on_holdout(self, recipe: str, params: dict[str, Any], table: pa.Table) -> float:
+        """The recipe with these parameters, fitted on ``table``'s hold-out training part and
+        scored on its test users: what the challenger's metrics measured."""
+        from streamrec.recommenders.data import EventWeights
+        from streamrec.training.evaluate import evaluate_recipe, prepare
+
+        holdout = prepare(table, EventWeights(dict(self.settings.event_type_weights)))
+        result = evaluate_recipe(holdout, recipe, k=K, params=params)
+        if result.error is not None:
+            raise ModelError(f"champion re-evaluation failed: {result.error}")
+        return float(result.metrics[METRIC])
 
     def run(self, stop: threading.Event, poll_s: float = POLL_S) -> None:
         """Loop until ``stop``: retrain whenever due; failures are logged, never fatal."""

@@ -42,14 +42,21 @@ def resolve_recipe(settings: Settings, recipe: str | None) -> str:
 
 
 def recipe_params(settings: Settings, recipe: str) -> dict[str, Any]:
-    """Settings that apply to a recipe: the EASE catalogue cap (and the hybrid's, if lower)."""
+    """Settings that apply to a recipe: the EASE catalogue cap (and the hybrid's, if lower),
+    and how serving ranks (the event types it never recommends again, the events it folds in),
+    so that a recipe tuning itself on validation ranks the way it will be served."""
     config = create(recipe).config
     fields = {f.name for f in dataclasses.fields(config)}
+    params: dict[str, Any] = {}
     if "max_items" in fields:
-        return {"max_items": settings.ease_max_items}
+        params["max_items"] = settings.ease_max_items
     if "ease_max_items" in fields:
-        return {"ease_max_items": min(settings.ease_max_items, int(config.ease_max_items))}
-    return {}
+        params["ease_max_items"] = min(settings.ease_max_items, int(config.ease_max_items))
+    if "excluded_types" in fields:
+        params["excluded_types"] = tuple(settings.exclude_seen_event_types)
+    if "max_history" in fields:
+        params["max_history"] = settings.user_state_max_events
+    return params
 
 
 def train(

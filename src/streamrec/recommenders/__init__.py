@@ -1,43 +1,44 @@
-"""Recommendation models ("recipes"), their common interface, save/load and the registry."""
+"""Recommendation models ("recipes"), their common interface, save/load and the registry.
 
-from streamrec.recommenders.als import ALS
-from streamrec.recommenders.base import Recommender, top_k
-from streamrec.recommenders.data import (
-    EVENT_TYPES,
-    EventWeights,
-    HistoryBatch,
-    Interactions,
-    UserHistory,
-)
-from streamrec.recommenders.ease import EASE
-from streamrec.recommenders.hybrid import Hybrid
-from streamrec.recommenders.itemknn import ItemKNN
-from streamrec.recommenders.persistence import load_model, read_metadata, save_model
-from streamrec.recommenders.popularity import Popularity, Trending, TrendingCounter
-from streamrec.recommenders.registry import DEFAULT_RECIPE, RECIPES, create, recipe_class
-from streamrec.recommenders.vocab import Vocabulary
+Names are imported on first use (PEP 562), so ``import streamrec.recommenders.base`` (what the
+API process needs) does not import every recipe and the libraries behind them.
+"""
 
-__all__ = [
-    "ALS",
-    "DEFAULT_RECIPE",
-    "EASE",
-    "EVENT_TYPES",
-    "RECIPES",
-    "EventWeights",
-    "HistoryBatch",
-    "Hybrid",
-    "Interactions",
-    "ItemKNN",
-    "Popularity",
-    "Recommender",
-    "Trending",
-    "TrendingCounter",
-    "UserHistory",
-    "Vocabulary",
-    "create",
-    "load_model",
-    "read_metadata",
-    "recipe_class",
-    "save_model",
-    "top_k",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_WHERE = {
+    "ALS": "als",
+    "EASE": "ease",
+    "Hybrid": "hybrid",
+    "ItemKNN": "itemknn",
+    "Popularity": "popularity",
+    "Trending": "popularity",
+    "TrendingCounter": "popularity",
+    "Recommender": "base",
+    "top_k": "base",
+    "EVENT_TYPES": "data",
+    "EventWeights": "data",
+    "HistoryBatch": "data",
+    "Interactions": "data",
+    "UserHistory": "data",
+    "load_model": "persistence",
+    "read_metadata": "persistence",
+    "save_model": "persistence",
+    "DEFAULT_RECIPE": "registry",
+    "RECIPES": "registry",
+    "create": "registry",
+    "recipe_class": "registry",
+    "Vocabulary": "vocab",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -21,13 +21,23 @@ from streamrec.errors import ModelError
 from streamrec.recommenders.data import HistoryBatch, Interactions, UserHistory
 from streamrec.recommenders.vocab import Vocabulary
 
-__all__ = ["MIN_INTERACTIONS", "MIN_ITEMS", "Histories", "Recommender", "top_k"]
+__all__ = ["MIN_INTERACTIONS", "MIN_ITEMS", "Histories", "Recommender", "StreamBlend", "top_k"]
 
 MIN_INTERACTIONS = 10
 MIN_ITEMS = 2
 _BATCH = 512  # users scored at once: bounds the dense score matrix to _BATCH x n_items floats
 
 Histories = Sequence[UserHistory] | HistoryBatch
+
+
+@dataclass(frozen=True)
+class StreamBlend:
+    """How the service adds the stream's real-time co-occurrence to this model's scores: the
+    rows of the user's last ``last_items`` events (halving per step back), scaled to a maximum
+    of 1, times ``weight``. A learned part of the model (0 unless a recipe tunes it)."""
+
+    weight: float = 0.0
+    last_items: int = 3
 
 
 def top_k(scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -140,6 +150,10 @@ class Recommender(ABC):
                 drop = drop[(drop >= 0) & (drop < self.n_items)]
                 scores[row, drop] = -np.inf
 
+    def stream_blend(self) -> StreamBlend:
+        """The weight of the stream's co-occurrence next to this model (see StreamBlend)."""
+        return StreamBlend()
+
     def score_items(self, history: UserHistory, candidates: np.ndarray) -> np.ndarray:
         """Scores of ``candidates`` for one user (personalised re-ranking); unknown items -inf."""
         cand = np.asarray(candidates, dtype=np.int64)
@@ -172,12 +186,6 @@ class Recommender(ABC):
     @abstractmethod
     def _restore(self, arrays: dict[str, np.ndarray]) -> None:
         """Inverse of ``_arrays``; shapes and dtypes are already checked."""
-
-    def save(self, path: str) -> None:
-        """Write ``path/arrays.npz`` and ``path/model.json`` (see persistence)."""
-        from streamrec.recommenders.persistence import save_model
-
-        save_model(self, path)
 
 
 def check_enough_data(interactions: Interactions) -> None:

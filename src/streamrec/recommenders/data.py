@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
+from streamrec.config import DEFAULT_EVENT_TYPE_WEIGHTS
+
 __all__ = [
     "DEFAULT_EVENT_WEIGHTS",
     "EVENT_TYPES",
@@ -20,17 +22,20 @@ __all__ = [
     "Interactions",
     "UserHistory",
     "event_type_codes",
+    "type_codes_of",
 ]
 
-EVENT_TYPES: tuple[str, ...] = ("view", "click", "add_to_cart", "purchase", "rating", "other")
-DEFAULT_EVENT_WEIGHTS: dict[str, float] = {
-    "view": 1.0,
-    "click": 1.5,
-    "add_to_cart": 3.0,
-    "purchase": 5.0,
-    "rating": 1.0,
-    "other": 1.0,
-}
+EVENT_TYPES: tuple[str, ...] = (
+    "view",
+    "click",
+    "add_to_cart",
+    "purchase",
+    "rating",
+    "impression",
+    "other",
+)
+# the one default table (config.py's, which serving uses too); types not in it weigh 1
+DEFAULT_EVENT_WEIGHTS: dict[str, float] = dict(DEFAULT_EVENT_TYPE_WEIGHTS)
 
 
 def event_type_codes(names: Sequence[str] | np.ndarray) -> np.ndarray:
@@ -40,6 +45,11 @@ def event_type_codes(names: Sequence[str] | np.ndarray) -> np.ndarray:
     uniq, inverse = np.unique(np.asarray(names, dtype=object), return_inverse=True)
     codes = np.array([lookup.get(str(u).lower(), other) for u in uniq], dtype=np.int8)
     return codes[inverse] if uniq.size else np.zeros(0, dtype=np.int8)
+
+
+def type_codes_of(names: Sequence[str]) -> frozenset[int]:
+    """The codes of some event type names (unknown names map to ``other``)."""
+    return frozenset(int(c) for c in event_type_codes(list(names))) if names else frozenset()
 
 
 @dataclass(frozen=True)
@@ -116,7 +126,13 @@ class Interactions:
         order = np.lexsort((np.arange(len(self)), self.user))
         counts = np.bincount(self.user, minlength=self.n_users)
         indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-        return HistoryBatch(indptr, self.item[order], self.weight[order], self.timestamp[order])
+        return HistoryBatch(
+            indptr,
+            self.item[order],
+            self.weight[order],
+            self.timestamp[order],
+            self.event_type[order],
+        )
 
     def subset(self, mask: np.ndarray) -> Interactions:
         """The events where ``mask`` is true, keeping the index spaces."""
@@ -138,6 +154,7 @@ class UserHistory:
     items: np.ndarray  # int32
     weights: np.ndarray  # float32
     timestamps: np.ndarray  # float64
+    event_types: np.ndarray | None = None  # int8 codes into EVENT_TYPES; None: all "view"
 
     @classmethod
     def of(
@@ -145,11 +162,16 @@ class UserHistory:
         items: Sequence[int] | np.ndarray,
         weights: Sequence[float] | np.ndarray | None = None,
         timestamps: Sequence[float] | np.ndarray | None = None,
+        event_types: Sequence[int] | np.ndarray | None = None,
     ) -> UserHistory:
         it = np.asarray(items, dtype=np.int32).reshape(-1)
         w = np.ones(it.size, np.float32) if weights is None else np.asarray(weights, np.float32)
         ts = np.arange(it.size, dtype=np.float64) if timestamps is None else timestamps
-        return cls(it, w, np.asarray(ts, dtype=np.float64))
+        et = np.zeros(it.size, np.int8) if event_types is None else event_types
+        return cls(it, w, np.asarray(ts, dtype=np.float64), np.asarray(et, dtype=np.int8))
+
+    def types(self) -> np.ndarray:
+        return _types(self.event_types, self.items.size)
 
     @classmethod
     def empty(cls) -> UserHistory:
@@ -164,6 +186,7 @@ class HistoryBatch:
     items: np.ndarray  # int32
     weights: np.ndarray  # float32
     timestamps: np.ndarray  # float64
+    event_types: np.ndarray | None = None  # int8 codes into EVENT_TYPES; None: all "view"
 
     @classmethod
     def from_histories(cls, histories: Sequence[UserHistory]) -> HistoryBatch:
@@ -176,7 +199,47 @@ class HistoryBatch:
             np.concatenate([h.items for h in histories]).astype(np.int32),
             np.concatenate([h.weights for h in histories]).astype(np.float32),
             np.concatenate([h.timestamps for h in histories]).astype(np.float64),
+            np.concatenate([h.types() for h in histories]).astype(np.int8),
         )
+
+    def types(self) -> np.ndarray:
+        """int8 event-type code of every entry."""
+        return _types(self.event_types, self.items.size)
+
+    def select(self, entries: np.ndarray) -> HistoryBatch:
+        """The entries where the bool mask ``entries`` is true, rows kept (some may be empty)."""
+        counts = np.bincount(self.rows()[entries], minlength=self.n_users)
+        indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        return HistoryBatch(
+            indptr,
+            self.items[entries],
+            self.weights[entries],
+            self.timestamps[entries],
+            self.types()[entries],
+        )
+
+    def take_rows(self, rows: np.ndarray) -> HistoryBatch:
+        """A batch of the given rows (users), in the given order."""
+        starts, stops = self.indptr[rows], self.indptr[np.asarray(rows) + 1]
+        lengths = stops - starts
+        idx = (
+            np.concatenate([np.arange(a, b) for a, b in zip(starts, stops, strict=True)])
+            if len(rows)
+            else np.zeros(0, np.int64)
+        ).astype(np.int64)
+        return HistoryBatch(
+            np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
+            self.items[idx],
+            self.weights[idx],
+            self.timestamps[idx],
+            self.types()[idx],
+        )
+
+    def last_events(self, limit: int | None) -> HistoryBatch:
+        """Each row cut to its ``limit`` most recent events (what serving folds in)."""
+        if limit is None or not self.items.size:
+            return self
+        return self.select(self.recency_rank() < limit)
 
     @property
     def n_users(self) -> int:
@@ -196,9 +259,7 @@ class HistoryBatch:
         keep = (self.items >= 0) & (self.items < n_items)
         if keep.all():
             return self
-        counts = np.bincount(self.rows()[keep], minlength=self.n_users)
-        indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-        return HistoryBatch(indptr, self.items[keep], self.weights[keep], self.timestamps[keep])
+        return self.select(keep)
 
     def slice(self, start: int, stop: int) -> HistoryBatch:
         lo, hi = int(self.indptr[start]), int(self.indptr[stop])
@@ -207,14 +268,23 @@ class HistoryBatch:
             self.items[lo:hi],
             self.weights[lo:hi],
             self.timestamps[lo:hi],
+            self.types()[lo:hi],
         )
 
     def to_csr(self, n_items: int, values: np.ndarray | None = None) -> sp.csr_matrix:
         """users x items with ``values`` (default: the weights), summed over repeats."""
         data = self.weights if values is None else values
+        # copies: scipy keeps the arrays it is given and sum_duplicates() sorts them in place,
+        # which would reorder this batch's events by item index (and so lose their time order)
         mat = sp.csr_matrix(
-            (np.asarray(data, np.float32), self.items, self.indptr),
+            (np.array(data, np.float32), self.items.copy(), self.indptr.copy()),
             shape=(self.n_users, n_items),
         )
         mat.sum_duplicates()
         return mat
+
+
+def _types(codes: np.ndarray | None, size: int) -> np.ndarray:
+    if codes is None or codes.size != size:
+        return np.zeros(size, np.int8)
+    return np.asarray(codes, dtype=np.int8)

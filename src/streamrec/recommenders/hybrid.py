@@ -1,22 +1,30 @@
-"""The default recipe: a recency-weighted item-item model blended with next-item transitions.
+"""The default recipe: a recency-weighted item-item model blended with next-item transitions,
+the user's own items (repeat consumption) and a popularity prior.
 
-Three signals, each normalised per user so that their blend weights mean the same on any data:
+Signals, each normalised per user so that their blend weights mean the same on any data:
 
 - ``base``: EASE (small catalogues) or sparse item-kNN (large ones) scoring the user's history,
   with recent events counting more (half-life in events, so it works for sessions and for years);
 - ``transitions``: P(next item | recent item) from the order of events, scored from the last few
   items: what users do *next*, which pure co-occurrence models cannot see;
+- ``repeat``: the calibrated chance that the next event is on one of the user's own recent items,
+  by recency, count and event type (repeat.py); items of types serving excludes never repeat;
 - ``popularity``: a prior on what is popular *now*, relative to the end of training: either the
   weighted events of trending's recent window (``window``) or counts decayed with a half-life of a
-  tenth of the data's span (``decayed``).
+  tenth of the data's span (``decayed``);
+- ``stream``: at request time the service adds the stream's real-time co-occurrence of the last
+  few items (how items newer than the model are reached) with ``stream_weight``; the weight is
+  tuned here by replaying the training events through the same co-occurrence the stream keeps.
 
-The half-life, blend weights and prior are tuned at fit time on a validation split carved from the
-training data only (each user's last item, as in the evaluation protocol), never on test data.
-With too few validation cases whose target the model could reach to tell settings apart (tiny
-data, where item-item statistics are noise too), no tuning happens and the recent-window prior
-leads, more so the less evidence there is: the empirical-Bayes move of shrinking towards the prior.
-A switch away from the default prior needs a paired gain of more than one standard error.
-Large training sets tune on a sample of users with a coarser grid so that training stays affordable.
+Every weight and the half-life are tuned at fit time on a validation split carved from the
+training data only: each user's last event, the rest fitted, ranked as serving ranks it (the
+user's last ``max_history`` events folded in, items with an event of ``excluded_types`` removed
+over the whole history, the other own items allowed back). With too few validation cases whose
+target the model could reach to tell settings apart (tiny data, where item-item statistics are
+noise too), no tuning happens and the recent-window prior leads, more so the less evidence there
+is: the empirical-Bayes move of shrinking towards the prior. A switch away from the default prior
+needs a paired gain of more than one standard error. Large training sets tune on a sample of
+users with a coarser grid so that training stays affordable.
 """
 
 from __future__ import annotations
@@ -28,11 +36,19 @@ from typing import Any, Literal
 import numpy as np
 import scipy.sparse as sp
 
-from streamrec.recommenders.base import Recommender
-from streamrec.recommenders.data import HistoryBatch, Interactions
+from streamrec.recommenders.base import Recommender, StreamBlend
+from streamrec.recommenders.data import HistoryBatch, Interactions, type_codes_of
 from streamrec.recommenders.ease import ease_weights
 from streamrec.recommenders.popularity import decayed_counts, window_counts
-from streamrec.recommenders.sparse import cosine_neighbours, history_matrix, transition_matrix
+from streamrec.recommenders.repeat import RepeatRates
+from streamrec.recommenders.sparse import (
+    STREAM_NEIGHBOURS,
+    STREAM_PAIR_GAP_S,
+    consecutive_cooccurrence,
+    cosine_neighbours,
+    history_matrix,
+    transition_matrix,
+)
 
 __all__ = ["Hybrid", "HybridConfig"]
 
@@ -41,11 +57,13 @@ Prior = Literal["window", "decayed"]
 
 @dataclass(frozen=True)
 class _Grid:
-    """Candidate settings searched on validation, every combination of the three."""
+    """Candidate settings searched on validation."""
 
     half_lives: tuple[float | None, ...]
     transition_weights: tuple[float, ...]
     popularity_weights: tuple[float, ...]  # never 0: popularity breaks ties
+    repeat_weights: tuple[float, ...] = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0)
+    stream_weights: tuple[float, ...] = (0.0, 0.03, 0.1, 0.3, 1.0, 3.0)
 
 
 _FULL_GRID = _Grid((2.0, 8.0, 32.0, None), (0.0, 0.1, 0.3, 1.0, 3.0, 10.0), (0.001, 0.05, 0.2, 1.0))
@@ -58,6 +76,7 @@ _LARGE_TUNING_USERS = 0.5  # share of the other users whose events the tuning fi
 _VALIDATION_CELLS = 50_000_000
 _PRIORS: tuple[Prior, ...] = ("decayed", "window")
 _TIE_BREAK_SHARE = 1e-3  # with no evidence at all the personalised signals only break ties
+_MIN_EVENTS = 2  # a validation case: one event to fold in and the next one to guess
 
 
 @dataclass(frozen=True)
@@ -70,15 +89,31 @@ class HybridConfig:
     half_life_events: float | None = 8.0
     transition_weight: float = 0.3
     popularity_weight: float = 0.05
+    repeat_weight: float = 0.0
+    stream_weight: float = 0.0
     prior: Prior = "decayed"
     prior_window_s: float = 7 * 86_400.0  # trending's default window
     transition_window: int = 3
-    last_items: int = 3  # transitions are scored from this many most recent items
+    last_items: int = 3  # transitions and stream co-occurrence: this many most recent events
+    # how serving ranks (training passes the settings): items with an event of these types are
+    # never recommended to that user again, and at most max_history recent events fold in
+    excluded_types: tuple[str, ...] = ("purchase", "rating")
+    max_history: int = 200
     tune: bool = True
     validation_users: int = 3_000
     # below this many reachable validation cases one hit moves NDCG by > 2%: too noisy to tune
     min_validation_cases: int = 50
     seed: int = 0
+
+
+@dataclass(frozen=True)
+class _Validation:
+    """The tuning fit's view of the validation users: their histories as serving folds them
+    in, the items serving would exclude, and the next item each one went to."""
+
+    batch: HistoryBatch  # the last max_history events of each validation user
+    excluded: tuple[np.ndarray, np.ndarray]  # (rows, items) never recommended
+    targets: np.ndarray
 
 
 class Hybrid(Recommender):
@@ -87,12 +122,21 @@ class Hybrid(Recommender):
 
     def __init__(self, **params: Any) -> None:
         super().__init__()
+        params = {k: tuple(v) if k == "excluded_types" else v for k, v in params.items()}
         self.config = HybridConfig(**params)
         self.base_dense = np.zeros((0, 0), np.float32)  # EASE weights, when the base is EASE
         self.base_items = np.zeros(0, np.int32)  # the items EASE covers (seen ease_min_count+)
         self.base_sparse = sp.csr_matrix((0, 0), dtype=np.float32)  # item-kNN otherwise
         self.transitions = sp.csr_matrix((0, 0), dtype=np.float32)
         self.popularity = np.zeros(0, np.float32)
+        self.repeat = RepeatRates()
+
+    @property
+    def _excluded(self) -> frozenset[int]:
+        return type_codes_of(self.config.excluded_types)
+
+    def stream_blend(self) -> StreamBlend:
+        return StreamBlend(self.config.stream_weight, self.config.last_items)
 
     # -- training ---------------------------------------------------------------------------
     def _fit(self, interactions: Interactions) -> None:
@@ -117,6 +161,7 @@ class Hybrid(Recommender):
             self.base_items = np.zeros(0, np.int32)
         self.transitions = transition_matrix(interactions, cfg.transition_window)
         self.popularity = self._prior(interactions, cfg.prior)
+        self.repeat = RepeatRates.fit(interactions.histories(), self._excluded, cfg.seed)
 
     def _uses_ease(self, n_items: int) -> bool:
         base = self.config.base
@@ -134,26 +179,25 @@ class Hybrid(Recommender):
         return _scaled(recent + 1e-2 * decayed)
 
     def _tuned(self, interactions: Interactions) -> HybridConfig:
-        """Grid search on each user's last item of the training data (the protocol, one step
-        earlier); with too few informative validation cases, the recent-window prior leads."""
-        from streamrec.training.splits import leave_last_out_split
-
+        """Grid search on each user's last event of the training data (served as serving would
+        rank it); with too few informative validation cases, the recent-window prior leads."""
         cfg = self.config
-        split = leave_last_out_split(interactions.user, interactions.item, interactions.timestamp)
+        fit_mask, users, targets = self._validation_cases(interactions)
         # a case whose target never occurs in the tuning fit is a miss for every setting: no
         # information about which is better, so only reachable cases count as evidence
-        known = np.bincount(interactions.item[split.train_mask], minlength=interactions.n_items)
-        reachable = int((known[split.test_items] > 0).sum())
-        if reachable < cfg.min_validation_cases:
-            return self._fallback(reachable)
+        known = np.bincount(interactions.item[fit_mask], minlength=interactions.n_items)
+        reachable = known[targets] > 0
+        users, targets = users[reachable], targets[reachable]
+        if users.size < cfg.min_validation_cases:
+            return self._fallback(int(users.size))
         large = len(interactions) > _LARGE_EVENTS
         rng = np.random.default_rng(cfg.seed)
         # dense validation scores are users x items floats: cap them at ~200 MB per matrix
         n_val = min(cfg.validation_users, max(100, _VALIDATION_CELLS // interactions.n_items))
         n_val = min(n_val, _LARGE_VALIDATION_USERS) if large else n_val
-        pick = np.sort(rng.permutation(split.test_users.size)[:n_val])
-        users, targets = split.test_users[pick], split.test_items[pick]
-        keep = split.train_mask
+        pick = np.sort(rng.permutation(users.size)[:n_val])
+        users, targets = users[pick], targets[pick]
+        keep = fit_mask
         if large:  # the tuning fit sees the validation users and a sample of the others
             sampled = rng.random(interactions.n_users) < _LARGE_TUNING_USERS
             sampled[users] = True
@@ -161,10 +205,46 @@ class Hybrid(Recommender):
         fit_part = interactions.subset(keep)
         self.config = replace(cfg, tune=False)
         self._fit_components(fit_part)
+        val = self._validation(fit_part, users, targets)
+        if val.targets.size < cfg.min_validation_cases:
+            return self._fallback(int(val.targets.size))
+        stream = consecutive_cooccurrence(fit_part, STREAM_PAIR_GAP_S, STREAM_NEIGHBOURS)
         priors = {kind: self._prior(fit_part, kind) for kind in _PRIORS}
-        sub = _select_users(fit_part.histories(), users)
-        self.metadata["tuning"] = f"validation ({users.size} users)"
-        return self._grid_search(sub, targets, priors, _COARSE_GRID if large else _FULL_GRID)
+        self.metadata["tuning"] = f"validation ({val.targets.size} users)"
+        return _GridSearch(self, val, stream, priors).run(_COARSE_GRID if large else _FULL_GRID)
+
+    def _validation_cases(
+        self, interactions: Interactions
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each user with >= 3 events: the last event is the target, the rest the tuning fit.
+        Returns (fit mask over events, users, target items)."""
+        order = np.lexsort((np.arange(len(interactions)), interactions.user))
+        counts = np.bincount(interactions.user, minlength=interactions.n_users)
+        ends = np.cumsum(counts)
+        users = np.flatnonzero(counts >= _MIN_EVENTS)
+        last = order[ends[users] - 1]
+        fit_mask = np.ones(len(interactions), bool)
+        fit_mask[last] = False
+        return fit_mask, users, interactions.item[last].astype(np.int64)
+
+    def _validation(
+        self, fit_part: Interactions, users: np.ndarray, targets: np.ndarray
+    ) -> _Validation:
+        """Serving's view of each validation user; cases whose target serving would exclude
+        (already bought or rated) are dropped, as no setting could reach them."""
+        full = fit_part.histories().take_rows(users)
+        banned = np.isin(full.types(), list(self._excluded))
+        rows, items = full.rows()[banned].astype(np.int64), full.items[banned].astype(np.int64)
+        blocked = np.zeros(users.size, bool)
+        blocked[rows[items == targets[rows]]] = True
+        ok = ~blocked
+        if not ok.all():
+            full = full.take_rows(np.flatnonzero(ok))
+            remap = np.cumsum(ok) - 1
+            keep = ok[rows]
+            rows, items, targets = remap[rows[keep]], items[keep], targets[ok]
+        batch = full.last_events(self.config.max_history)
+        return _Validation(batch, (rows, items), targets)
 
     def _fallback(self, n_validation: int) -> HybridConfig:
         """Too few reachable validation cases to tune: shrink towards the recent-window prior in
@@ -175,39 +255,6 @@ class Hybrid(Recommender):
         self.metadata["tuning"] = f"prior fallback ({n_validation} reachable validation cases)"
         share = max(n_validation / cfg.min_validation_cases, _TIE_BREAK_SHARE)
         return replace(cfg, prior="window", popularity_weight=1.0 / share)
-
-    def _grid_search(
-        self,
-        batch: HistoryBatch,
-        targets: np.ndarray,
-        priors: dict[Prior, np.ndarray],
-        grid: _Grid,
-    ) -> HybridConfig:
-        """Every (half-life, transition weight, prior weight) with the default prior; then the
-        other priors at the best half-life and transition weight (a coordinate step: cheap),
-        adopted only when clearly better on validation (the default prior is the safe choice)."""
-        seen = (batch.rows(), batch.items)
-        trans = _row_normalised(self._transition_scores(batch))
-        best, best_gains = self.config, np.full(targets.size, -1.0)
-        for half_life in grid.half_lives:
-            base = _row_normalised(self._base_scores(batch, half_life))
-            for tw in grid.transition_weights:
-                blend = base + tw * trans
-                for pw in grid.popularity_weights:
-                    gains = _blend_gains(blend, pw * priors[_PRIORS[0]], seen, targets)
-                    if gains.mean() > best_gains.mean() + 1e-9:
-                        best_gains = gains
-                        best = replace(best, half_life_events=half_life, transition_weight=tw,
-                                       popularity_weight=pw, prior=_PRIORS[0])  # fmt: skip
-        base = _row_normalised(self._base_scores(batch, best.half_life_events))
-        blend = base + best.transition_weight * trans
-        for kind, pw in itertools.product(_PRIORS[1:], grid.popularity_weights):
-            gains = _blend_gains(blend, pw * priors[kind], seen, targets)
-            if _clearly_better(gains, best_gains):
-                best_gains, best = gains, replace(best, popularity_weight=pw, prior=kind)
-        best_ndcg = float(best_gains.mean())
-        self.metadata["validation_ndcg@10"] = round(best_ndcg, 5)
-        return best
 
     # -- scoring ----------------------------------------------------------------------------
     def _base_scores(self, batch: HistoryBatch, half_life: float | None) -> np.ndarray:
@@ -222,20 +269,31 @@ class Hybrid(Recommender):
         hist = history_matrix(batch, self.n_items, half_life)
         return np.asarray((hist @ self.base_sparse).toarray(), dtype=np.float32)
 
-    def _transition_scores(self, batch: HistoryBatch) -> np.ndarray:
+    def _recent_scores(self, batch: HistoryBatch, matrix: sp.csr_matrix) -> np.ndarray:
+        """The rows of ``matrix`` for each user's last ``last_items`` events, the newest
+        counting fully and each older one half as much."""
         rank = batch.recency_rank()
         recent = rank < self.config.last_items
         values = np.where(recent, np.exp2(-rank.astype(np.float32)), 0.0).astype(np.float32)
-        hist = batch.to_csr(self.n_items, values)
-        return np.asarray((hist @ self.transitions).toarray(), dtype=np.float32)
+        hist = batch.to_csr(matrix.shape[0], values)
+        return np.asarray((hist @ matrix).toarray(), dtype=np.float32)
+
+    def _repeat_scores(self, batch: HistoryBatch) -> np.ndarray:
+        scores = np.zeros((batch.n_users, self.n_items), np.float32)
+        self.repeat.add_to(scores, batch, self._excluded, 1.0)
+        return scores
 
     def _score(self, batch: HistoryBatch) -> np.ndarray:
         cfg = self.config
+        batch = batch.last_events(cfg.max_history)
         scores = _row_normalised(self._base_scores(batch, cfg.half_life_events))
         if cfg.transition_weight:
-            scores += cfg.transition_weight * _row_normalised(self._transition_scores(batch))
+            trans = self._recent_scores(batch, self.transitions)
+            scores += cfg.transition_weight * _row_normalised(trans)
         if cfg.popularity_weight:
             scores += cfg.popularity_weight * self.popularity
+        if cfg.repeat_weight:
+            self.repeat.add_to(scores, batch, self._excluded, cfg.repeat_weight)
         return scores
 
     # -- persistence ------------------------------------------------------------------------
@@ -251,6 +309,7 @@ class Hybrid(Recommender):
             "trans_indices": t.indices,
             "trans_data": t.data,
             "popularity": self.popularity,
+            "repeat_rates": self.repeat.table,
         }
 
     def _restore(self, arrays: dict[str, np.ndarray]) -> None:
@@ -265,6 +324,76 @@ class Hybrid(Recommender):
             (arrays["trans_data"], arrays["trans_indices"], arrays["trans_indptr"]), shape=(n, n)
         )
         self.popularity = arrays["popularity"]
+        if "repeat_rates" in arrays:
+            self.repeat = RepeatRates(arrays["repeat_rates"])
+
+
+class _GridSearch:
+    """Coordinate search over the blend on validation: (half-life, transition, prior weights)
+    on a full grid, then the repeat and stream weights, then transition and prior weights once
+    more around them; the alternative prior last, adopted only when clearly better."""
+
+    def __init__(
+        self,
+        model: Hybrid,
+        val: _Validation,
+        stream: sp.csr_matrix,
+        priors: dict[Prior, np.ndarray],
+    ) -> None:
+        self.model, self.val, self.priors = model, val, priors
+        batch = val.batch
+        self.trans = _row_normalised(model._recent_scores(batch, model.transitions))
+        self.stream = _row_normalised(model._recent_scores(batch, stream))
+        self.repeat = model._repeat_scores(batch)
+        self._bases: dict[float | None, np.ndarray] = {}
+        self.best = model.config
+        self.best_gains = np.full(val.targets.size, -1.0)
+
+    def base(self, half_life: float | None) -> np.ndarray:
+        if half_life not in self._bases:
+            scores = self.model._base_scores(self.val.batch, half_life)
+            self._bases[half_life] = _row_normalised(scores)
+        return self._bases[half_life]
+
+    def gains(self, cfg: HybridConfig) -> np.ndarray:
+        scores = self.base(cfg.half_life_events) + cfg.transition_weight * self.trans
+        if cfg.repeat_weight:
+            scores += cfg.repeat_weight * self.repeat
+        if cfg.stream_weight:
+            scores += cfg.stream_weight * self.stream
+        scores += cfg.popularity_weight * self.priors[cfg.prior]
+        scores[self.val.excluded] = -np.inf
+        return _ndcg_gains(scores, self.val.targets)
+
+    def consider(self, cfg: HybridConfig, clearly: bool = False) -> None:
+        gains = self.gains(cfg)
+        better = (
+            _clearly_better(gains, self.best_gains)
+            if clearly
+            else gains.mean() > self.best_gains.mean() + 1e-9
+        )
+        if better:
+            self.best, self.best_gains = cfg, gains
+
+    def run(self, grid: _Grid) -> HybridConfig:
+        start = replace(self.best, prior=_PRIORS[0], repeat_weight=0.0, stream_weight=0.0)
+        for hl, tw, pw in itertools.product(
+            grid.half_lives, grid.transition_weights, grid.popularity_weights
+        ):
+            self.consider(replace(start, half_life_events=hl, transition_weight=tw,
+                                  popularity_weight=pw))  # fmt: skip
+        if self.repeat.any():
+            for rw in grid.repeat_weights:
+                self.consider(replace(self.best, repeat_weight=rw))
+        if self.stream.any():
+            for sw in grid.stream_weights:
+                self.consider(replace(self.best, stream_weight=sw))
+        for tw, pw in itertools.product(grid.transition_weights, grid.popularity_weights):
+            self.consider(replace(self.best, transition_weight=tw, popularity_weight=pw))
+        for kind, pw in itertools.product(_PRIORS[1:], grid.popularity_weights):
+            self.consider(replace(self.best, prior=kind, popularity_weight=pw), clearly=True)
+        self.model.metadata["validation_ndcg@10"] = round(float(self.best_gains.mean()), 5)
+        return self.best
 
 
 def _scaled(values: np.ndarray) -> np.ndarray:
@@ -276,25 +405,6 @@ def _row_normalised(scores: np.ndarray) -> np.ndarray:
     """Each row divided by its largest absolute value, so blend weights are scale-free."""
     peak = np.abs(scores).max(axis=1, keepdims=True) if scores.size else scores
     return np.asarray(scores / np.maximum(peak, 1e-9), dtype=np.float32)
-
-
-def _select_users(batch: HistoryBatch, users: np.ndarray) -> HistoryBatch:
-    parts = [batch.slice(int(u), int(u) + 1) for u in users]
-    lengths = np.array([p.items.size for p in parts], dtype=np.int64)
-    return HistoryBatch(
-        np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
-        np.concatenate([p.items for p in parts]),
-        np.concatenate([p.weights for p in parts]),
-        np.concatenate([p.timestamps for p in parts]),
-    )
-
-
-def _blend_gains(
-    blend: np.ndarray, prior: np.ndarray, seen: tuple[np.ndarray, np.ndarray], targets: np.ndarray
-) -> np.ndarray:
-    scores = blend + prior
-    scores[seen] = -np.inf
-    return _ndcg_gains(scores, targets)
 
 
 def _ndcg_gains(scores: np.ndarray, targets: np.ndarray) -> np.ndarray:

@@ -17,6 +17,7 @@ import numpy as np
 
 from streamrec.errors import ModelError
 from streamrec.recommenders.base import Recommender
+from streamrec.recommenders.registry import recipe_class
 from streamrec.recommenders.vocab import Vocabulary
 
 __all__ = ["FORMAT_VERSION", "load_model", "read_metadata", "save_model"]
@@ -67,7 +68,6 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 def load_model(path: str | os.PathLike[str]) -> Recommender:
     """Load a saved model, verifying checksum, array names, shapes and dtypes."""
-    from streamrec.recommenders.registry import recipe_class
 
     meta = read_metadata(path)
     arrays = _load_arrays(Path(path) / _ARRAYS, meta)

@@ -1,31 +1,41 @@
-"""Recipes by name: the one place that knows which model classes exist."""
+"""Recipes by name: the one place that knows which model classes exist.
+
+Each recipe's module is imported when the recipe is first asked for, so a process that serves
+one model (or none) does not import every recipe and its libraries (implicit, for ALS).
+"""
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 from streamrec.errors import ConfigError
-from streamrec.recommenders.als import ALS
 from streamrec.recommenders.base import Recommender
-from streamrec.recommenders.ease import EASE
-from streamrec.recommenders.hybrid import Hybrid
-from streamrec.recommenders.itemknn import ItemKNN
-from streamrec.recommenders.popularity import Popularity, Trending
 
 __all__ = ["DEFAULT_RECIPE", "RECIPES", "create", "recipe_class"]
 
-RECIPES: dict[str, type[Recommender]] = {
-    cls.recipe: cls for cls in (Popularity, Trending, ItemKNN, ALS, EASE, Hybrid)
+# recipe name -> "module:Class"
+RECIPES: dict[str, str] = {
+    "popularity": "streamrec.recommenders.popularity:Popularity",
+    "trending": "streamrec.recommenders.popularity:Trending",
+    "item-knn": "streamrec.recommenders.itemknn:ItemKNN",
+    "als": "streamrec.recommenders.als:ALS",
+    "ease": "streamrec.recommenders.ease:EASE",
+    "hybrid": "streamrec.recommenders.hybrid:Hybrid",
 }
-DEFAULT_RECIPE = Hybrid.recipe
+DEFAULT_RECIPE = "hybrid"
 
 
 def recipe_class(name: str) -> type[Recommender]:
     try:
-        return RECIPES[name]
+        module, _, cls_name = RECIPES[name].partition(":")
     except KeyError:
         known = ", ".join(sorted(RECIPES))
         raise ConfigError("recipe", f"unknown recipe {name!r}; known: {known}") from None
+    cls = getattr(importlib.import_module(module), cls_name)
+    if not (isinstance(cls, type) and issubclass(cls, Recommender) and cls.recipe == name):
+        raise ConfigError("recipe", f"{RECIPES[name]} is not the {name!r} recipe")
+    return cls
 
 
 def create(name: str, **params: Any) -> Recommender:

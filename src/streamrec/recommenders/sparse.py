@@ -12,6 +12,9 @@ import scipy.sparse as sp
 from streamrec.recommenders.data import HistoryBatch, Interactions
 
 __all__ = [
+    "STREAM_NEIGHBOURS",
+    "STREAM_PAIR_GAP_S",
+    "consecutive_cooccurrence",
     "cosine_neighbours",
     "history_matrix",
     "prune_top_k",
@@ -20,6 +23,10 @@ __all__ = [
 ]
 
 _BLOCK_NNZ = 20_000_000  # co-occurrence entries computed at once (bounds peak memory)
+# the stream's real-time co-occurrence (serving/stream_state.py): consecutive events further
+# apart than this are no pair, and each item keeps this many neighbours
+STREAM_PAIR_GAP_S = 3_600.0
+STREAM_NEIGHBOURS = 32
 
 
 def prune_top_k(mat: sp.csr_matrix, k: int) -> sp.csr_matrix:
@@ -93,6 +100,25 @@ def transition_matrix(
     )  # fmt: skip
     mat.sum_duplicates()
     mat.setdiag(0.0)
+    return row_normalise(prune_top_k(mat, k))
+
+
+def consecutive_cooccurrence(interactions: Interactions, gap_s: float, k: int) -> sp.csr_matrix:
+    """What the stream's real-time co-occurrence (serving/stream_state.py) holds after seeing
+    these events: each user's consecutive events on two different items, at most ``gap_s``
+    apart, count both ways with the later event's weight; rows keep their ``k`` largest
+    entries and are normalised to sum to 1."""
+    order = np.lexsort((np.arange(len(interactions)), interactions.user))
+    user, item = interactions.user[order], interactions.item[order]
+    ts, weight = interactions.timestamp[order], interactions.weight[order]
+    pair = (user[1:] == user[:-1]) & (item[1:] != item[:-1]) & (np.abs(np.diff(ts)) <= gap_s)
+    src, dst, w = item[:-1][pair], item[1:][pair], weight[1:][pair]
+    n = interactions.n_items
+    mat = sp.csr_matrix(
+        (np.concatenate([w, w]), (np.concatenate([src, dst]), np.concatenate([dst, src]))),
+        shape=(n, n), dtype=np.float32,
+    )  # fmt: skip
+    mat.sum_duplicates()
     return row_normalise(prune_top_k(mat, k))
 
 

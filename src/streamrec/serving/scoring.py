@@ -9,22 +9,7 @@ import numpy as np
 from streamrec.recommenders.base import top_k
 from streamrec.serving.space import ItemSpace
 
-__all__ = ["minmax", "scaled", "top_items"]
-
-
-def minmax(scores: np.ndarray) -> np.ndarray:
-    """Scores mapped onto [0, 1] (finite ones; constant scores become 0): signals from different
-    sources only mix meaningfully once they share a scale."""
-    out = np.asarray(scores, dtype=np.float64)
-    finite = np.isfinite(out)
-    if not finite.any():
-        return np.zeros(out.size)
-    lo, hi = float(out[finite].min()), float(out[finite].max())
-    if hi <= lo:
-        return np.zeros(out.size)
-    res = (out - lo) / (hi - lo)
-    res[~finite] = 0.0
-    return res
+__all__ = ["ranked", "scaled", "top_items"]
 
 
 def scaled(values: np.ndarray) -> np.ndarray:
@@ -34,10 +19,13 @@ def scaled(values: np.ndarray) -> np.ndarray:
 
 
 def top_items(
-    scores: np.ndarray, blocked: np.ndarray, n: int, space: ItemSpace
+    scores: np.ndarray, blocked: np.ndarray, n: int, space: ItemSpace, positive_only: bool = True
 ) -> list[tuple[str, float | None]]:
-    """The ``n`` best items with a positive score that are not ``blocked``, best first."""
-    masked = np.where(blocked | (scores <= 0), -np.inf, scores)
+    """The ``n`` best items that are not ``blocked``, best first: with ``positive_only`` (counts
+    such as popularity) only items scoring above 0, otherwise every item with a finite score
+    (a model's scores may be negative)."""
+    invalid = (scores <= 0) if positive_only else ~np.isfinite(scores)
+    masked = np.where(blocked | invalid, -np.inf, scores)
     idx, vals = top_k(masked[None, :], n)
     keep = idx[0] >= 0
     return list(zip(space.ids(idx[0][keep]), vals[0][keep].astype(float).tolist(), strict=True))

@@ -1,13 +1,19 @@
 """The recommendation service the API calls: the trained model folded in with the user's recent
 events, plus what the stream learnt since training, filtered and decorated with item metadata.
 
-Per request: read the user's (and session's) recent events from the user-state store, turn them
-into a ``UserHistory`` weighted by event type, score it with the campaign's active model (no
-retraining: a new user is personalised from the first click), add co-occurrence neighbours of the
-last few items from the stream (so items newer than the model are reachable), mix in trending new
-items with ``exploration_weight``, then drop seen (``exclude_seen_event_types``), hidden, excluded
-and filtered-out items and take the top n. Everything is numpy over the serving item space; the
-only I/O is one indexed read of the user's events and one of the returned items' metadata.
+Per request: read the user's (and session's) recent events from the user-state store, oldest
+first by event time, turn them into a ``UserHistory`` weighted by event type, and score it with
+the campaign's active model (no retraining: a new user is personalised from the first click). The
+model's scores are used as they are: every weight that mixes signals (recency, transitions,
+repeats of the user's own items, the popularity prior, and the stream's co-occurrence of the last
+few items, which is how items newer than the model are reached) is a learned parameter of the
+model, chosen on a validation split at training and shown in ``GET /v1/models``; nothing is
+added here with a hand-set weight. Then items the user bought or rated
+(``exclude_seen_event_types``, over the whole history), hidden, excluded and filtered-out items
+are dropped and the top n taken. ``exploration_weight`` (Personalize's explorationWeight, an
+operator's choice, 0 by default) gives that share of the slots to trending items the model has
+never seen. The only I/O is indexed reads of the user's events and exclusions and one of the
+returned items' metadata.
 
 A user with no usable events, or a server with no model and no co-occurrence for the user, gets
 popularity from the stream, labelled ``{"recipe": "popularity"}``.
@@ -33,21 +39,18 @@ from streamrec.filters import (
     allowed_items,
     compile_filter,
 )
-from streamrec.recommenders.data import UserHistory
+from streamrec.recommenders.base import StreamBlend
+from streamrec.recommenders.data import UserHistory, event_type_codes
 from streamrec.serving.catalogue_view import CatalogueView
 from streamrec.serving.models import ModelSource, ModelView, ModelViews
 from streamrec.serving.popular import PopularItems
-from streamrec.serving.scoring import minmax, ranked, scaled, top_items
+from streamrec.serving.scoring import ranked, scaled, top_items
 from streamrec.serving.space import ItemSpace
 from streamrec.serving.stream_state import StreamState
 from streamrec.stores.base import UserEvent, UserStateStore
 
 __all__ = ["RecommendationService", "Recommendations"]
 
-STREAM_WEIGHT = 0.5  # co-occurrence next to the model's [0, 1] scores
-RECENT_ITEMS = 5  # the last items whose stream neighbours are added
-RECENCY_DECAY = 0.5  # each older item's neighbours count half as much
-POPULARITY_TIEBREAK = 1e-3
 SESSION_PREFIX = "session:"  # the user-state store's key for a session's events
 
 
@@ -108,14 +111,14 @@ class RecommendationService:
         size = self._size()
         interactions = self._interactions(events)
         personal = self._personal(events, interactions.items, size)
-        blocked = self._blocked(interactions, exclude, size)
+        blocked = self._blocked(interactions, exclude, size, self._excluded(user_id, session_id))
         if filt is not None:
             ctx = FilterContext(self.catalogue.index(), size, self.space.indices, interactions)
             blocked |= ~allowed_items(filt, ctx)
         if personal is None:
             scores = self.stream.popularity(size)
             return Recommendations("popularity", None, top_items(scores, blocked, n, self.space))
-        items = top_items(personal.scores, blocked, n, self.space)
+        items = self._with_exploration(personal, blocked, n)
         return Recommendations(personal.recipe, personal.version, items)
 
     def similar(self, item_id: str, n: int) -> Recommendations:
@@ -132,9 +135,8 @@ class RecommendationService:
             blocked[idx] = True
         if personal is None:
             return Recommendations("cooccurrence", None, [])
-        return Recommendations(
-            personal.recipe, personal.version, top_items(personal.scores, blocked, n, self.space)
-        )
+        items = top_items(personal.scores, blocked, n, self.space, False)
+        return Recommendations(personal.recipe, personal.version, items)
 
     def popular_items(self, n: int) -> Recommendations:
         size = self._size()
@@ -175,9 +177,11 @@ class RecommendationService:
         size = self._size()
         interactions = self._interactions(events)
         personal = self._personal(events, interactions.items, size)
-        blocked = self._blocked(interactions, [item_id], size)
-        scores = self.stream.popularity(size) if personal is None else personal.scores
-        return [i for i, _ in top_items(scores, blocked, limit, self.space)]
+        blocked = self._blocked(interactions, [item_id], size, self._excluded(user_id, None))
+        if personal is None:
+            scores = self.stream.popularity(size)
+            return [i for i, _ in top_items(scores, blocked, limit, self.space)]
+        return [i for i, _ in top_items(personal.scores, blocked, limit, self.space, False)]
 
     def decorate(self, result: Recommendations) -> list[dict[str, Any]]:
         return self.catalogue.decorate(result.items)
@@ -200,8 +204,17 @@ class RecommendationService:
             events = events + [
                 e for e in extra if (e.item_id, e.event_type, e.timestamp) not in known
             ]
-            events.sort(key=lambda e: e.timestamp)
+        events.sort(key=lambda e: e.timestamp)  # stable: equal times keep the stream's order
         return events
+
+    def _excluded(self, user_id: str | None, session_id: str | None) -> set[str]:
+        """Items the user (or session) had an event of an excluded type on, ever."""
+        if not self._seen_types:
+            return set()
+        items = self.user_state.excluded_items(user_id) if user_id else set()
+        if session_id:
+            items |= self.user_state.excluded_items(SESSION_PREFIX + session_id)
+        return items
 
     def _interactions(self, events: Sequence[UserEvent]) -> UserInteractions:
         if not events:
@@ -215,34 +228,39 @@ class RecommendationService:
         )
 
     def _blocked(
-        self, interactions: UserInteractions, exclude: Sequence[str], size: int
+        self,
+        interactions: UserInteractions,
+        exclude: Sequence[str],
+        size: int,
+        excluded: set[str] | None = None,
     ) -> np.ndarray:
         blocked = self.catalogue.hidden(size)
         if interactions.items.size and self._seen_types:
             seen = np.isin(interactions.event_types, list(self._seen_types))
             items = interactions.items[seen]
             blocked[items[(items >= 0) & (items < size)]] = True
-        if exclude:
-            drop = self.space.indices(list(exclude))
+        drop_ids = [*exclude, *(excluded or ())]
+        if drop_ids:
+            drop = self.space.indices(drop_ids)
             blocked[drop[(drop >= 0) & (drop < size)]] = True
         return blocked
 
     def _personal(
         self, events: Sequence[UserEvent], items: np.ndarray, size: int
     ) -> _Personal | None:
-        """Scores over the space from the model and the stream, or None when neither knows
-        anything about these events (the caller then serves popularity)."""
+        """Scores over the space (-inf where nothing speaks for an item) from the model and the
+        stream, or None when neither knows anything about these events (the caller then serves
+        popularity)."""
         if not events:
             return None
         weights = np.array([self._weights.get(e.event_type, 1.0) for e in events], np.float32)
-        scores = np.zeros(size)
+        scores = np.full(size, -np.inf)
         view = self.models.current()
         used_model = view is not None and self._add_model(view, events, items, weights, scores)
-        used_stream = self._add_stream(items, weights, scores)
+        blend = view.model.stream_blend() if view is not None else StreamBlend(1.0)
+        used_stream = self._add_stream(items, blend, scores, used_model)
         if not (used_model or used_stream):
             return None
-        self._explore(view, scores)
-        scores += POPULARITY_TIEBREAK * self.stream.popularity_share(size)
         if used_model and view is not None:
             return _Personal(scores, view.recipe, view.version)
         return _Personal(scores, "cooccurrence", None)
@@ -260,35 +278,50 @@ class RecommendationService:
         if not known.any():
             return False
         stamps = np.array([e.timestamp for e in events], np.float64)
-        history = UserHistory.of(model_items[known], weights[known], stamps[known])
+        types = event_type_codes([e.event_type for e in events])
+        history = UserHistory.of(model_items[known], weights[known], stamps[known], types[known])
         raw = view.model.score([history])[0][: view.n_items]
         target = view.to_space[: view.n_items]
         ok = target < scores.size
-        scores[target[ok]] = minmax(raw)[ok]
+        scores[target[ok]] = raw[ok]
         return True
 
-    def _add_stream(self, items: np.ndarray, weights: np.ndarray, scores: np.ndarray) -> bool:
-        recent: list[int] = []
-        recent_w: list[float] = []
-        for idx, w in zip(items[::-1].tolist(), weights[::-1].tolist(), strict=True):
-            if idx >= 0 and idx not in recent:
-                recent.append(idx)
-                recent_w.append(w * RECENCY_DECAY ** len(recent_w))
-            if len(recent) == RECENT_ITEMS:
-                break
-        idx, values = self.stream.cooccurrence_scores(recent, recent_w, scores.size)
+    def _add_stream(
+        self, items: np.ndarray, blend: StreamBlend, scores: np.ndarray, used_model: bool
+    ) -> bool:
+        """The stream's co-occurrence rows of the last ``blend.last_items`` events, scaled to a
+        maximum of 1, times the model's learned ``blend.weight`` (alone when there is no
+        model); items the model does not score get that term alone."""
+        if blend.weight <= 0 and used_model:
+            return False
+        recent = items[-blend.last_items :].tolist()
+        decay = np.exp2(-np.arange(len(recent), dtype=np.float64))[::-1].tolist()
+        pairs = [(i, w) for i, w in zip(recent, decay, strict=True) if i >= 0]
+        idx, values = self.stream.cooccurrence_scores(
+            [i for i, _ in pairs], [w for _, w in pairs], scores.size
+        )
         if idx.size == 0:
             return False
-        scores[idx] += STREAM_WEIGHT * scaled(values)
+        term = blend.weight * scaled(values) if used_model else scaled(values)
+        current = scores[idx]
+        scores[idx] = np.where(np.isfinite(current), current + term, term)
         return True
 
-    def _explore(self, view: ModelView | None, scores: np.ndarray) -> None:
-        """Blend in trending items the model has never seen (Personalize's explorationWeight)."""
-        weight = self.settings.exploration_weight
-        if weight <= 0:
-            return
-        scores *= 1.0 - weight
-        scores += weight * self._fresh_items(view, scores.size)
+    def _with_exploration(
+        self, personal: _Personal, blocked: np.ndarray, n: int
+    ) -> list[tuple[str, float | None]]:
+        """The top ``n``, with the last ``exploration_weight`` share of the slots given to the
+        most trending items the model has never seen (none unless the operator asks)."""
+        slots = int(np.ceil(n * self.settings.exploration_weight))
+        if slots == 0:
+            return top_items(personal.scores, blocked, n, self.space, False)
+        fresh = self._fresh_items(self.models.current(), blocked.size)
+        explore = top_items(fresh, blocked, slots, self.space)
+        taken = self.space.indices([i for i, _ in explore]) if explore else np.zeros(0, np.int64)
+        rest = blocked.copy()
+        rest[taken[taken >= 0]] = True
+        items = top_items(personal.scores, rest, n - len(explore), self.space, False)
+        return items + explore
 
     def _fresh_items(self, view: ModelView | None, size: int) -> np.ndarray:
         """Trending scores (0 to 1) of the items the model has never seen, cached as long as the

@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from streamrec.recommenders.popularity import TrendingCounter
+from streamrec.recommenders.sparse import STREAM_NEIGHBOURS, STREAM_PAIR_GAP_S
 from streamrec.serving.space import ItemSpace, pad
 from streamrec.stores.base import UserStateStore
 from streamrec.stream.base import StreamRecord
@@ -32,10 +33,10 @@ __all__ = ["StreamState"]
 POPULARITY_HALF_LIFE_S = 7 * 86_400.0
 POPULARITY_WARM_WINDOW_S = 30 * 86_400.0
 TRENDING_BUCKETS = 12
-MAX_NEIGHBOURS = 32
+MAX_NEIGHBOURS = STREAM_NEIGHBOURS
 MAX_USERS = 200_000
-SESSION_GAP_S = 3_600.0
-READ_CACHE_S = 1.0  # trending and popularity shares are recomputed at most this often  # consecutive events further apart than this are not a pair
+SESSION_GAP_S = STREAM_PAIR_GAP_S  # consecutive events further apart than this are not a pair
+READ_CACHE_S = 1.0  # trending and popularity shares are recomputed at most this often
 
 
 class StreamState:
