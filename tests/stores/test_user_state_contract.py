@@ -1,4 +1,5 @@
-"""What every UserStateStore backend must do: bounded recent events, item activity, idempotence."""
+"""What every UserStateStore backend must do: bounded recent events, unbounded excluded items,
+item activity, idempotence."""
 
 from __future__ import annotations
 
@@ -44,3 +45,64 @@ def test_erase_user(make_user_state: UserStateFactory) -> None:
     store.apply([StreamRecord(0, 0, make_event("u", "a"))], {0: 1})
     assert store.erase_user("u") == 1
     assert store.recent_events("u", 10) == []
+
+
+def test_an_item_bought_long_ago_stays_excluded(make_user_state: UserStateFactory) -> None:
+    store = make_user_state(user_state_max_events=200)
+    bought = make_event("u", "bought", "purchase", session_id="s1")
+    views = [make_event("u", f"v{i}", "view", session_id="s1") for i in range(499)]
+    recs = [StreamRecord(0, i, e) for i, e in enumerate([bought, *views])]
+    for start in range(0, len(recs), 100):
+        store.apply(recs[start : start + 100], {0: min(start + 100, len(recs))})
+    assert "bought" not in {e.item_id for e in store.recent_events("u", 1000)}
+    assert store.excluded_items("u") == {"bought"}
+    assert store.excluded_items("session:s1") == {"bought"}
+
+
+def test_only_the_configured_types_are_remembered(make_user_state: UserStateFactory) -> None:
+    store = make_user_state(exclude_seen_event_types=("purchase",))
+    events = [
+        make_event("u", "viewed", "view"),
+        make_event("u", "rated", "rating"),
+        make_event("u", "bought", "purchase"),
+        make_event("u", "bought", "purchase"),
+        make_event("v", "browsed", "view"),
+    ]
+    store.apply([StreamRecord(0, i, e) for i, e in enumerate(events)], {0: len(events)})
+    assert store.excluded_items("u") == {"bought"}
+    assert store.excluded_items("v") == set()
+    assert store.excluded_items("nobody") == set()
+
+
+def test_replaying_a_batch_changes_no_excluded_items(make_user_state: UserStateFactory) -> None:
+    store = make_user_state()
+    events = [make_event("u", "a", "purchase"), make_event("u", "b", "rating")]
+    batch = [StreamRecord(0, i, e) for i, e in enumerate(events)]
+    store.apply(batch, {0: 2})
+    assert store.apply(batch, {0: 2}) == 0
+    assert store.excluded_items("u") == {"a", "b"}
+    store.erase_user("u")
+    store.apply(batch, {0: 2})  # below the stored position: skipped
+    retried = [StreamRecord(0, 2 + i, e) for i, e in enumerate(events)]
+    store.apply(retried, {0: 4})  # same event ids at new offsets: a client's retry
+    assert store.excluded_items("u") == set()
+
+
+def test_erase_user_removes_their_excluded_items(make_user_state: UserStateFactory) -> None:
+    store = make_user_state()
+    events = [make_event("u", "a", "purchase"), make_event("v", "b", "purchase")]
+    store.apply([StreamRecord(0, i, e) for i, e in enumerate(events)], {0: 2})
+    assert store.erase_user("u") == 1
+    assert store.excluded_items("u") == set()
+    assert store.excluded_items("v") == {"b"}
+
+
+def test_a_session_remembers_items_from_every_shard(make_user_state: UserStateFactory) -> None:
+    """Two users' events of one session can share an offset on different shards."""
+    store = make_user_state()
+    batch = [
+        StreamRecord(0, 0, make_event("u", "a", "purchase", session_id="s1")),
+        StreamRecord(1, 0, make_event("w", "b", "purchase", session_id="s1")),
+    ]
+    store.apply(batch, {0: 1, 1: 1})
+    assert store.excluded_items("session:s1") == {"a", "b"}

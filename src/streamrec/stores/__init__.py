@@ -35,6 +35,7 @@ def _sqlite_user_state(url: str, settings: Settings) -> UserStateStore:
         sqlite_path(url, "user_state_url"),
         settings.user_state_max_events,
         settings.event_type_weights,
+        settings.exclude_seen_event_types,
     )
 
 
@@ -47,7 +48,12 @@ def _redis_history(url: str, settings: Settings) -> HistoryStore:
 def _redis_user_state(url: str, settings: Settings) -> UserStateStore:
     from streamrec.stores.redis_user_state import RedisUserStateStore
 
-    return RedisUserStateStore(url, settings.user_state_max_events, settings.event_type_weights)
+    return RedisUserStateStore(
+        url,
+        settings.user_state_max_events,
+        settings.event_type_weights,
+        settings.exclude_seen_event_types,
+    )
 
 
 def _postgres_history(url: str, settings: Settings) -> HistoryStore:
@@ -59,7 +65,12 @@ def _postgres_history(url: str, settings: Settings) -> HistoryStore:
 def _postgres_user_state(url: str, settings: Settings) -> UserStateStore:
     from streamrec.stores.postgres_user_state import PostgresUserStateStore
 
-    return PostgresUserStateStore(url, settings.user_state_max_events, settings.event_type_weights)
+    return PostgresUserStateStore(
+        url,
+        settings.user_state_max_events,
+        settings.event_type_weights,
+        settings.exclude_seen_event_types,
+    )
 
 
 HISTORY_BACKENDS: dict[str, HistoryFactory] = {

@@ -60,15 +60,23 @@ class HistoryStore(PositionedSink, Protocol):
 
 
 class UserStateStore(PositionedSink, Protocol):
-    """The recommender's real-time state: each user's (and session's) last N events, plus
-    per-item activity in time buckets (popularity and trending from the stream)."""
+    """The recommender's real-time state: each user's (and session's) last N events, every item
+    they ever had an event of an excluded type for (``exclude_seen_event_types``: bought or rated
+    items stay out of their recommendations beyond those N), plus per-item activity in time
+    buckets (popularity and trending from the stream)."""
 
     def recent_events(self, key: str, limit: int) -> list[UserEvent]:
         """Oldest first, at most `limit` of the newest events of a user (or of `session:<id>`)."""
+        ...
+
+    def excluded_items(self, key: str) -> set[str]:
+        """Every item of an excluded-type event of a user (or of `session:<id>`), never trimmed."""
         ...
 
     def item_activity(self, since: float, until: float | None = None) -> dict[str, float]:
         """Event-type-weighted activity per item in [since, until)."""
         ...
 
-    def erase_user(self, user_id: str) -> int: ...
+    def erase_user(self, user_id: str) -> int:
+        """Remove the user's events and excluded items; return how many events were removed."""
+        ...

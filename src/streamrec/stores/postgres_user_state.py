@@ -16,6 +16,7 @@ from streamrec.stores.sqlite_user_state import (
     BUCKET_S,
     SEEN_EVENT_TTL_S,
     bucket_weights,
+    excluded_item_rows,
     user_event_rows,
 )
 from streamrec.stream.base import StreamRecord
@@ -24,6 +25,8 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS user_state_events (
     key text NOT NULL, seq bigint NOT NULL, item_id text NOT NULL, event_type text NOT NULL,
     ts double precision NOT NULL, value double precision, PRIMARY KEY (key, seq));
+CREATE TABLE IF NOT EXISTS user_state_excluded_items (
+    key text NOT NULL, item_id text NOT NULL, PRIMARY KEY (key, item_id));
 CREATE TABLE IF NOT EXISTS user_state_item_buckets (
     item_id text NOT NULL, bucket bigint NOT NULL, weight double precision NOT NULL,
     PRIMARY KEY (item_id, bucket));
@@ -35,6 +38,11 @@ INSERT INTO user_state_events
 SELECT * FROM unnest(%s::text[], %s::bigint[], %s::text[], %s::text[], %s::float8[], %s::float8[])
 ON CONFLICT (key, seq) DO UPDATE SET item_id = excluded.item_id,
     event_type = excluded.event_type, ts = excluded.ts, value = excluded.value
+"""
+
+_INSERT_EXCLUDED = """
+INSERT INTO user_state_excluded_items SELECT * FROM unnest(%s::text[], %s::text[])
+ON CONFLICT DO NOTHING
 """
 
 # Keep each touched key's newest `max_events` rows.
@@ -54,11 +62,16 @@ ON CONFLICT (item_id, bucket) DO UPDATE
 
 class PostgresUserStateStore:
     def __init__(
-        self, url: str, max_events: int = 200, event_weights: Mapping[str, float] | None = None
+        self,
+        url: str,
+        max_events: int = 200,
+        event_weights: Mapping[str, float] | None = None,
+        excluded_types: Sequence[str] = (),
     ) -> None:
         self._db = PostgresDatabase(url, "user_state_url", "user_state", _SCHEMA)
         self._max_events = max_events
         self._weights = dict(event_weights or {})
+        self._excluded_types = frozenset(excluded_types)
 
     def positions(self) -> dict[int, int]:
         return self._db.positions()
@@ -69,10 +82,14 @@ class PostgresUserStateStore:
             newest = max((r.event.received_at for r in todo), default=0.0)
             todo = first_seen(conn, "user_state", todo, newest + SEEN_EVENT_TTL_S)
             # One row per (key, seq): a session's events from two shards may share an offset.
-            rows = list({(row[0], row[1]): row for row in user_event_rows(todo)}.values())
+            all_rows = user_event_rows(todo)
+            rows = list({(row[0], row[1]): row for row in all_rows}.values())
             if rows:
                 conn.execute(_INSERT_EVENTS, [list(col) for col in zip(*rows, strict=True)])
                 conn.execute(_TRIM, (sorted({row[0] for row in rows}), self._max_events))
+            excluded = excluded_item_rows(all_rows, self._excluded_types)
+            if excluded:
+                conn.execute(_INSERT_EXCLUDED, [list(col) for col in zip(*excluded, strict=True)])
             weights = bucket_weights(todo, self._weights)
             if weights:
                 items, buckets = (list(col) for col in zip(*weights.keys(), strict=True))
@@ -88,6 +105,12 @@ class PostgresUserStateStore:
         )
         return [UserEvent(r[0], r[1], float(r[2]), r[3]) for r in reversed(rows)]
 
+    def excluded_items(self, key: str) -> set[str]:
+        rows = self._db.fetch(
+            "SELECT item_id FROM user_state_excluded_items WHERE key = %s", (key,)
+        )
+        return {str(r[0]) for r in rows}
+
     def item_activity(self, since: float, until: float | None = None) -> dict[str, float]:
         upper = 2**62 if until is None else int(until // BUCKET_S)
         rows = self._db.fetch(
@@ -99,6 +122,7 @@ class PostgresUserStateStore:
 
     def erase_user(self, user_id: str) -> int:
         with self._db.transaction() as conn:
+            conn.execute("DELETE FROM user_state_excluded_items WHERE key = %s", (user_id,))
             return conn.execute("DELETE FROM user_state_events WHERE key = %s", (user_id,)).rowcount
 
     def close(self) -> None:

@@ -5,6 +5,8 @@ Keys (``ns`` = the URL's namespace):
 - ``ns:us:e:<user or session:id>`` sorted set, score = stream offset (one user's events share a
   shard, so offsets order them as accepted), member = a JSON array ``[offset, item, type, ts,
   value]``; trimmed to the newest ``max_events`` on every write.
+- ``ns:us:x:<user or session:id>`` set of the items of every event of an excluded type
+  (``exclude_seen_event_types``) that key ever had; never trimmed, removed by ``erase_user``.
 - ``ns:us:b:<minute>`` hash item -> weighted activity in that minute of receipt, and
   ``ns:us:buckets`` sorted set of the minutes that have one (range reads).
 - ``ns:us:seen`` / ``ns:us:positions``: applied event ids and stream positions, as in history.
@@ -37,14 +39,16 @@ local cache, touched, applied = {}, {}, 0
 while i <= #ARGV do
   local shard, offset, event_id = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2]
   local user, session, member = ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
-  local item, bucket, weight = ARGV[i + 6], ARGV[i + 7], ARGV[i + 8]
-  i = i + 9
+  local item, bucket, weight, excluded = ARGV[i + 6], ARGV[i + 7], ARGV[i + 8], ARGV[i + 9]
+  i = i + 10
   if offset >= stored_position(poskey, cache, shard) and first_time(seenkey, event_id, seen_expires) then
     redis.call('ZADD', ns .. ':us:e:' .. user, offset, member)
     touched[user] = true
+    if excluded == '1' then redis.call('SADD', ns .. ':us:x:' .. user, item) end
     if session ~= '' then
       redis.call('ZADD', ns .. ':us:e:' .. session, offset, member)
       touched[session] = true
+      if excluded == '1' then redis.call('SADD', ns .. ':us:x:' .. session, item) end
     end
     redis.call('HINCRBYFLOAT', ns .. ':us:b:' .. bucket, item, weight)
     redis.call('ZADD', ns .. ':us:buckets', bucket, bucket)
@@ -62,11 +66,16 @@ return applied
 
 class RedisUserStateStore:
     def __init__(
-        self, url: str, max_events: int = 200, event_weights: Mapping[str, float] | None = None
+        self,
+        url: str,
+        max_events: int = 200,
+        event_weights: Mapping[str, float] | None = None,
+        excluded_types: Sequence[str] = (),
     ) -> None:
         self._client, self._ns = connect(url, "user_state_url")
         self._max_events = max_events
         self._weights = dict(event_weights or {})
+        self._excluded_types = frozenset(excluded_types)
         self._apply = self._client.register_script(_APPLY)
 
     def positions(self) -> dict[int, int]:
@@ -90,8 +99,9 @@ class RedisUserStateStore:
             member = json.dumps([r.offset, e.item_id, e.event_type, e.timestamp, e.event_value])
             bucket = int(e.received_at // BUCKET_S)
             weight = self._weights.get(e.event_type, 1.0)
+            excluded = "1" if e.event_type in self._excluded_types else "0"
             args += [str(r.shard), str(r.offset), e.event_id, e.user_id, session, member]
-            args += [e.item_id, str(bucket), repr(weight)]
+            args += [e.item_id, str(bucket), repr(weight), excluded]
         return args
 
     def recent_events(self, key: str, limit: int) -> list[UserEvent]:
@@ -104,6 +114,11 @@ class RedisUserStateStore:
             _, item_id, event_type, ts, value = json.loads(member)
             out.append(UserEvent(item_id, event_type, float(ts), value))
         return out
+
+    def excluded_items(self, key: str) -> set[str]:
+        with unavailable_on_error("user state"):
+            members = cast(set[bytes], self._client.smembers(f"{self._ns}:us:x:{key}"))
+        return {member.decode() for member in members}
 
     def item_activity(self, since: float, until: float | None = None) -> dict[str, float]:
         low = int(since // BUCKET_S)
@@ -128,7 +143,7 @@ class RedisUserStateStore:
         with unavailable_on_error("user state"):
             pipe = self._client.pipeline(transaction=True)
             pipe.zcard(key)
-            pipe.delete(key)
+            pipe.delete(key, f"{self._ns}:us:x:{user_id}")
             count, _ = pipe.execute()
         return int(count)
 

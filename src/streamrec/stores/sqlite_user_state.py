@@ -1,5 +1,6 @@
-"""The embedded real-time state of the recommender: each user's (and session's) last N events and
-per-item activity in one-minute buckets, in SQLite.
+"""The embedded real-time state of the recommender: each user's (and session's) last N events,
+every item of an excluded type (``exclude_seen_event_types``) they ever had, and per-item activity
+in one-minute buckets, in SQLite.
 
 Ordering within a user uses the stream offset: one user's events all live on one shard, so offsets
 order them as they were accepted.
@@ -35,6 +36,9 @@ CREATE TABLE IF NOT EXISTS user_events (
     key TEXT NOT NULL, seq INTEGER NOT NULL, item_id TEXT NOT NULL, event_type TEXT NOT NULL,
     ts REAL NOT NULL, value REAL, PRIMARY KEY (key, seq)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS excluded_items (
+    key TEXT NOT NULL, item_id TEXT NOT NULL, PRIMARY KEY (key, item_id)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS item_buckets (
     item_id TEXT NOT NULL, bucket INTEGER NOT NULL, weight REAL NOT NULL,
     PRIMARY KEY (item_id, bucket)
@@ -69,6 +73,14 @@ def user_event_rows(
     return rows
 
 
+def excluded_item_rows(
+    event_rows: Sequence[tuple[str, int, str, str, float, float | None]],
+    excluded_types: frozenset[str],
+) -> list[tuple[str, str]]:
+    """The distinct (key, item) pairs of the rows whose event type is excluded from serving."""
+    return list(dict.fromkeys((row[0], row[2]) for row in event_rows if row[3] in excluded_types))
+
+
 def bucket_weights(
     records: Sequence[StreamRecord], weights: Mapping[str, float]
 ) -> dict[tuple[str, int], float]:
@@ -82,11 +94,16 @@ def bucket_weights(
 
 class SqliteUserStateStore:
     def __init__(
-        self, path: Path, max_events: int = 200, event_weights: Mapping[str, float] | None = None
+        self,
+        path: Path,
+        max_events: int = 200,
+        event_weights: Mapping[str, float] | None = None,
+        excluded_types: Sequence[str] = (),
     ) -> None:
         self._db = SqliteDatabase(path, _SCHEMA)
         self._max_events = max_events
         self._weights = dict(event_weights or {})
+        self._excluded_types = frozenset(excluded_types)
         self._untrimmed: set[str] = set()
         self._last_trim = time.monotonic()
 
@@ -117,6 +134,10 @@ class SqliteUserStateStore:
             todo = new_event_ids(conn, todo, newest + SEEN_EVENT_TTL_S)
             rows = user_event_rows(todo)
             conn.executemany("INSERT OR REPLACE INTO user_events VALUES (?, ?, ?, ?, ?, ?)", rows)
+            conn.executemany(
+                "INSERT OR IGNORE INTO excluded_items VALUES (?, ?)",
+                excluded_item_rows(rows, self._excluded_types),
+            )
             self._untrimmed.update(row[0] for row in rows)
             if self._trim_due():
                 self._trim(conn)
@@ -140,6 +161,14 @@ class SqliteUserStateStore:
         )
         return [UserEvent(r[0], r[1], float(r[2]), r[3]) for r in reversed(rows)]
 
+    def excluded_items(self, key: str) -> set[str]:
+        rows = (
+            self._db.reader()
+            .execute("SELECT item_id FROM excluded_items WHERE key = ?", (key,))
+            .fetchall()
+        )
+        return {str(r[0]) for r in rows}
+
     def item_activity(self, since: float, until: float | None = None) -> dict[str, float]:
         upper = 2**62 if until is None else int(until // BUCKET_S)
         rows = (
@@ -155,6 +184,7 @@ class SqliteUserStateStore:
 
     def erase_user(self, user_id: str) -> int:
         with self._db.transaction() as conn:
+            conn.execute("DELETE FROM excluded_items WHERE key = ?", (user_id,))
             return int(conn.execute("DELETE FROM user_events WHERE key = ?", (user_id,)).rowcount)
 
     def close(self) -> None:
