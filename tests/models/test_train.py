@@ -82,5 +82,9 @@ def test_recipe_resolution_and_parameters(settings: Settings) -> None:
         resolve_recipe(settings, "magic")
     small = dataclasses.replace(settings, ease_max_items=500)
     assert recipe_params(small, "ease") == {"max_items": 500}
-    assert recipe_params(small, "hybrid") == {"ease_max_items": 500}
+    assert recipe_params(small, "hybrid") == {
+        "ease_max_items": 500,
+        "excluded_types": ("purchase", "rating"),  # tuned to rank as serving ranks
+        "max_history": 200,
+    }
     assert recipe_params(small, "als") == {}

@@ -5,12 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import pytest
 
 from streamrec.catalogue import Item
 from streamrec.errors import NotFoundError, ValidationError
 from streamrec.events import Event
+from streamrec.recommenders.data import UserHistory
+from streamrec.recommenders.hybrid import Hybrid
 from streamrec.recommenders.itemknn import ItemKNN
+from streamrec.synthetic import generate_interactions
+from streamrec.training.interactions import encode_events
 from streamrec.runtime import Runtime
 from tests.conftest import RuntimeFactory
 from tests.factories import make_event
@@ -105,10 +110,18 @@ def test_filter_on_interactions(served: Runtime, knn_model: ItemKNN) -> None:
     assert items[0] not in got and items[1] not in got and got
 
 
-def test_new_item_recommendable_through_stream_cooccurrence(
-    served: Runtime, knn_model: ItemKNN
-) -> None:
-    items = ids_of(knn_model)
+def _hybrid_with_stream_weight(knn_model: ItemKNN, weight: float) -> Hybrid:
+    """A hybrid whose (normally learned) stream weight is set, on the knn model's data."""
+    table = generate_interactions(80, 60, 4000, seed=3)
+    encoded = encode_events(table)
+    model = Hybrid(tune=False, stream_weight=weight)
+    model.fit(encoded.interactions())
+    model.item_vocab = encoded.items
+    assert model.item_vocab.ids() == ids_of(knn_model)
+    return model
+
+
+def _new_item_pairs(served: Runtime, items: list[str]) -> None:
     # Several users go from a known item to a brand-new one: the stream learns the pair.
     feed(
         served,
@@ -119,21 +132,51 @@ def test_new_item_recommendable_through_stream_cooccurrence(
         ],
     )
     feed(served, [make_event("u1", items[2])])
+
+
+def test_new_item_recommendable_through_the_models_stream_weight(
+    served: Runtime, registry: FakeRegistry, knn_model: ItemKNN
+) -> None:
+    registry.current = FakeActive("v2", "hybrid", _hybrid_with_stream_weight(knn_model, 0.5))
+    items = ids_of(knn_model)
+    _new_item_pairs(served, items)
     result = served.recommendations.recommend("u1", 60)
     assert "new-item" in [i for i, _ in result.items]
     similar = served.recommendations.similar("new-item", 5)
     assert items[2] in [i for i, _ in similar.items]
 
 
-def test_exploration_weight_brings_trending_new_items_first(
+def test_no_stream_term_without_a_learned_weight(
+    served: Runtime, registry: FakeRegistry, knn_model: ItemKNN
+) -> None:
+    """A model whose stream weight is 0 (validation found no gain) is served as it scores:
+    nothing is mixed in at a hand-set weight, so the new item waits for exploration."""
+    registry.current = FakeActive("v2", "hybrid", _hybrid_with_stream_weight(knn_model, 0.0))
+    _new_item_pairs(served, ids_of(knn_model))
+    result = served.recommendations.recommend("u1", 60)
+    assert "new-item" not in [i for i, _ in result.items]
+    history = UserHistory.of([ids_of(knn_model).index(ids_of(knn_model)[2])])
+    scores = registry.current.model.score([history])[0]
+    expected = [ids_of(knn_model)[i] for i in np.argsort(-scores, kind="stable")]
+    assert [i for i, _ in result.items][:5] == expected[:5]
+
+
+def test_exploration_weight_gives_its_share_of_slots_to_trending_new_items(
     make_runtime: RuntimeFactory, registry: FakeRegistry, knn_model: ItemKNN
 ) -> None:
-    runtime = make_runtime(exploration_weight=1.0)
+    runtime = make_runtime(exploration_weight=0.3)  # 3 slots x 0.3, rounded up: 1 slot
     attach(runtime, registry)
     items = ids_of(knn_model)
     feed(runtime, [make_event(f"x{u}", "fresh-item") for u in range(4)])
     feed(runtime, [make_event("u1", items[0])])
-    assert runtime.recommendations.recommend("u1", 3).items[0][0] == "fresh-item"
+    got = [i for i, _ in runtime.recommendations.recommend("u1", 3).items]
+    assert got[-1] == "fresh-item" and len(got) == 3
+    plain = make_runtime()
+    attach(plain, registry)
+    feed(plain, [make_event(f"x{u}", "fresh-item") for u in range(4)])
+    feed(plain, [make_event("u1", items[0])])
+    unexplored = [i for i, _ in plain.recommendations.recommend("u1", 3).items]
+    assert "fresh-item" not in unexplored and unexplored[:2] == got[:2]
 
 
 def test_session_events_count_for_an_anonymous_visitor(served: Runtime, knn_model: ItemKNN) -> None:

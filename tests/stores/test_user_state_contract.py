@@ -19,6 +19,21 @@ def test_keeps_only_the_newest_events_oldest_first(make_user_state: UserStateFac
     assert [e.item_id for e in store.recent_events("u", 2)] == ["i10", "i11"]
 
 
+def test_events_are_ordered_and_trimmed_by_event_time(make_user_state: UserStateFactory) -> None:
+    """A bulk import may deliver a user's history out of time order (MovieLens' u.data is not
+    sorted): "the last N events" are the N newest by event time, ties in acceptance order."""
+    store = make_user_state(user_state_max_events=4)
+    stamps = [50.0, 10.0, 40.0, 20.0, 60.0, 30.0]
+    recs = [
+        StreamRecord(0, i, make_event("u", f"t{t:.0f}", timestamp=t)) for i, t in enumerate(stamps)
+    ]
+    store.apply(recs, {0: len(recs)})
+    assert [e.item_id for e in store.recent_events("u", 100)] == ["t30", "t40", "t50", "t60"]
+    ties = [StreamRecord(0, 6 + i, make_event("v", f"x{6 + i}", timestamp=5.0)) for i in range(6)]
+    store.apply(ties, {0: 12})  # offsets 6..11: equal times keep offset order, 9 before 10
+    assert [e.item_id for e in store.recent_events("v", 3)] == ["x9", "x10", "x11"]
+
+
 def test_session_events_are_kept_under_the_session_key(make_user_state: UserStateFactory) -> None:
     store = make_user_state()
     recs = [StreamRecord(0, 0, make_event("u", "a", session_id="s1"))]

@@ -45,11 +45,12 @@ INSERT INTO user_state_excluded_items SELECT * FROM unnest(%s::text[], %s::text[
 ON CONFLICT DO NOTHING
 """
 
-# Keep each touched key's newest `max_events` rows.
+# Keep each touched key's newest `max_events` rows by event time (ties: stream offset).
 _TRIM = """
 DELETE FROM user_state_events e USING unnest(%s::text[]) AS k(key)
-WHERE e.key = k.key AND e.seq <= (
-    SELECT seq FROM user_state_events WHERE key = k.key ORDER BY seq DESC OFFSET %s LIMIT 1)
+WHERE e.key = k.key AND (e.ts, e.seq) <= (
+    SELECT ts, seq FROM user_state_events WHERE key = k.key
+    ORDER BY ts DESC, seq DESC OFFSET %s LIMIT 1)
 """
 
 _ADD_WEIGHTS = """
@@ -100,7 +101,7 @@ class PostgresUserStateStore:
     def recent_events(self, key: str, limit: int) -> list[UserEvent]:
         rows = self._db.fetch(
             "SELECT item_id, event_type, ts, value FROM user_state_events WHERE key = %s"
-            " ORDER BY seq DESC LIMIT %s",
+            " ORDER BY ts DESC, seq DESC LIMIT %s",
             (key, limit),
         )
         return [UserEvent(r[0], r[1], float(r[2]), r[3]) for r in reversed(rows)]

@@ -2,9 +2,10 @@
 
 Keys (``ns`` = the URL's namespace):
 
-- ``ns:us:e:<user or session:id>`` sorted set, score = stream offset (one user's events share a
-  shard, so offsets order them as accepted), member = a JSON array ``[offset, item, type, ts,
-  value]``; trimmed to the newest ``max_events`` on every write.
+- ``ns:us:e:<user or session:id>`` sorted set, score = the event's timestamp, member = the
+  stream offset zero-padded to 20 digits (so equal timestamps keep the order of acceptance: one
+  user's events share a shard) then a JSON array ``[offset, item, type, ts, value]``; trimmed to
+  the newest ``max_events`` by event time on every write.
 - ``ns:us:x:<user or session:id>`` set of the items of every event of an excluded type
   (``exclude_seen_event_types``) that key ever had; never trimmed, removed by ``erase_user``.
 - ``ns:us:b:<minute>`` hash item -> weighted activity in that minute of receipt, and
@@ -40,13 +41,14 @@ while i <= #ARGV do
   local shard, offset, event_id = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2]
   local user, session, member = ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
   local item, bucket, weight, excluded = ARGV[i + 6], ARGV[i + 7], ARGV[i + 8], ARGV[i + 9]
-  i = i + 10
+  local ts = ARGV[i + 10]
+  i = i + 11
   if offset >= stored_position(poskey, cache, shard) and first_time(seenkey, event_id, seen_expires) then
-    redis.call('ZADD', ns .. ':us:e:' .. user, offset, member)
+    redis.call('ZADD', ns .. ':us:e:' .. user, ts, member)
     touched[user] = true
     if excluded == '1' then redis.call('SADD', ns .. ':us:x:' .. user, item) end
     if session ~= '' then
-      redis.call('ZADD', ns .. ':us:e:' .. session, offset, member)
+      redis.call('ZADD', ns .. ':us:e:' .. session, ts, member)
       touched[session] = true
       if excluded == '1' then redis.call('SADD', ns .. ':us:x:' .. session, item) end
     end
@@ -96,12 +98,14 @@ class RedisUserStateStore:
             session = (
                 session_key(e.session_id) if e.session_id and e.session_id != e.user_id else ""
             )
-            member = json.dumps([r.offset, e.item_id, e.event_type, e.timestamp, e.event_value])
+            member = f"{r.offset:020d}" + json.dumps(
+                [r.offset, e.item_id, e.event_type, e.timestamp, e.event_value]
+            )
             bucket = int(e.received_at // BUCKET_S)
             weight = self._weights.get(e.event_type, 1.0)
             excluded = "1" if e.event_type in self._excluded_types else "0"
             args += [str(r.shard), str(r.offset), e.event_id, e.user_id, session, member]
-            args += [e.item_id, str(bucket), repr(weight), excluded]
+            args += [e.item_id, str(bucket), repr(weight), excluded, repr(e.timestamp)]
         return args
 
     def recent_events(self, key: str, limit: int) -> list[UserEvent]:
@@ -111,7 +115,7 @@ class RedisUserStateStore:
             members = cast(list[bytes], self._client.zrange(f"{self._ns}:us:e:{key}", -limit, -1))
         out = []
         for member in members:
-            _, item_id, event_type, ts, value = json.loads(member)
+            _, item_id, event_type, ts, value = json.loads(member[20:])
             out.append(UserEvent(item_id, event_type, float(ts), value))
         return out
 

@@ -2,8 +2,9 @@
 every item of an excluded type (``exclude_seen_event_types``) they ever had, and per-item activity
 in one-minute buckets, in SQLite.
 
-Ordering within a user uses the stream offset: one user's events all live on one shard, so offsets
-order them as they were accepted.
+A user's events are ordered by their own timestamp, ties by stream offset (one user's events all
+live on one shard, so offsets order them as accepted): "the last N events" are the N newest by
+event time even when a bulk import delivers a user's history out of time order.
 """
 
 from __future__ import annotations
@@ -117,8 +118,8 @@ class SqliteUserStateStore:
 
     def _trim(self, conn: sqlite3.Connection) -> None:
         conn.executemany(
-            "DELETE FROM user_events WHERE key = ? AND seq <= (SELECT seq FROM user_events"
-            " WHERE key = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)",
+            "DELETE FROM user_events WHERE key = ? AND (ts, seq) <= (SELECT ts, seq"
+            " FROM user_events WHERE key = ? ORDER BY ts DESC, seq DESC LIMIT 1 OFFSET ?)",
             [(k, k, self._max_events) for k in self._untrimmed],
         )
         self._untrimmed.clear()
@@ -154,7 +155,7 @@ class SqliteUserStateStore:
             self._db.reader()
             .execute(
                 "SELECT item_id, event_type, ts, value FROM user_events WHERE key = ?"
-                " ORDER BY seq DESC LIMIT ?",
+                " ORDER BY ts DESC, seq DESC LIMIT ?",
                 (key, min(limit, self._max_events)),
             )
             .fetchall()
