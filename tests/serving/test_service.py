@@ -14,9 +14,9 @@ from streamrec.events import Event
 from streamrec.recommenders.data import UserHistory
 from streamrec.recommenders.hybrid import Hybrid
 from streamrec.recommenders.itemknn import ItemKNN
+from streamrec.runtime import Runtime
 from streamrec.synthetic import generate_interactions
 from streamrec.training.interactions import encode_events
-from streamrec.runtime import Runtime
 from tests.conftest import RuntimeFactory
 from tests.factories import make_event
 from tests.serving.conftest import FakeActive, FakeRegistry, attach
