@@ -11,11 +11,14 @@ from streamrec.recommenders.ease import EASE
 from streamrec.recommenders.hybrid import Hybrid
 from streamrec.recommenders.itemknn import ItemKNN
 from streamrec.recommenders.popularity import Popularity, Trending
+from streamrec.recommenders.recent import RecentDistinct
+from streamrec.recommenders.recent_cooc import RecentCooc
 
 __all__ = ["DEFAULT_RECIPE", "RECIPES", "create", "recipe_class"]
 
 RECIPES: dict[str, type[Recommender]] = {
-    cls.recipe: cls for cls in (Popularity, Trending, ItemKNN, ALS, EASE, Hybrid)
+    cls.recipe: cls
+    for cls in (Popularity, Trending, ItemKNN, ALS, EASE, Hybrid, RecentDistinct, RecentCooc)
 }
 DEFAULT_RECIPE = Hybrid.recipe
 
