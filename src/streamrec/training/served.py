@@ -86,6 +86,7 @@ def evaluate_served(
     base: Settings | None = None,
     workdir: Path | None = None,
     progress: Progress | None = None,
+    k: int = K,
 ) -> list[ServedResult]:
     """The served evaluation of each recipe run, in one data dir (one import, one version per
     recipe, each activated in turn). ``workdir`` keeps the data dir (else a temporary one)."""
@@ -93,37 +94,45 @@ def evaluate_served(
     say = progress or (lambda _: None)
     if workdir is not None:
         workdir.mkdir(parents=True, exist_ok=True)
-        return _evaluate_in(split, runs, seed, base, workdir, say)
+        return _evaluate_in(split, runs, _Options(seed, k, say), base, workdir)
     with tempfile.TemporaryDirectory(prefix="streamrec-served-") as tmp:
-        return _evaluate_in(split, runs, seed, base, Path(tmp), say)
+        return _evaluate_in(split, runs, _Options(seed, k, say), base, Path(tmp))
+
+
+@dataclass(frozen=True)
+class _Options:
+    seed: int
+    k: int
+    say: Progress
 
 
 def _evaluate_in(
     split: ServedSplit,
     runs: Sequence[RecipeRun],
-    seed: int,
+    opts: _Options,
     base: Settings | None,
     folder: Path,
-    say: Progress,
 ) -> list[ServedResult]:
     settings = served_settings(folder / "data", split, base)
     runtime = Runtime(settings)
     try:
         started = time.perf_counter()
         report = import_training(runtime, split, folder)
-        say(
+        opts.say(
             f"imported {report.accepted:,} training events in {time.perf_counter() - started:.1f} s"
         )
         results = []
         for run in runs:
-            results.append(_evaluate_run(runtime, split, run, seed))
-            say(_summary(results[-1]))
+            results.append(_evaluate_run(runtime, split, run, opts))
+            opts.say(_summary(results[-1], opts.k))
         return results
     finally:
         runtime.close()
 
 
-def _evaluate_run(runtime: Runtime, split: ServedSplit, run: RecipeRun, seed: int) -> ServedResult:
+def _evaluate_run(
+    runtime: Runtime, split: ServedSplit, run: RecipeRun, opts: _Options
+) -> ServedResult:
     result = ServedResult(run.label, split.protocol, n_test_users=len(split.users))
     started = time.perf_counter()
     try:
@@ -139,13 +148,14 @@ def _evaluate_run(runtime: Runtime, split: ServedSplit, run: RecipeRun, seed: in
     items = Vocabulary(dict.fromkeys(split.targets))  # any coding of ids: only equality matters
     targets = items.indices(split.targets).astype(np.int64)
     started = time.perf_counter()
-    served = served_ranks(runtime, split.users, items)
+    served = served_ranks(runtime, split.users, items, opts.k)
     result.serve_time_s = time.perf_counter() - started
-    result.served = bootstrap_intervals(served, _known_targets(targets, split, runtime), seed)
+    known = _known_targets(targets, split)
+    result.served = bootstrap_intervals(served, known, opts.seed)
     model = _active_model(runtime)
     if model is not None:
-        recs = model_only_recommendations(model, split, runtime.settings, items)
-        result.model_only = bootstrap_intervals(recs, _known_targets(targets, split, runtime), seed)
+        recs = model_only_recommendations(model, split, runtime.settings, items, opts.k)
+        result.model_only = bootstrap_intervals(recs, known, opts.seed)
     return result
 
 
@@ -163,7 +173,7 @@ def served_ranks(
     return out
 
 
-def _known_targets(targets: np.ndarray, split: ServedSplit, runtime: Runtime) -> np.ndarray:
+def _known_targets(targets: np.ndarray, split: ServedSplit) -> np.ndarray:
     """The targets, -1 where the item never occurs in training (a miss by the protocol)."""
     trained = set(split.train.column("item_id").to_pylist())
     known = np.array([t in trained for t in split.targets], dtype=bool)
@@ -220,11 +230,11 @@ def test_histories(
     return batch, exclude
 
 
-def _summary(r: ServedResult) -> str:
+def _summary(r: ServedResult, k: int) -> str:
     if r.error:
         return f"{r.recipe}: refused: {r.error}"
-    hr, ndcg = r.served.get(f"hr@{K}"), r.served.get(f"ndcg@{K}")
+    hr, ndcg = r.served.get(f"hr@{k}"), r.served.get(f"ndcg@{k}")
     return (
-        f"{r.recipe}: served HR@{K} {hr.format() if hr else '-'}, NDCG@{K} "
+        f"{r.recipe}: served HR@{k} {hr.format() if hr else '-'}, NDCG@{k} "
         f"{ndcg.format() if ndcg else '-'}, train {r.train_time_s:.1f} s, serve {r.serve_time_s:.1f} s"
     )
