@@ -37,7 +37,15 @@ from streamrec.training.served_data import (
     split_events,
 )
 
-__all__ = ["RecipeRun", "ServedResult", "evaluate_served", "parse_recipe_runs", "served_ranks"]
+__all__ = [
+    "RecipeRun",
+    "ServedResult",
+    "evaluate_run",
+    "evaluate_served",
+    "parse_recipe_runs",
+    "served_ranks",
+    "target_codes",
+]
 
 K = 10
 Progress = Callable[[str], None]
@@ -123,16 +131,18 @@ def _evaluate_in(
         )
         results = []
         for run in runs:
-            results.append(_evaluate_run(runtime, split, run, opts))
+            results.append(evaluate_run(runtime, split, run, opts.seed, opts.k))
             opts.say(_summary(results[-1], opts.k))
         return results
     finally:
         runtime.close()
 
 
-def _evaluate_run(
-    runtime: Runtime, split: ServedSplit, run: RecipeRun, opts: _Options
+def evaluate_run(
+    runtime: Runtime, split: ServedSplit, run: RecipeRun, seed: int = 0, k: int = K
 ) -> ServedResult:
+    """Train ``run`` from ``runtime``'s lake, activate it, and measure what its service serves
+    to the test users of ``split`` (whose training events ``runtime`` has imported)."""
     result = ServedResult(run.label, split.protocol, n_test_users=len(split.users))
     started = time.perf_counter()
     try:
@@ -145,18 +155,26 @@ def _evaluate_run(
     result.train_time_s = time.perf_counter() - started
     result.version = str(meta["version"])
     result.params = dict(meta.get("params", {}))
-    items = Vocabulary(dict.fromkeys(split.targets))  # any coding of ids: only equality matters
-    targets = items.indices(split.targets).astype(np.int64)
+    items, targets = target_codes(split)
     started = time.perf_counter()
-    served = served_ranks(runtime, split.users, items, opts.k)
+    served = served_ranks(runtime, split.users, items, k)
     result.serve_time_s = time.perf_counter() - started
-    known = _known_targets(targets, split)
-    result.served = bootstrap_intervals(served, known, opts.seed)
+    result.served = bootstrap_intervals(served, targets, seed)
     model = _active_model(runtime)
     if model is not None:
-        recs = model_only_recommendations(model, split, runtime.settings, items, opts.k)
-        result.model_only = bootstrap_intervals(recs, known, opts.seed)
+        recs = model_only_recommendations(model, split, runtime.settings, items, k)
+        result.model_only = bootstrap_intervals(recs, targets, seed)
     return result
+
+
+def target_codes(split: ServedSplit) -> tuple[Vocabulary, np.ndarray]:
+    """A coding of the target ids (only equality matters) and each test user's target in it,
+    -1 where the item never occurs in training: a miss, by the protocol."""
+    items = Vocabulary(dict.fromkeys(split.targets))
+    trained = set(split.train.column("item_id").to_pylist())
+    codes = items.indices(split.targets).astype(np.int64)
+    known = np.array([t in trained for t in split.targets], dtype=bool)
+    return items, np.where(known, codes, -1)
 
 
 def served_ranks(
@@ -171,13 +189,6 @@ def served_ranks(
         codes = items.indices(ids).astype(np.int64)
         out[row, : codes.size] = np.where(codes >= 0, codes, -2)
     return out
-
-
-def _known_targets(targets: np.ndarray, split: ServedSplit) -> np.ndarray:
-    """The targets, -1 where the item never occurs in training (a miss by the protocol)."""
-    trained = set(split.train.column("item_id").to_pylist())
-    known = np.array([t in trained for t in split.targets], dtype=bool)
-    return np.where(known, targets, -1)
 
 
 def _active_model(runtime: Runtime) -> Recommender | None:
