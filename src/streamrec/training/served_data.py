@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 import pyarrow as pa
@@ -70,7 +70,7 @@ def split_events(table: pa.Table, protocol: str) -> ServedSplit:
     train = table.filter(pa.array(split.train_mask))
     order = np.argsort(train.column("timestamp").to_numpy(), kind="stable")
     return ServedSplit(
-        protocol,  # type: ignore[arg-type]  # checked just above
+        cast(Protocol, protocol),
         train.take(pa.array(order)),
         ev.users.ids(split.test_users),
         ev.items.ids(split.test_items),
