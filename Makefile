@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export STREAMREC_HOST ?= 127.0.0.1
 export STREAMREC_PORT ?= 8080
 
-.PHONY: run test lint typecheck pytest bench bench-cluster run-cluster stop-cluster servers browser clean
+.PHONY: run test lint typecheck pytest bench bench-quality bench-cluster run-cluster stop-cluster servers browser clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON)"; exit 1; }
@@ -41,6 +41,9 @@ test: lint typecheck servers browser pytest
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
+
+bench-quality: $(STAMP)
+	$(BIN)/python -m benchmarks.quality
 
 run-cluster: servers
 	$(BIN)/streamrec cluster run

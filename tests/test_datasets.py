@@ -75,18 +75,31 @@ def test_yoochoose_folder_loads_train_before_test(tmp_path: Path) -> None:
     assert t.column("timestamp").to_pylist() == [10.25, 11.0, 20.5]
 
 
-def test_diginetica_users_or_sessions(tmp_path: Path) -> None:
-    (tmp_path / "train-purchases.csv").write_text(
+def write_diginetica(folder: Path) -> None:
+    (folder / "train-purchases.csv").write_text(
         "sessionId;userId;timeframe;eventdate;ordernumber;itemId\n150;18278;1000;2016-05-06;1;25911\n"
         "151;NA;2000;2016-05-06;2;175874\n"
     )
-    (tmp_path / "sample_train-item-views.csv").write_text(
-        "session_id;user_id;item_id;timeframe;eventdate\n1;NA;81766;526309;2016-05-09"
+    (folder / "sample_train-item-views.csv").write_text(
+        "session_id;user_id;item_id;timeframe;eventdate\n1;NA;81766;526309;2016-05-09\n"
+        "2;77;5;1000;2016-05-09"
     )
+
+
+def test_diginetica_views_are_sessions(tmp_path: Path) -> None:
+    write_diginetica(tmp_path)
     rows = load_dataset(tmp_path, "diginetica").to_pylist()
-    assert [r["user_id"] for r in rows] == ["s1", "u18278", "s151"]
-    assert [r["event_type"] for r in rows] == ["view", "purchase", "purchase"]
-    assert rows[1]["timestamp"] == pytest.approx(1462492800 + 1.0)
+    assert [r["user_id"] for r in rows] == ["s1", "s2"]  # the session, even with a known user
+    assert {r["event_type"] for r in rows} == {"view"}
+    assert rows[1]["timestamp"] == pytest.approx(1462752000 + 1.0)
+
+
+def test_diginetica_purchases_users_or_sessions(tmp_path: Path) -> None:
+    write_diginetica(tmp_path)
+    rows = load_dataset(tmp_path, "diginetica-purchases").to_pylist()
+    assert [r["user_id"] for r in rows] == ["u18278", "s151"]
+    assert [r["event_type"] for r in rows] == ["purchase", "purchase"]
+    assert rows[0]["timestamp"] == pytest.approx(1462492800 + 1.0)
 
 
 def test_errors_name_the_problem(tmp_path: Path) -> None:

@@ -158,24 +158,30 @@ def load_yoochoose(path: Path) -> pa.Table:
 
 
 def load_diginetica(path: Path) -> pa.Table:
-    """DIGINETICA views (sample) and purchases (semicolon csv, day + ms-in-session time).
+    """DIGINETICA item views (semicolon csv, day + ms-in-session time); sessions are users.
 
-    A known user id is the user; an anonymous session (user NA) is a user of its own."""
+    This is EVALUATION.md's sequence definition: the views file, one sequence per session,
+    ordered by eventdate then timeframe. The purchases file is not mixed in: the views are a
+    sample, and only 138 of its ~3,000 sessions appear among the purchases, so merging them
+    makes sequences of purchases without views (format ``diginetica-purchases`` loads those)."""
+    table = _diginetica_file(path, "sample_train-item-views.csv")
+    return _diginetica_part(table, "view", by_session=True)
+
+
+def load_diginetica_purchases(path: Path) -> pa.Table:
+    """DIGINETICA purchases: a known user id is the user; an anonymous session (user NA) is a
+    user of its own."""
+    table = _diginetica_file(path, "train-purchases.csv")
+    return _diginetica_part(table, "purchase", by_session=False)
+
+
+def _diginetica_file(path: Path, name: str) -> pa.Table:
+    file = path / name if path.is_dir() else path
+    if not file.exists():
+        raise ValidationError("dataset", f"{file}: no such DIGINETICA file")
     parse = pacsv.ParseOptions(delimiter=";")
-    parts = []
-    for name, etype in (
-        ("sample_train-item-views.csv", "view"),
-        ("train-purchases.csv", "purchase"),
-    ):
-        file = path / name
-        if not file.exists():
-            continue
-        t = pacsv.read_csv(file, parse_options=parse, convert_options=_string_columns())
-        t = t.rename_columns([_ALIASES.get(c.lower(), c.lower()) for c in t.column_names])
-        parts.append(_diginetica_part(t, etype))
-    if not parts:
-        raise ValidationError("dataset", f"{path}: no DIGINETICA views or purchases file")
-    return pa.concat_tables(parts)
+    t = pacsv.read_csv(file, parse_options=parse, convert_options=_string_columns())
+    return t.rename_columns([_ALIASES.get(c.lower(), c.lower()) for c in t.column_names])
 
 
 def _string_columns() -> pacsv.ConvertOptions:
@@ -185,10 +191,12 @@ def _string_columns() -> pacsv.ConvertOptions:
     )
 
 
-def _diginetica_part(t: pa.Table, event_type: str) -> pa.Table:
+def _diginetica_part(t: pa.Table, event_type: str, by_session: bool) -> pa.Table:
     day = pc.cast(pc.cast(t.column("eventdate"), pa.timestamp("s")), pa.int64()).to_numpy()
     ts = day.astype(np.float64) + t.column("timeframe").cast(pa.float64()).to_numpy() / 1000.0
     session = pc.binary_join_element_wise("s", t.column("session_id"), "")
+    if by_session:
+        return _table(session, t.column("item_id"), ts, [event_type] * len(t), None, session)
     user_raw = t.column("user_id")
     known = pc.and_(pc.is_valid(user_raw), pc.not_equal(pc.fill_null(user_raw, "NA"), "NA"))
     user = pc.if_else(
@@ -202,6 +210,7 @@ FORMATS: dict[str, Callable[[Path], pa.Table]] = {
     "jsonl": load_jsonl,
     "movielens": load_movielens,
     "diginetica": load_diginetica,
+    "diginetica-purchases": load_diginetica_purchases,
     "otto": load_otto,
     "yoochoose": load_yoochoose,
 }

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.csv as pacsv
 import typer
 from typer.testing import CliRunner
 
@@ -46,28 +48,30 @@ def test_evaluate_reports_refusals_instead_of_failing() -> None:
     assert result.error is not None and "at least 10" in result.error
 
 
-def test_cli_json_output(tmp_path: object) -> None:
-    from pathlib import Path
-
-    path = Path(str(tmp_path)) / "events.csv"
-    t = _table()
-    import pyarrow.csv as pacsv
-
-    pacsv.write_csv(t, path)
+def test_cli_json_output(tmp_path: Path) -> None:
+    path = tmp_path / "events.csv"
+    pacsv.write_csv(generate_interactions(n_users=100, n_items=80, n_events=2_000, seed=11), path)
     app = typer.Typer()
     register(app)
     app.command("noop")(lambda: None)
     out = CliRunner().invoke(
-        app, ["evaluate", "--dataset", str(path), "--format", "csv", "--recipe", "item-knn",
-              "--json"],
+        app, ["evaluate", "--dataset", str(path), "--format", "csv", "--recipe",
+              "item-knn,recent-cooc", "--protocol", "next-event", "--json", "--seed", "4"],
     )  # fmt: skip
     assert out.exit_code == 0, out.output
-    (row,) = json.loads(out.output)
-    assert row["recipe"] == "item-knn" and 0 <= row["metrics"]["hr@10"] <= 1
+    rows = json.loads(out.output)
+    assert [r["recipe"] for r in rows] == ["item-knn", "recent-cooc"]
+    for row in rows:
+        assert row["protocol"] == "next-event" and row["error"] is None
+        served, model = row["served"]["hr@10"], row["model_only"]["ndcg@10"]
+        assert 0 <= served["low"] <= served["value"] <= served["high"] <= 1
+        assert 0 <= model["value"] <= 1
+        assert np.isfinite(row["train_time_s"])
     table_out = CliRunner().invoke(
         app, ["evaluate", "--dataset", str(path), "--format", "csv", "--recipe", "popularity"]
     )
-    assert table_out.exit_code == 0 and "HR@10" in table_out.output
-    bad = CliRunner().invoke(app, ["evaluate", "--dataset", str(path), "--recipe", "nope"])
-    assert bad.exit_code != 0
-    assert np.isfinite(row["train_time_s"])
+    assert table_out.exit_code == 0, table_out.output
+    assert "HR@10 [95% CI]" in table_out.output and "leave-last-out" in table_out.output
+    for bad in (["--recipe", "nope"], ["--recipe", "item-knn:tuned"], ["--protocol", "random"]):
+        refused = CliRunner().invoke(app, ["evaluate", "--dataset", str(path), *bad])
+        assert refused.exit_code != 0

@@ -1,4 +1,11 @@
-"""`streamrec evaluate`: the offline protocol of EVALUATION.md for one dataset and some recipes."""
+"""`streamrec evaluate`: a protocol of EVALUATION.md measured on what the service serves.
+
+The training part of the dataset is imported into a temporary data dir through the stream and
+the consumers, each recipe is trained from its lake and activated, and every test user's top k
+comes from the same call ``GET /v1/recommendations/{user}`` makes (see
+:mod:`streamrec.training.served`). Figures carry 95% bootstrap intervals over test users; the
+model scored alone, in one batch, is shown as a diagnostic.
+"""
 
 from __future__ import annotations
 
@@ -13,9 +20,17 @@ from rich.table import Table
 from streamrec.datasets import FORMATS, load_dataset
 from streamrec.errors import StreamrecError
 from streamrec.recommenders.registry import RECIPES
-from streamrec.training.evaluate import EvaluationResult, evaluate_recipe, prepare
+from streamrec.training.served import RecipeRun, ServedResult, evaluate_served, parse_recipe_runs
+from streamrec.training.served_data import PROTOCOLS
 
 __all__ = ["register", "results_table"]
+
+TUNABLE = ("ease", "als")  # recipes with a `tune` parameter: `NAME:tuned`
+RECIPE_HELP = (
+    f"all, or a comma-separated list of: {', '.join(RECIPES)}; "
+    + ", ".join(f"{name}:tuned" for name in TUNABLE)
+    + " tune on a validation split of the training data"
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -26,45 +41,57 @@ def register(app: typer.Typer) -> None:
 def evaluate_command(
     dataset: Path = typer.Option(..., "--dataset", help="file or folder of the dataset"),
     fmt: str = typer.Option("csv", "--format", help=f"one of: {', '.join(FORMATS)}"),
-    recipe: str = typer.Option("all", "--recipe", help=f"all, or one of: {', '.join(RECIPES)}"),
-    protocol: str = typer.Option("leave-last-out", "--protocol"),
+    recipe: str = typer.Option("all", "--recipe", help=RECIPE_HELP),
+    protocol: str = typer.Option("leave-last-out", "--protocol", help=" or ".join(PROTOCOLS)),
     k: int = typer.Option(10, "--k", min=1, max=500),
+    seed: int = typer.Option(0, "--seed", help="seed of the bootstrap intervals"),
     as_json: bool = typer.Option(False, "--json", help="print JSON instead of a table"),
+    keep: Path | None = typer.Option(None, "--keep-data", help="keep the data dir here"),
 ) -> None:
-    """Train each recipe on all but each user's last item and report HR, NDCG, MRR, coverage."""
-    if protocol != "leave-last-out":
-        raise typer.BadParameter("only 'leave-last-out' is implemented", param_hint="--protocol")
-    recipes = list(RECIPES) if recipe == "all" else [recipe]
-    unknown = [r for r in recipes if r not in RECIPES]
-    if unknown:
-        raise typer.BadParameter(f"unknown recipe {unknown[0]!r}", param_hint="--recipe")
+    """Train each recipe on the training part, serve it, and report HR and NDCG with 95% CIs."""
+    if protocol not in PROTOCOLS:
+        raise typer.BadParameter(f"one of {', '.join(PROTOCOLS)}", param_hint="--protocol")
+    runs = recipe_runs(recipe)
     try:
-        data = prepare(load_dataset(dataset, fmt))
+        table = load_dataset(dataset, fmt)
+        say = None if as_json else (lambda line: typer.echo(line, err=True))
+        results = evaluate_served(table, protocol, runs, seed, workdir=keep, progress=say, k=k)
     except StreamrecError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
-    results = [evaluate_recipe(data, r, k) for r in recipes]
     if as_json:
         typer.echo(json.dumps([asdict(r) for r in results], indent=2))
     else:
-        Console().print(results_table(results, k, f"{dataset} ({data.test_users.size} test users)"))
+        n = results[0].n_test_users if results else 0
+        Console().print(results_table(results, k, f"{dataset}, {protocol} ({n} test users)"))
 
 
-def results_table(results: list[EvaluationResult], k: int, title: str) -> Table:
+def recipe_runs(recipe: str) -> list[RecipeRun]:
+    """``all`` (every recipe), or the comma-separated names; BadParameter naming an unknown one."""
+    names = list(RECIPES) if recipe == "all" else [r.strip() for r in recipe.split(",") if r]
+    for name in names:
+        base, _, variant = name.partition(":")
+        if base not in RECIPES or (variant and (variant != "tuned" or base not in TUNABLE)):
+            raise typer.BadParameter(f"unknown recipe {name!r}", param_hint="--recipe")
+    return parse_recipe_runs(names)
+
+
+def results_table(results: list[ServedResult], k: int, title: str) -> Table:
     table = Table(title=title)
-    for col in ("recipe", f"HR@{k}", f"NDCG@{k}", f"MRR@{k}", "coverage", "train s"):
+    columns = ("recipe", f"HR@{k} [95% CI]", f"NDCG@{k} [95% CI]",
+               f"model-only NDCG@{k}", "train s")  # fmt: skip
+    for col in columns:
         table.add_column(col, justify="left" if col == "recipe" else "right")
     for r in results:
         if r.error:
-            table.add_row(r.recipe, "-", "-", "-", "-", f"refused: {r.error}")
+            table.add_row(r.recipe, "-", "-", "-", f"refused: {r.error}")
             continue
-        m = r.metrics
+        model = r.model_only.get(f"ndcg@{k}")
         table.add_row(
             r.recipe,
-            f"{m[f'hr@{k}']:.4f}",
-            f"{m[f'ndcg@{k}']:.4f}",
-            f"{m[f'mrr@{k}']:.4f}",
-            f"{m['coverage']:.3f}",
-            f"{r.train_time_s:.2f}",
+            r.served[f"hr@{k}"].format(),
+            r.served[f"ndcg@{k}"].format(),
+            model.format() if model else "-",
+            f"{r.train_time_s:.1f}",
         )
     return table

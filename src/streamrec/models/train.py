@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import pyarrow as pa
@@ -64,15 +65,19 @@ def train(
     recipe: str | None = None,
     activate: bool = False,
     registry: ModelRegistry | None = None,
+    params: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Train ``recipe`` on the whole lake, save a version, optionally point the campaign at it.
+    ``params`` override the recipe's defaults (e.g. ``{"tune": True}``).
 
     Returns the version's metadata. ModelError when the lake holds too little data."""
     started = time.perf_counter()
     table = LakeReader(settings.lake_location).read_interactions()
     read_s = time.perf_counter() - started
     registry = registry or ModelRegistry(settings)
-    metadata = train_on_table(settings, table, recipe, registry, extra={"read_time_s": read_s})
+    metadata = train_on_table(
+        settings, table, recipe, registry, extra={"read_time_s": read_s}, params=params
+    )
     if activate:
         registry.set_campaign(settings.campaign, metadata["version"])
         metadata["activated"] = settings.campaign
@@ -85,13 +90,14 @@ def train_on_table(
     recipe: str | None,
     registry: ModelRegistry,
     extra: dict[str, Any] | None = None,
+    params: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Evaluate on the hold-out, fit on all of ``table``, save; the version's metadata."""
     name = resolve_recipe(settings, recipe)
     check_enough_events(table)
     started = time.perf_counter()
     weights = EventWeights(dict(settings.event_type_weights))
-    params = recipe_params(settings, name)
+    params = recipe_params(settings, name) | dict(params or {})
     holdout = prepare(table, weights)
     if holdout.test_users.size < MIN_TEST_USERS:
         raise ModelError(

@@ -7,7 +7,7 @@ reflected at once without retraining.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -28,6 +28,16 @@ class ALSConfig:
     threads: int = 1  # the serving machines are small and shared: stay at 1-2
     seed: int = 42
     binary: bool = False
+    tune: bool = False  # choose the first four on a validation split of the training data
+
+
+# Searched one parameter at a time, from the defaults, in this order (tuning.coordinate_search).
+TUNING_AXES: dict[str, tuple[float, ...]] = {
+    "factors": (32, 64, 128),
+    "regularization": (0.01, 0.05, 0.2),
+    "alpha": (1.0, 5.0, 10.0, 40.0),
+    "iterations": (8, 15, 25),
+}
 
 
 class ALS(Recommender):
@@ -42,15 +52,20 @@ class ALS(Recommender):
         threads: int = 1,
         seed: int = 42,
         binary: bool = False,
+        tune: bool = False,
     ) -> None:
         super().__init__()
-        self.config = ALSConfig(factors, regularization, alpha, iterations, threads, seed, binary)
+        self.config = ALSConfig(
+            factors, regularization, alpha, iterations, threads, seed, binary, tune
+        )
         self.item_factors = np.zeros((0, factors), dtype=np.float32)
         self._gram: np.ndarray | None = None
 
     def _fit(self, interactions: Interactions) -> None:
         from implicit.cpu.als import AlternatingLeastSquares
 
+        if self.config.tune:
+            self.config = replace(self._tuned(interactions), tune=False)
         cfg = self.config
         user_items = interactions.to_csr(binary=cfg.binary)
         user_items.data = np.log1p(user_items.data).astype(np.float32)
@@ -67,6 +82,28 @@ class ALS(Recommender):
             model.fit(user_items, show_progress=False)
         self.item_factors = np.ascontiguousarray(model.item_factors, dtype=np.float32)
         self._gram = None
+
+    def _tuned(self, interactions: Interactions) -> ALSConfig:
+        """Factors, regularization, alpha and iterations by validation NDCG@10, one at a time
+        (the defaults without enough validation cases)."""
+        from streamrec.recommenders.tuning import coordinate_search, validation_split
+
+        config: ALSConfig = self.config
+        validation = validation_split(interactions)
+        if validation is None:
+            self.metadata["tuning"] = "not enough validation cases: defaults kept"
+            return config
+        base = replace(config, tune=False)
+        start = {name: getattr(base, name) for name in TUNING_AXES}
+        best, value = coordinate_search(
+            lambda p: ALS(**{**asdict(base), **p}), start, TUNING_AXES, validation
+        )
+        self.metadata["tuning"] = {
+            "validation_users": int(validation.users.size),
+            "validation_ndcg@10": round(value, 5),
+            "chosen": best,
+        }
+        return replace(base, **best)
 
     def user_factors(self, batch: HistoryBatch) -> np.ndarray:
         """Fold-in: the exact ALS user step for each history against the fixed item factors."""

@@ -6,7 +6,7 @@ catalogues above ``max_items`` with a clear error instead of running out of memo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import scipy.linalg
@@ -26,6 +26,12 @@ class EASEConfig:
     max_items: int = 20_000  # refuse above this: 20,000 items is 1.6 GB of float32 and minutes
     binary: bool = True
     half_life_events: float | None = None  # recency weighting of the history at scoring time
+    tune: bool = False  # choose regularization on a validation split of the training data
+
+
+REGULARIZATION_GRID = (5.0, 20.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0)
+LARGE_CATALOGUE = 3_000  # above this many items each fit takes seconds: a coarser grid
+COARSE_REGULARIZATION_GRID = (20.0, 100.0, 500.0, 2500.0)
 
 
 def ease_weights(user_items: sp.csr_matrix, n_items: int, regularization: float) -> np.ndarray:
@@ -49,15 +55,43 @@ class EASE(Recommender):
         max_items: int = 20_000,
         binary: bool = True,
         half_life_events: float | None = None,
+        tune: bool = False,
     ) -> None:
         super().__init__()
-        self.config = EASEConfig(regularization, max_items, binary, half_life_events)
+        self.config = EASEConfig(regularization, max_items, binary, half_life_events, tune)
         self.weights = np.zeros((0, 0), dtype=np.float32)
 
     def _fit(self, interactions: Interactions) -> None:
         check_catalogue_size(interactions.n_items, self.config.max_items)
+        if self.config.tune:
+            self.config = replace(self._tuned(interactions), tune=False)
         x = interactions.to_csr(binary=self.config.binary)
         self.weights = ease_weights(x, interactions.n_items, self.config.regularization)
+
+    def _tuned(self, interactions: Interactions) -> EASEConfig:
+        """The regularization with the best validation NDCG@10 (the default without enough
+        validation cases)."""
+        from streamrec.recommenders.tuning import grid_search, validation_split
+
+        config: EASEConfig = self.config
+        validation = validation_split(interactions)
+        if validation is None:
+            self.metadata["tuning"] = "not enough validation cases: defaults kept"
+            return config
+        large = interactions.n_items > LARGE_CATALOGUE
+        grid = COARSE_REGULARIZATION_GRID if large else REGULARIZATION_GRID
+        base = replace(config, tune=False)
+        best, value = grid_search(
+            lambda p: EASE(**{**asdict(base), **p}),
+            [{"regularization": r} for r in grid],
+            validation,
+        )
+        self.metadata["tuning"] = {
+            "validation_users": int(validation.users.size),
+            "validation_ndcg@10": round(value, 5),
+            "chosen": best,
+        }
+        return replace(base, **best)
 
     def _score(self, batch: HistoryBatch) -> np.ndarray:
         cfg = self.config

@@ -22,6 +22,8 @@ RECIPES: dict[str, str] = {
     "als": "streamrec.recommenders.als:ALS",
     "ease": "streamrec.recommenders.ease:EASE",
     "hybrid": "streamrec.recommenders.hybrid:Hybrid",
+    "recent-distinct": "streamrec.recommenders.recent:RecentDistinct",
+    "recent-cooc": "streamrec.recommenders.recent_cooc:RecentCooc",
 }
 DEFAULT_RECIPE = "hybrid"
 

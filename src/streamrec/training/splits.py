@@ -1,4 +1,5 @@
-"""The temporal leave-last-out split of /shared/EVALUATION.md, on int-coded arrays."""
+"""The two splits of /shared/EVALUATION.md, on int-coded arrays: temporal leave-last-out (first
+occurrences only) and next event (repeats allowed)."""
 
 from __future__ import annotations
 
@@ -6,14 +7,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["LeaveLastOutSplit", "first_occurrences", "leave_last_out_split"]
+__all__ = [
+    "LeaveLastOutSplit",
+    "first_occurrences",
+    "leave_last_out_split",
+    "next_event_split",
+]
 
 MIN_DISTINCT_ITEMS = 3
+MIN_SEQUENCE_EVENTS = 3
 
 
 @dataclass(frozen=True)
 class LeaveLastOutSplit:
-    train_mask: np.ndarray  # bool [n]: first occurrences that are not test targets
+    train_mask: np.ndarray  # bool [n]: the training rows (never a test target)
     test_users: np.ndarray  # int64 [n_test], ascending
     test_items: np.ndarray  # int64 [n_test], the target of each test user
 
@@ -44,5 +51,24 @@ def leave_last_out_split(
     target_rows = rows[last_pos[test_users]]
     mask = np.zeros(len(user), dtype=bool)
     mask[rows] = True
+    mask[target_rows] = False
+    return LeaveLastOutSplit(mask, test_users, np.asarray(item, dtype=np.int64)[target_rows])
+
+
+def next_event_split(
+    sequence: np.ndarray, item: np.ndarray, timestamp: np.ndarray
+) -> LeaveLastOutSplit:
+    """EVALUATION.md's second protocol: events ordered by timestamp per sequence (ties keep the
+    input order), nothing de-duplicated; every sequence with at least 3 events gives one test
+    case, its last event's item, and every other event (of every sequence) is training."""
+    order = np.argsort(np.asarray(timestamp), kind="stable")
+    seq = np.asarray(sequence, dtype=np.int64)
+    n_seq = int(seq.max()) + 1 if seq.size else 0
+    counts = np.bincount(seq, minlength=n_seq)
+    last_row = np.full(n_seq, -1, dtype=np.int64)
+    last_row[seq[order]] = order  # later rows in time order overwrite earlier: the last stays
+    test_users = np.flatnonzero(counts >= MIN_SEQUENCE_EVENTS)
+    target_rows = last_row[test_users]
+    mask = np.ones(seq.size, dtype=bool)
     mask[target_rows] = False
     return LeaveLastOutSplit(mask, test_users, np.asarray(item, dtype=np.int64)[target_rows])
