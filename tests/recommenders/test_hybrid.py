@@ -66,9 +66,11 @@ def test_large_data_tunes_on_a_sample_with_the_coarse_grid(
     model = Hybrid()
     model.fit(events.interactions())
     grid = hybrid_module._COARSE_GRID
-    # 60 sampled; a case whose target the user already bought is dropped (serving excludes it)
-    tuned_on = int(model.metadata["tuning"].removeprefix("validation (").removesuffix(" users)"))
-    assert 50 <= tuned_on <= 60
+    # 60 sampled per fold; a case whose target the user already bought is dropped (serving
+    # excludes it)
+    assert model.metadata["tuning"].startswith("validation (")
+    cases, folds = model.metadata["tuning"].removeprefix("validation (").split(" cases, ")
+    assert folds == "2 folds)" and 100 <= int(cases) <= 120
     assert model.config.half_life_events in grid.half_lives
     assert model.config.transition_weight in grid.transition_weights
     assert model.config.popularity_weight in grid.popularity_weights

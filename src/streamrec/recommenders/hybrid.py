@@ -62,7 +62,19 @@ class _Grid:
     half_lives: tuple[float | None, ...]
     transition_weights: tuple[float, ...]
     popularity_weights: tuple[float, ...]  # never 0: popularity breaks ties
-    repeat_weights: tuple[float, ...] = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0)
+    repeat_weights: tuple[float, ...] = (
+        0.0,
+        0.5,
+        1.0,
+        2.0,
+        4.0,
+        8.0,
+        16.0,
+        32.0,
+        64.0,
+        128.0,
+        256.0,
+    )
     stream_weights: tuple[float, ...] = (0.0, 0.03, 0.1, 0.3, 1.0, 3.0)
 
 
@@ -77,6 +89,7 @@ _VALIDATION_CELLS = 50_000_000
 _PRIORS: tuple[Prior, ...] = ("decayed", "window")
 _TIE_BREAK_SHARE = 1e-3  # with no evidence at all the personalised signals only break ties
 _MIN_EVENTS = 2  # a validation case: one event to fold in and the next one to guess
+_FOLDS = 2  # validation targets per user: the last event, then the one before (own fit each)
 
 
 @dataclass(frozen=True)
@@ -179,21 +192,49 @@ class Hybrid(Recommender):
         return _scaled(recent + 1e-2 * decayed)
 
     def _tuned(self, interactions: Interactions) -> HybridConfig:
-        """Grid search on each user's last event of the training data (served as serving would
-        rank it); with too few informative validation cases, the recent-window prior leads."""
+        """Grid search on each user's last event of the training data, and on the event before
+        it with its own fit (twice the evidence on small data), each ranked as serving would
+        rank it; with too few informative validation cases, the recent-window prior leads."""
         cfg = self.config
-        fit_mask, users, targets = self._validation_cases(interactions)
+        large = len(interactions) > _LARGE_EVENTS
+        grid = _COARSE_GRID if large else _FULL_GRID
+        rng = np.random.default_rng(cfg.seed)
+        self.config = replace(cfg, tune=False)
+        folds: list[_Fold] = []
+        for back in range(1, _FOLDS + 1):
+            fold = self._fold(interactions, back, rng, large, grid)
+            if isinstance(fold, int):  # too few cases: the first fold decides on the fallback
+                if back == 1:
+                    self.config = cfg
+                    return self._fallback(fold)
+                break
+            folds.append(fold)
+        n_cases = sum(f.val.targets.size for f in folds)
+        self.metadata["tuning"] = f"validation ({n_cases} cases, {len(folds)} folds)"
+        return _GridSearch(self, folds).run(grid)
+
+    def _fold(
+        self,
+        interactions: Interactions,
+        back: int,
+        rng: np.random.Generator,
+        large: bool,
+        grid: _Grid,
+    ) -> _Fold | int:
+        """The ``back``-th last event of each user as the target, the events before it fitted;
+        the number of usable cases instead when there are too few."""
+        cfg = self.config
+        fit_mask, users, targets = self._validation_cases(interactions, back)
         # a case whose target never occurs in the tuning fit is a miss for every setting: no
         # information about which is better, so only reachable cases count as evidence
         known = np.bincount(interactions.item[fit_mask], minlength=interactions.n_items)
         reachable = known[targets] > 0
         users, targets = users[reachable], targets[reachable]
         if users.size < cfg.min_validation_cases:
-            return self._fallback(int(users.size))
-        large = len(interactions) > _LARGE_EVENTS
-        rng = np.random.default_rng(cfg.seed)
+            return int(users.size)
         # dense validation scores are users x items floats: cap them at ~200 MB per matrix
-        n_val = min(cfg.validation_users, max(100, _VALIDATION_CELLS // interactions.n_items))
+        cells = _VALIDATION_CELLS // _FOLDS
+        n_val = min(cfg.validation_users, max(100, cells // interactions.n_items))
         n_val = min(n_val, _LARGE_VALIDATION_USERS) if large else n_val
         pick = np.sort(rng.permutation(users.size)[:n_val])
         users, targets = users[pick], targets[pick]
@@ -203,29 +244,28 @@ class Hybrid(Recommender):
             sampled[users] = True
             keep = keep & sampled[interactions.user]
         fit_part = interactions.subset(keep)
-        self.config = replace(cfg, tune=False)
         self._fit_components(fit_part)
         val = self._validation(fit_part, users, targets)
         if val.targets.size < cfg.min_validation_cases:
-            return self._fallback(int(val.targets.size))
+            return int(val.targets.size)
         stream = consecutive_cooccurrence(fit_part, STREAM_PAIR_GAP_S, STREAM_NEIGHBOURS)
-        priors = {kind: self._prior(fit_part, kind) for kind in _PRIORS}
-        self.metadata["tuning"] = f"validation ({val.targets.size} users)"
-        return _GridSearch(self, val, stream, priors).run(_COARSE_GRID if large else _FULL_GRID)
+        return _Fold.of(self, val, stream, fit_part, grid)
 
     def _validation_cases(
-        self, interactions: Interactions
+        self, interactions: Interactions, back: int = 1
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Each user with >= 3 events: the last event is the target, the rest the tuning fit.
-        Returns (fit mask over events, users, target items)."""
+        """Each user with enough events: the ``back``-th last event is the target, the events
+        before it the tuning fit (later ones are left out: they are the future). Returns (fit
+        mask over events, users, target items)."""
         order = np.lexsort((np.arange(len(interactions)), interactions.user))
         counts = np.bincount(interactions.user, minlength=interactions.n_users)
         ends = np.cumsum(counts)
-        users = np.flatnonzero(counts >= _MIN_EVENTS)
-        last = order[ends[users] - 1]
+        users = np.flatnonzero(counts >= _MIN_EVENTS + back - 1)
         fit_mask = np.ones(len(interactions), bool)
-        fit_mask[last] = False
-        return fit_mask, users, interactions.item[last].astype(np.int64)
+        for step in range(1, back + 1):
+            fit_mask[order[ends[users] - step]] = False
+        target = order[ends[users] - back]
+        return fit_mask, users, interactions.item[target].astype(np.int64)
 
     def _validation(
         self, fit_part: Interactions, users: np.ndarray, targets: np.ndarray
@@ -328,35 +368,38 @@ class Hybrid(Recommender):
             self.repeat = RepeatRates(arrays["repeat_rates"])
 
 
-class _GridSearch:
-    """Coordinate search over the blend on validation: (half-life, transition, prior weights)
-    on a full grid, then the repeat and stream weights, then transition and prior weights once
-    more around them; the alternative prior last, adopted only when clearly better."""
+@dataclass(frozen=True)
+class _Fold:
+    """One validation set with every blend component scored for it, from its own fit."""
 
-    def __init__(
-        self,
+    val: _Validation
+    bases: dict[float | None, np.ndarray]  # row-normalised base scores per half-life
+    trans: np.ndarray
+    stream: np.ndarray
+    repeat: np.ndarray
+    priors: dict[Prior, np.ndarray]
+
+    @classmethod
+    def of(
+        cls,
         model: Hybrid,
         val: _Validation,
         stream: sp.csr_matrix,
-        priors: dict[Prior, np.ndarray],
-    ) -> None:
-        self.model, self.val, self.priors = model, val, priors
+        fit_part: Interactions,
+        grid: _Grid,
+    ) -> _Fold:
         batch = val.batch
-        self.trans = _row_normalised(model._recent_scores(batch, model.transitions))
-        self.stream = _row_normalised(model._recent_scores(batch, stream))
-        self.repeat = model._repeat_scores(batch)
-        self._bases: dict[float | None, np.ndarray] = {}
-        self.best = model.config
-        self.best_gains = np.full(val.targets.size, -1.0)
-
-    def base(self, half_life: float | None) -> np.ndarray:
-        if half_life not in self._bases:
-            scores = self.model._base_scores(self.val.batch, half_life)
-            self._bases[half_life] = _row_normalised(scores)
-        return self._bases[half_life]
+        return cls(
+            val,
+            {hl: _row_normalised(model._base_scores(batch, hl)) for hl in grid.half_lives},
+            _row_normalised(model._recent_scores(batch, model.transitions)),
+            _row_normalised(model._recent_scores(batch, stream)),
+            model._repeat_scores(batch),
+            {kind: model._prior(fit_part, kind) for kind in _PRIORS},
+        )
 
     def gains(self, cfg: HybridConfig) -> np.ndarray:
-        scores = self.base(cfg.half_life_events) + cfg.transition_weight * self.trans
+        scores = self.bases[cfg.half_life_events] + cfg.transition_weight * self.trans
         if cfg.repeat_weight:
             scores += cfg.repeat_weight * self.repeat
         if cfg.stream_weight:
@@ -364,6 +407,21 @@ class _GridSearch:
         scores += cfg.popularity_weight * self.priors[cfg.prior]
         scores[self.val.excluded] = -np.inf
         return _ndcg_gains(scores, self.val.targets)
+
+
+class _GridSearch:
+    """Coordinate search over the blend on the validation folds (per-case gains pooled):
+    (half-life, transition, prior weights) on a full grid, then the repeat and stream weights,
+    then transition and prior weights once more around them; the alternative prior last,
+    adopted only when clearly better."""
+
+    def __init__(self, model: Hybrid, folds: list[_Fold]) -> None:
+        self.model, self.folds = model, folds
+        self.best = model.config
+        self.best_gains = np.full(sum(f.val.targets.size for f in folds), -1.0)
+
+    def gains(self, cfg: HybridConfig) -> np.ndarray:
+        return np.concatenate([fold.gains(cfg) for fold in self.folds])
 
     def consider(self, cfg: HybridConfig, clearly: bool = False) -> None:
         gains = self.gains(cfg)
@@ -382,10 +440,10 @@ class _GridSearch:
         ):
             self.consider(replace(start, half_life_events=hl, transition_weight=tw,
                                   popularity_weight=pw))  # fmt: skip
-        if self.repeat.any():
+        if any(fold.repeat.any() for fold in self.folds):
             for rw in grid.repeat_weights:
                 self.consider(replace(self.best, repeat_weight=rw))
-        if self.stream.any():
+        if any(fold.stream.any() for fold in self.folds):
             for sw in grid.stream_weights:
                 self.consider(replace(self.best, stream_weight=sw))
         for tw, pw in itertools.product(grid.transition_weights, grid.popularity_weights):
