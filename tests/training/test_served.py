@@ -81,6 +81,17 @@ def test_import_fills_the_stores_and_the_stream_state(tmp_path: Path) -> None:
         runtime.close()
 
 
+def test_import_without_a_running_server_leaves_the_stream_state_alone(tmp_path: Path) -> None:
+    split = split_events(synthetic(), "next-event")
+    runtime = Runtime(served_settings(tmp_path / "data", split))
+    try:
+        import_training(runtime, split, tmp_path, feed=False)
+        assert runtime.recommendations.stream.events_seen == 0
+        assert runtime.user_state.recent_events(split.users[0], 5)  # the store has them
+    finally:
+        runtime.close()
+
+
 @pytest.mark.parametrize(("protocol", "recipe"), [("next-event", "hybrid"),
                                                    ("leave-last-out", "item-knn")])  # fmt: skip
 def test_evaluate_figure_is_the_http_figure(tmp_path: Path, protocol: str, recipe: str) -> None:
