@@ -124,13 +124,14 @@ def load_line() -> str:
 
 
 def run_section(
-    root: Path, name: str, fmt: str, protocol: str, labels: list[str], seed: int
+    root: Path, name: str, fmt: str, protocol: str, labels: list[str], args: argparse.Namespace
 ) -> list[str]:
     table = load_dataset(root / name, fmt)
     started, load = time.perf_counter(), load_line()
     results = evaluate_served(
-        table, protocol, parse_recipe_runs(labels), seed,
+        table, protocol, parse_recipe_runs(labels), args.seed,
         progress=lambda line: print(f"{name} {protocol}: {line}", flush=True),
+        restart_after_import=args.restart_after_import,
     )  # fmt: skip
     took = time.perf_counter() - started
     return [
@@ -159,6 +160,11 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", default=[], help="NAME or NAME:PROTOCOL")
     parser.add_argument("--recipes", default="all", help="all, or a comma-separated list")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--restart-after-import",
+        action="store_true",
+        help="serve from a process started after the import (stream co-occurrence empty)",
+    )
     parser.add_argument("--skip-scale", action="store_true", help="skip the 100k-item timing")
     args = parser.parse_args()
     labels = recipe_labels(args.recipes)
@@ -168,10 +174,16 @@ def main() -> None:
         f"evaluate`) on {platform.machine()} / Python {platform.python_version()}, on a 2-core "
         "machine shared with other jobs, so training times are indicative only.\n",
         HOW,
+        "Server: "
+        + (
+            "started after the import (stream co-occurrence empty).\n"
+            if args.restart_after_import
+            else "running while the import goes in (its stream state holds every event).\n"
+        ),
     ]
     for name, fmt, protocol in selected(args.only):
         if (args.datasets / name).exists():
-            parts += run_section(args.datasets, name, fmt, protocol, labels, args.seed)
+            parts += run_section(args.datasets, name, fmt, protocol, labels, args)
             args.out.write_text("\n".join(parts))  # a long run shows its progress
     if not args.skip_scale:
         from benchmarks.hybrid_scale import measure

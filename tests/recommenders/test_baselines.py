@@ -59,3 +59,15 @@ def test_last_distinct_matches_its_definition(histories: list[list[int]], k: int
         mine = got.rows == row
         order = np.argsort(got.rank[mine])
         assert got.items[mine][order].tolist() == expected[:k]
+
+
+def test_scoring_leaves_the_histories_untouched() -> None:
+    batch = HistoryBatch.from_histories(
+        [UserHistory.of([5, 1, 3, 1]), UserHistory.of([]), UserHistory.of([7, 2, 0, 6, 4, 2])]
+    )
+    before = [a.copy() for a in (batch.indptr, batch.items, batch.weights, batch.timestamps)]
+    for recipe in ("recent-distinct", "recent-cooc"):
+        fitted(recipe).recommend(batch, n=3)
+        after = (batch.indptr, batch.items, batch.weights, batch.timestamps)
+        for old, new in zip(before, after, strict=True):
+            np.testing.assert_array_equal(old, new)

@@ -81,6 +81,17 @@ def test_import_fills_the_stores_and_the_stream_state(tmp_path: Path) -> None:
         runtime.close()
 
 
+def test_import_without_a_running_server_leaves_the_stream_state_alone(tmp_path: Path) -> None:
+    split = split_events(synthetic(), "next-event")
+    runtime = Runtime(served_settings(tmp_path / "data", split))
+    try:
+        import_training(runtime, split, tmp_path, feed=False)
+        assert runtime.recommendations.stream.events_seen == 0
+        assert runtime.user_state.recent_events(split.users[0], 5)  # the store has them
+    finally:
+        runtime.close()
+
+
 @pytest.mark.parametrize(("protocol", "recipe"), [("next-event", "hybrid"),
                                                    ("leave-last-out", "item-knn")])  # fmt: skip
 def test_evaluate_figure_is_the_http_figure(tmp_path: Path, protocol: str, recipe: str) -> None:
@@ -125,3 +136,27 @@ def test_evaluate_served_runs_each_recipe_in_one_data_dir(tmp_path: Path) -> Non
     # repeats are frequent in the synthetic sessions: the user's own items beat popularity
     by = {r.recipe: r.served["hr@10"].value for r in results}
     assert by["recent-distinct"] > by["popularity"]
+
+
+def test_a_server_started_on_the_evaluated_data_dir_serves_the_same_figure(tmp_path: Path) -> None:
+    """`streamrec serve` started after `import` and `train --activate`: a new process on the
+    same data dir answers over HTTP exactly what the evaluation measured."""
+    table = synthetic()
+    (result,) = evaluate_served(
+        table, "next-event", [RecipeRun("hybrid")], seed=2, workdir=tmp_path,
+        restart_after_import=True,
+    )  # fmt: skip
+    split = split_events(table, "next-event")
+    items, targets = target_codes(split)
+    runtime = Runtime(served_settings(tmp_path / "data", split))
+    try:
+        with TestClient(create_app(runtime)) as client:
+            http = np.full((len(split.users), 10), -1, dtype=np.int64)
+            for row, user in enumerate(split.users):
+                answer = client.get(f"/v1/recommendations/{quote(user, safe='')}", params={"n": 10})
+                assert answer.json()["model"]["version"] == result.version
+                codes = items.indices([i["item_id"] for i in answer.json()["items"]])
+                http[row, : codes.size] = np.where(codes >= 0, codes, -2)
+    finally:
+        runtime.close()
+    assert bootstrap_intervals(http, targets, seed=2) == result.served

@@ -47,6 +47,12 @@ def evaluate_command(
     seed: int = typer.Option(0, "--seed", help="seed of the bootstrap intervals"),
     as_json: bool = typer.Option(False, "--json", help="print JSON instead of a table"),
     keep: Path | None = typer.Option(None, "--keep-data", help="keep the data dir here"),
+    restart: bool = typer.Option(
+        False,
+        "--restart-after-import",
+        help="serve from a process started after the import (its stream co-occurrence starts "
+        "empty) instead of one running while the import goes in",
+    ),
 ) -> None:
     """Train each recipe on the training part, serve it, and report HR and NDCG with 95% CIs."""
     if protocol not in PROTOCOLS:
@@ -55,7 +61,10 @@ def evaluate_command(
     try:
         table = load_dataset(dataset, fmt)
         say = None if as_json else (lambda line: typer.echo(line, err=True))
-        results = evaluate_served(table, protocol, runs, seed, workdir=keep, progress=say, k=k)
+        results = evaluate_served(
+            table, protocol, runs, seed, workdir=keep, progress=say, k=k,
+            restart_after_import=restart,
+        )  # fmt: skip
     except StreamrecError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc

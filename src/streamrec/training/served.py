@@ -95,16 +95,23 @@ def evaluate_served(
     workdir: Path | None = None,
     progress: Progress | None = None,
     k: int = K,
+    restart_after_import: bool = False,
 ) -> list[ServedResult]:
     """The served evaluation of each recipe run, in one data dir (one import, one version per
-    recipe, each activated in turn). ``workdir`` keeps the data dir (else a temporary one)."""
+    recipe, each activated in turn). ``workdir`` keeps the data dir (else a temporary one).
+
+    By default the server is taken to run while the import goes in, so its realtime consumer
+    feeds the in-memory stream state (co-occurrence, popularity, trending) with every imported
+    event. ``restart_after_import`` serves from a Runtime opened after the import instead, as
+    `streamrec serve` started after `streamrec import` does: its stream state is warmed from the
+    user-state store (popularity, trending) and its co-occurrence starts empty."""
     split = split_events(table, protocol)
-    say = progress or (lambda _: None)
+    opts = _Options(seed, k, progress or (lambda _: None), restart_after_import)
     if workdir is not None:
         workdir.mkdir(parents=True, exist_ok=True)
-        return _evaluate_in(split, runs, _Options(seed, k, say), base, workdir)
+        return _evaluate_in(split, runs, opts, base, workdir)
     with tempfile.TemporaryDirectory(prefix="streamrec-served-") as tmp:
-        return _evaluate_in(split, runs, _Options(seed, k, say), base, Path(tmp))
+        return _evaluate_in(split, runs, opts, base, Path(tmp))
 
 
 @dataclass(frozen=True)
@@ -112,6 +119,7 @@ class _Options:
     seed: int
     k: int
     say: Progress
+    restart_after_import: bool = False
 
 
 def _evaluate_in(
@@ -125,10 +133,13 @@ def _evaluate_in(
     runtime = Runtime(settings)
     try:
         started = time.perf_counter()
-        report = import_training(runtime, split, folder)
+        report = import_training(runtime, split, folder, feed=not opts.restart_after_import)
         opts.say(
             f"imported {report.accepted:,} training events in {time.perf_counter() - started:.1f} s"
         )
+        if opts.restart_after_import:
+            runtime.close()
+            runtime = Runtime(settings)
         results = []
         for run in runs:
             results.append(evaluate_run(runtime, split, run, opts.seed, opts.k))

@@ -101,11 +101,14 @@ def training_csv(split: ServedSplit, path: Path) -> Path:
     return path
 
 
-def import_training(runtime: Runtime, split: ServedSplit, folder: Path) -> ImportReport:
+def import_training(
+    runtime: Runtime, split: ServedSplit, folder: Path, feed: bool = True
+) -> ImportReport:
     """Import the training events and run every consumer group until it has all of them.
 
-    The realtime group runs with the serving sink, feeding ``runtime``'s in-memory stream state,
-    as it does in a server that is running while the import goes in."""
+    With ``feed`` the realtime group runs with the serving sink, feeding ``runtime``'s in-memory
+    stream state, as it does in a server that is running while the import goes in; without it,
+    as `streamrec import` does with no server running."""
     report = import_file(
         training_csv(split, folder / "train.csv"), "csv", runtime.settings, runtime.event_log,
         progress=False, batch_size=IMPORT_BATCH_SIZE,
@@ -116,7 +119,7 @@ def import_training(runtime: Runtime, split: ServedSplit, folder: Path) -> Impor
             "dataset", f"{report.rejected} training rows refused, e.g. line {first[0]}: {first[1]}"
         )
     for group in runtime.enabled_groups():
-        runner = runtime.make_runner(group, IMPORT_BATCH_SIZE, serving=group == "realtime")
+        runner = runtime.make_runner(group, IMPORT_BATCH_SIZE, serving=feed and group == "realtime")
         runner.drain()
         runner.close()
     return report
