@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from streamrec.consumers.realtime import RealtimeSink
 from streamrec.serving.space import ItemSpace
+from streamrec.serving.state_snapshot import StateFeed
 from streamrec.serving.stream_state import StreamState
 from streamrec.stream.base import StreamRecord
 from tests.conftest import RuntimeFactory
@@ -73,7 +74,8 @@ def test_realtime_sink_replay_counts_nothing_twice(make_runtime: RuntimeFactory)
     state = runtime.recommendations.stream
     assert state.events_seen == 2
     batch = records([("u", "a"), ("u", "b")])
-    sink = RealtimeSink(runtime.user_state, state)  # a restarted sink sees the same offsets again
+    feed = StateFeed(state, runtime.user_state.positions())
+    sink = RealtimeSink(runtime.user_state, feed)  # a restarted sink sees the same offsets again
     sink.write(batch)
     assert state.events_seen == 2
     assert runtime.user_state.recent_events("u", 10)[-1].item_id == "b"
