@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
 from streamrec.api.auth import check_admin
@@ -10,13 +10,14 @@ from streamrec.api.body import read_json
 from streamrec.api.responses import json_response
 from streamrec.api.state import runtime_of
 from streamrec.catalogue import Item, validate_item, validate_items
-from streamrec.errors import NotFoundError
+from streamrec.errors import NotFoundError, ValidationError
 from streamrec.events import MAX_ID_LENGTH
 from streamrec.runtime import Runtime
 
 router = APIRouter(tags=["items"])
 
 MAX_ITEMS_BODY_BYTES = 8 * 1_048_576  # 500 items with their properties
+MAX_LOOKUP_IDS = 100
 ItemId = Path(min_length=1, max_length=MAX_ID_LENGTH)
 
 
@@ -24,6 +25,28 @@ def _store(runtime: Runtime, items: list[Item]) -> int:
     count = runtime.catalogue.upsert(items)
     runtime.recommendations.catalogue.invalidate()  # visible to the next request
     return count
+
+
+@router.get("/v1/items")
+async def get_items(
+    request: Request,
+    ids: list[str] = Query(
+        ..., alias="id", min_length=1, max_length=MAX_LOOKUP_IDS, description="item ids"
+    ),
+) -> Response:
+    """Several items at once (``?id=a&id=b``, up to 100): those in the catalogue, in the order
+    asked, and the ids it does not hold under ``missing`` (a page showing items that came from
+    events without a catalogue entry gets them all in one request, without a 404 each)."""
+    for k, item_id in enumerate(ids):
+        if not 1 <= len(item_id) <= MAX_ID_LENGTH:
+            raise ValidationError(f"id[{k}]", f"must be 1-{MAX_ID_LENGTH} characters")
+    found = runtime_of(request).catalogue.get_many(ids)
+    return json_response(
+        {
+            "items": [found[i].to_json() for i in dict.fromkeys(ids) if i in found],
+            "missing": [i for i in dict.fromkeys(ids) if i not in found],
+        }
+    )
 
 
 @router.get("/v1/items/{item_id}")
