@@ -1,4 +1,9 @@
-"""The item catalogue over HTTP: read one item; write one or a batch (admin)."""
+"""The item catalogue over HTTP: read one item or several; write one or a batch (admin).
+
+Ids may hold any character, ``/`` included: every route takes its id as a ``path`` parameter, so
+a percent-encoded ``cat%2Fdog`` (decoded before routing) still reaches it. The one id that cannot
+be read back this way ends in ``/similar``: that path is the similar-items route, registered first.
+"""
 
 from __future__ import annotations
 
@@ -49,7 +54,7 @@ async def get_items(
     )
 
 
-@router.get("/v1/items/{item_id}")
+@router.get("/v1/items/{item_id:path}")
 async def get_item(request: Request, item_id: str = ItemId) -> Response:
     item = runtime_of(request).catalogue.get(item_id)
     if item is None:
@@ -57,7 +62,7 @@ async def get_item(request: Request, item_id: str = ItemId) -> Response:
     return json_response(item.to_json())
 
 
-@router.put("/v1/items/{item_id}")
+@router.put("/v1/items/{item_id:path}")
 async def put_item(request: Request, item_id: str = ItemId) -> Response:
     """Create or replace one item (admin): title, categories, properties, created_at, hidden."""
     runtime = runtime_of(request)
