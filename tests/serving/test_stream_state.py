@@ -95,3 +95,19 @@ def test_warm_start_restores_popularity_and_trending(make_runtime: RuntimeFactor
         assert again.recommendations.trending_items(1).items[0][0] == "hot"
     finally:
         again.close()
+
+
+def test_old_events_are_popular_but_not_trending() -> None:
+    """An import of last year's events: trending is about when interactions happened."""
+    state = StreamState(ItemSpace(), WEIGHTS)
+    now = 1_800_000_000.0
+    old = [
+        StreamRecord(0, k, make_event(f"u{k}", "old", received_at=now, timestamp=now - 3e7))
+        for k in range(5)
+    ]
+    state.update(old)
+    state.update([StreamRecord(0, 9, make_event("v", "fresh", received_at=now, timestamp=now))])
+    old_idx, fresh_idx = state.space.indices(["old", "fresh"]).tolist()
+    scores = state.trending_scores(len(state.space), now=now)
+    assert scores[old_idx] <= 0 < scores[fresh_idx]
+    assert state.popularity(len(state.space))[old_idx] > 0

@@ -215,7 +215,7 @@
       markRendered(popular);
     }, function (e) { widgetError(popular, e); });
     getJSON("/v1/trending?n=8").then(function (res) {
-      fillRow($(".row", trending), remember(res.items), "Nothing is trending yet.");
+      fillRow($(".row", trending), remember(res.items), "No recent activity: nothing is trending right now.");
       markRendered(trending);
     }, function (e) { widgetError(trending, e); });
   }
