@@ -20,7 +20,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -148,9 +147,10 @@ def restore_state(
 
 
 def replay_retained(event_log: EventLog, feed: StateFeed, until: Mapping[int, int]) -> int:
-    """Feed the records the stream retains before ``until`` (per shard) and mark the feed
-    ready; returns how many were read. Uses a private group that never commits."""
-    consumer = event_log.consumer(f"state-replay-{uuid.uuid4().hex[:12]}")
+    """Feed the records the stream retains before ``until`` (per shard) that the state lacks,
+    and mark the feed ready; returns how many were read. Reads from the oldest offset the state
+    lacks (``paired``: the snapshot's positions, or nothing), under no consumer group."""
+    consumer = event_log.reader(dict(feed.paired))
     reached = {shard: 0 for shard in until}
     read = 0
     try:
