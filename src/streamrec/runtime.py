@@ -26,6 +26,12 @@ from streamrec.consumers.store_sink import StoreSink
 from streamrec.errors import ConfigError
 from streamrec.models.registry import ModelRegistry
 from streamrec.serving.service import RecommendationService
+from streamrec.serving.state_snapshot import (
+    SnapshotStore,
+    StateFeed,
+    replay_retained,
+    restore_state,
+)
 from streamrec.stores import HistoryStore, UserStateStore, open_history_store, open_user_state_store
 from streamrec.stream import EventLog, open_event_log
 
@@ -49,12 +55,31 @@ class Runtime:
         self.recommendations = RecommendationService(
             settings, self.user_state, self.catalogue, lambda: self.models
         )
-        self.recommendations.stream.warm(self.user_state)
+        self.state_feed = self._restore_stream_state()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.runners: list[ConsumerRunner] = []
         self.started_at = time.time()
         self.start_hooks: list[Callable[[Runtime], None]] = []
+
+    def _restore_stream_state(self) -> StateFeed:
+        """The real-time state from its snapshot, else warmed from the store (see
+        :mod:`streamrec.serving.state_snapshot`); snapshots are written only by serving
+        processes (:meth:`keep_snapshots`)."""
+        store = SnapshotStore(self.settings.model_location)
+        feed = restore_state(
+            self.recommendations.stream,
+            store,
+            lambda state: state.warm(self.user_state),
+            self.user_state.positions(),
+        )
+        feed.store = None
+        self._snapshot_store = store
+        return feed
+
+    def keep_snapshots(self) -> None:
+        """Write the real-time state's snapshot (``serve`` and ``api`` call this)."""
+        self.state_feed.store = self._snapshot_store
 
     # -- consumers -----------------------------------------------------------------------------
 
@@ -79,7 +104,7 @@ class Runtime:
         if group == "realtime":
             from streamrec.consumers.realtime import RealtimeSink
 
-            return RealtimeSink(self.user_state, self.recommendations.stream)
+            return RealtimeSink(self.user_state, self.state_feed)
         if group == "lake":
             if not self.settings.datalake:
                 raise ConfigError("datalake", "is false: the lake group is off")
@@ -103,14 +128,37 @@ class Runtime:
         for group in groups or self.enabled_groups():
             runner = self.make_runner(group)
             self.runners.append(runner)
-            self._threads.append(start_in_thread(runner, self._stop))
+            if group == "realtime":
+                self._threads.append(self._start_realtime(runner))
+            else:
+                self._threads.append(start_in_thread(runner, self._stop))
+
+    def _start_realtime(self, runner: ConsumerRunner) -> threading.Thread:
+        """The realtime group, after replaying into the in-memory state the events it lacks
+        (those past its snapshot, or the retained ones for co-occurrence); the API answers
+        from the restored state meanwhile."""
+        until = self.user_state.positions()
+
+        def run() -> None:
+            try:
+                replay_retained(self.event_log, self.state_feed, until)
+            except Exception:  # the state stays as restored; the consumer must still run
+                log.exception("replaying the stream into the real-time state failed")
+                self.state_feed.skip_to(until)
+                self.state_feed.ready.set()
+            runner.run(self._stop)
+
+        thread = threading.Thread(target=run, name="consumer-realtime", daemon=True)
+        thread.start()
+        return thread
 
     def start_stream_tail(self) -> None:
         """For API-only processes: follow the stream to keep the in-memory counts current."""
         from streamrec.consumers.realtime import StreamTailSink
 
         group = f"api-tail-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        sink = StreamTailSink(group, self.recommendations.stream, self.user_state.positions())
+        heads = {s.shard: s.head for s in self.event_log.status()}
+        sink = StreamTailSink(group, self.state_feed, heads)
         runner = ConsumerRunner(self.event_log, sink, batch_size=self.settings.consumer_batch_size)
         self._threads.append(start_in_thread(runner, self._stop))
 

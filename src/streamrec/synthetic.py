@@ -16,6 +16,7 @@ The same ``seed`` and ``n_items`` give the same catalogue in both functions.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -27,6 +28,7 @@ __all__ = [
     "generate_catalogue",
     "generate_interactions",
     "item_structure",
+    "write_movielens",
 ]
 
 EVENT_TYPES: tuple[str, ...] = ("view", "click", "add_to_cart", "purchase")
@@ -258,3 +260,45 @@ def _ids(prefix: str, codes: np.ndarray) -> pa.Array:
     return pa.DictionaryArray.from_arrays(pa.array(inverse.astype(np.int32)), names).cast(
         pa.string()
     )
+
+
+MOVIELENS_START = 874_724_710.0  # MovieLens 100k's first rating (1997-09-20)
+MOVIELENS_SPAN_S = 215 * 86_400.0
+MOVIELENS_GENRE_COUNT = 19
+
+
+def write_movielens(
+    folder: Path, n_users: int = 60, n_items: int = 80, n_ratings: int = 3000, seed: int = 0
+) -> Path:
+    """A synthetic data set in MovieLens 100k's files, ``u.data`` (user, item, rating, unix time;
+    tab-separated, one rating per user and item, 1997-98) and ``u.item`` (``id|title|release
+    date|video date|url|19 genre flags``), with the planted structure of
+    :func:`generate_interactions`. Item ids are numbers as in MovieLens; titles are ``Film N
+    (1997)``. Returns ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    table = generate_interactions(n_users, n_items, n_ratings, seed=seed)
+    users = [int(u.removeprefix("user-")) + 1 for u in table.column("user_id").to_pylist()]
+    items = [int(i.removeprefix("item-")) + 1 for i in table.column("item_id").to_pylist()]
+    times = np.asarray(table.column("timestamp").to_numpy(), np.float64)
+    span = max(float(times.max() - times.min()), 1.0)
+    stamps = MOVIELENS_START + (times - times.min()) * (MOVIELENS_SPAN_S / span)
+    ratings = np.random.default_rng([seed, 5]).integers(1, 6, len(users))
+    seen: set[tuple[int, int]] = set()
+    lines = []
+    for user, item, stamp, rating in zip(users, items, stamps.tolist(), ratings, strict=True):
+        if (user, item) not in seen:
+            seen.add((user, item))
+            lines.append(f"{user}\t{item}\t{rating}\t{int(stamp)}\n")
+    (folder / "u.data").write_text("".join(lines))
+    st = item_structure(n_items, seed)
+    rows = []
+    for item in range(n_items):
+        flags = ["0"] * MOVIELENS_GENRE_COUNT
+        flags[1 + int(st.category[item]) % (MOVIELENS_GENRE_COUNT - 1)] = "1"
+        rows.append(
+            f"{item + 1}|Film {item + 1} (1997)|01-Jan-1997||http://example.invalid/{item + 1}|"
+            + "|".join(flags)
+            + "\n"
+        )
+    (folder / "u.item").write_text("".join(rows), encoding="latin-1")
+    return folder

@@ -110,3 +110,19 @@ def test_hidden_item_is_never_recommended(client: TestClient, runtime: Runtime) 
     assert [i["item_id"] for i in client.get("/v1/popular").json()["items"]] == ["b"]
     recs = client.get("/v1/recommendations/u0").json()["items"]
     assert "a" not in [i["item_id"] for i in recs]
+
+
+def test_lookup_of_several_items_names_the_missing_ones(client: TestClient) -> None:
+    client.post("/v1/items", json=[{"item_id": "a", "title": "A"}, {"item_id": "b"}], headers=ADMIN)
+    body = client.get("/v1/items?id=b&id=50&id=a&id=b").json()
+    assert [it["item_id"] for it in body["items"]] == ["b", "a"]
+    assert body["items"][1]["title"] == "A" and body["missing"] == ["50"]
+
+
+@pytest.mark.parametrize(
+    ("query", "field"), [("", "id"), ("?" + "&".join(["id=x"] * 101), "id"), ("?id=", "id[0]")]
+)
+def test_lookup_refuses_bad_id_lists(client: TestClient, query: str, field: str) -> None:
+    response = client.get(f"/v1/items{query}")
+    assert response.status_code == 400, response.text
+    assert response.json()["field"] == field

@@ -104,9 +104,15 @@ class Served:
                 self.process.wait()
 
 
-def start_server(data_dir: Path, env: Mapping[str, str] | None = None) -> Served:
-    """Start ``streamrec serve`` and wait until /healthz answers (or fail with its log)."""
-    port = free_port()
+def start_server(
+    data_dir: Path,
+    env: Mapping[str, str] | None = None,
+    args: Sequence[str] = (),
+    port: int | None = None,
+) -> Served:
+    """Start ``streamrec serve [args]`` and wait until /healthz answers (or fail with its log).
+    A restart passes the same ``port``: a browser keeps its visitor id per origin."""
+    port = port or free_port()
     full_env = {
         **os.environ,
         "STREAMREC_DATA_DIR": str(data_dir),
@@ -117,8 +123,8 @@ def start_server(data_dir: Path, env: Mapping[str, str] | None = None) -> Served
         **(env or {}),
     }
     log_path = data_dir.parent / f"serve-{port}.log"
-    command = [str(Path(sys.executable).with_name("streamrec")), "serve"]
-    with log_path.open("wb") as log:
+    command = [str(Path(sys.executable).with_name("streamrec")), "serve", *args]
+    with log_path.open("ab") as log:
         process = subprocess.Popen(command, env=full_env, stdout=log, stderr=subprocess.STDOUT)
     served = Served(f"http://127.0.0.1:{port}", process, log_path, dict(env or {}))
     deadline = time.monotonic() + 30

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import Page
 
@@ -102,3 +104,30 @@ def test_signing_in_switches_the_user(page: Page, served: Served, eventually: Po
     assert page.inner_text("#user-id") == "demo-customer-1"
     page.locator("#grid-popular .card").first.click()
     eventually(lambda: len(served.history_ids("demo-customer-1")) == 1)
+
+
+def test_items_without_a_catalogue_entry_are_shown_by_id(
+    page: Page, served: Served, eventually: Poll
+) -> None:
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    served.post_events([{"user_id": "importer", "item_id": "uncatalogued-7"}])
+    served.wait_caught_up()
+    page.goto(served.url + "/demo/item/uncatalogued-7")
+    page.wait_for_selector(".detail h1")
+    assert page.inner_text(".detail h1") == "uncatalogued-7"
+    assert "not in the catalogue" in page.inner_text(".detail")
+    user = str(page.evaluate("() => streamrec.userId()"))
+    eventually(lambda: "uncatalogued-7" in served.history_ids(user))
+    eventually(lambda: "uncatalogued-7" in ids(page, "#widget-recent [data-item-id]"))
+    card = page.locator("#widget-recent .card[data-item-id='uncatalogued-7']")
+    assert card.locator(".title").inner_text() == "uncatalogued-7"
+    assert errors == []  # no 404 per item: one lookup for all
+
+
+def test_pictures_are_inline_svg_not_emoji(page: Page, served: Served) -> None:
+    open_demo(page, served)
+    text = page.inner_text("body")
+    assert not re.search("[\U0001f300-\U0001faff\u2600-\u27bf]", text), "emoji need a font"
+    cards = page.locator("#grid-popular .card")
+    assert cards.count() == cards.locator(".swatch svg").count() > 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from streamrec.config import Settings
-from streamrec.consumers.lake import LakeSink
+from streamrec.consumers.lake import IDLE_FLUSH_MIN_RECORDS, LakeSink
 from streamrec.consumers.runner import ConsumerRunner
 from streamrec.lake import LakeReader
 from streamrec.stream import open_event_log
@@ -73,3 +73,32 @@ def _time() -> float:
     import time
 
     return time.time()
+
+
+def test_a_burst_is_written_once_the_stream_goes_quiet(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path, lake_flush_interval_s=3600.0)
+    log = open_event_log(settings)
+    log.append(random_events(IDLE_FLUSH_MIN_RECORDS))
+    sink = LakeSink.from_settings(settings)
+    consumer = log.consumer("lake")
+    sink.write(consumer.poll(10_000, 0))
+    assert sum(sink.checkpoint(now=_time()).values()) == 0  # records came in this interval
+    safe = sink.checkpoint(now=_time())  # an interval with nothing new: the burst is over
+    assert sum(safe.values()) == IDLE_FLUSH_MIN_RECORDS
+    assert LakeReader(settings.lake_location).stats().rows == IDLE_FLUSH_MIN_RECORDS
+    consumer.close()
+    log.close()
+
+
+def test_a_trickle_still_waits_for_the_interval(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path, lake_flush_interval_s=3600.0)
+    log = open_event_log(settings)
+    log.append(random_events(IDLE_FLUSH_MIN_RECORDS - 1))
+    sink = LakeSink.from_settings(settings)
+    consumer = log.consumer("lake")
+    sink.write(consumer.poll(10_000, 0))
+    for _ in range(3):
+        assert sum(sink.checkpoint(now=_time()).values()) == 0
+    assert LakeReader(settings.lake_location).stats().files == 0
+    consumer.close()
+    log.close()

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from streamrec.consumers.realtime import RealtimeSink
 from streamrec.serving.space import ItemSpace
+from streamrec.serving.state_snapshot import StateFeed
 from streamrec.serving.stream_state import StreamState
 from streamrec.stream.base import StreamRecord
 from tests.conftest import RuntimeFactory
@@ -73,7 +74,8 @@ def test_realtime_sink_replay_counts_nothing_twice(make_runtime: RuntimeFactory)
     state = runtime.recommendations.stream
     assert state.events_seen == 2
     batch = records([("u", "a"), ("u", "b")])
-    sink = RealtimeSink(runtime.user_state, state)  # a restarted sink sees the same offsets again
+    feed = StateFeed(state, runtime.user_state.positions())
+    sink = RealtimeSink(runtime.user_state, feed)  # a restarted sink sees the same offsets again
     sink.write(batch)
     assert state.events_seen == 2
     assert runtime.user_state.recent_events("u", 10)[-1].item_id == "b"
@@ -93,3 +95,19 @@ def test_warm_start_restores_popularity_and_trending(make_runtime: RuntimeFactor
         assert again.recommendations.trending_items(1).items[0][0] == "hot"
     finally:
         again.close()
+
+
+def test_old_events_are_popular_but_not_trending() -> None:
+    """An import of last year's events: trending is about when interactions happened."""
+    state = StreamState(ItemSpace(), WEIGHTS)
+    now = 1_800_000_000.0
+    old = [
+        StreamRecord(0, k, make_event(f"u{k}", "old", received_at=now, timestamp=now - 3e7))
+        for k in range(5)
+    ]
+    state.update(old)
+    state.update([StreamRecord(0, 9, make_event("v", "fresh", received_at=now, timestamp=now))])
+    old_idx, fresh_idx = state.space.indices(["old", "fresh"]).tolist()
+    scores = state.trending_scores(len(state.space), now=now)
+    assert scores[old_idx] <= 0 < scores[fresh_idx]
+    assert state.popularity(len(state.space))[old_idx] > 0

@@ -96,3 +96,17 @@ def test_poll_wakes_up_when_events_arrive(make_log: LogFactory) -> None:
     got = consumer.poll(10, 5.0)
     timer.join()
     assert len(got) == 1
+
+
+def test_a_reader_starts_at_given_offsets_under_no_group(make_log: LogFactory) -> None:
+    log = make_log(2)
+    log.append(random_events(200))
+    groups_before = {g for s in log.status() for g in s.committed}
+    reader = log.reader({0: 5})
+    got = {(r.shard, r.offset) for r in drain(reader)}
+    reader.commit({0: 1_000})  # does nothing
+    reader.close()
+    heads = {s.shard: s.head for s in log.status()}
+    want = {(0, o) for o in range(5, heads[0])} | {(1, o) for o in range(heads[1])}
+    assert got == want
+    assert {g for s in log.status() for g in s.committed} == groups_before

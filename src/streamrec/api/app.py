@@ -11,6 +11,7 @@ from streamrec.api.metrics import Metrics, MetricsMiddleware
 from streamrec.api.routes import (
     aws,
     dashboard,
+    docs,
     events,
     history,
     items,
@@ -27,13 +28,19 @@ read history, recommendations, similar, popular and trending items. Errors are J
 
 
 def create_app(runtime: Runtime) -> FastAPI:
-    app = FastAPI(title="streamrec", version=__version__, description=DESCRIPTION)
+    app = FastAPI(
+        title="streamrec",
+        version=__version__,
+        description=DESCRIPTION,
+        docs_url=None,  # served by routes.docs from installed assets, not a CDN
+        redoc_url=None,
+    )
     metrics = Metrics()
     metrics.watch_stream(runtime.event_log, runtime.enabled_groups())
     app.state.runtime = runtime
     app.state.metrics = metrics
     install_error_handlers(app)
-    for module in (events, history, status, aws, dashboard, models, web):
+    for module in (events, history, status, aws, dashboard, models, web, docs):
         app.include_router(module.router)
     for module in (recommendations, items):
         app.include_router(module.router)

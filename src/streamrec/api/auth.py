@@ -11,12 +11,18 @@ from streamrec.errors import AuthError
 
 
 def check_tracking_id(request: Request, expected: str | None) -> None:
-    """Header X-Tracking-Id (or ?tracking_id= for sendBeacon, which cannot set headers)."""
-    given = request.headers.get("x-tracking-id") or request.query_params.get("tracking_id")
+    """Header X-Tracking-Id (or ?tracking_id= for sendBeacon, which cannot set headers); an
+    error names the one the request used."""
+    header = request.headers.get("x-tracking-id")
+    given = header or request.query_params.get("tracking_id")
     if not given:
-        raise AuthError("X-Tracking-Id header is required", 401)
+        raise AuthError(
+            "a tracking id is required: the X-Tracking-Id header (or ?tracking_id= for beacons)",
+            401,
+        )
     if expected is None or not hmac.compare_digest(given, expected):
-        raise AuthError("X-Tracking-Id is not this server's tracking id", 403)
+        where = "the X-Tracking-Id header" if header else "?tracking_id="
+        raise AuthError(f"{where} is not this server's tracking id", 403)
 
 
 def check_origin(request: Request, allowed: Sequence[str]) -> None:

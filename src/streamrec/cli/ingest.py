@@ -8,12 +8,13 @@ free) is run here until it has caught up; a group a server is running is waited 
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Annotated, Literal, cast
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from streamrec.cli.common import ConfigOption, settings_from
 from streamrec.errors import UnavailableError
@@ -24,38 +25,111 @@ from streamrec.runtime import Runtime
 out = Console(soft_wrap=True)
 # Large batches while catching up: one transaction per 20,000 events, not per 1,000.
 IMPORT_BATCH_SIZE = 20_000
+PROGRESS_INTERVAL_S = 0.2
 Format = Literal["csv", "jsonl", "movielens"]
 
 
-def catch_up(runtime: Runtime, group: str, heads: dict[int, int], timeout_s: float) -> str:
-    """Bring `group` up to `heads`: consume here if nobody else does, else wait for the server."""
-    lock = GroupLock(runtime.settings.data_dir, group)
-    if lock.try_acquire():
-        try:
-            runner = runtime.make_runner(group, batch_size=IMPORT_BATCH_SIZE, serving=False)
-            runner.drain()
-            runner.close()
-            return "consumed here"
-        finally:
-            lock.release()
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        status = runtime.event_log.status([group])
-        if all(s.committed.get(group, 0) >= heads.get(s.shard, 0) for s in status):
-            return "processed by the running server"
-        time.sleep(0.2)
-    raise UnavailableError(f"consumer group {group} did not catch up within {timeout_s:.0f} s")
+def consume_here(runtime: Runtime, group: str) -> None:
+    runner = runtime.make_runner(group, batch_size=IMPORT_BATCH_SIZE, serving=False)
+    runner.drain()
+    runner.close()
+
+
+def take_free_groups(runtime: Runtime) -> tuple[list[str], list[GroupLock]]:
+    """The enabled groups no process is consuming (their lock in data_dir is free), with the
+    locks taken: this command consumes those itself; the others it waits for."""
+    free, locks = [], []
+    for group in runtime.enabled_groups():
+        lock = GroupLock(runtime.settings.data_dir, group)
+        if lock.try_acquire():
+            free.append(group)
+            locks.append(lock)
+    return free, locks
 
 
 def catch_up_all(
-    runtime: Runtime, heads: dict[int, int], timeout_s: float
+    runtime: Runtime, heads: dict[int, int], timeout_s: float, show: bool = True
 ) -> list[tuple[str, str]]:
-    """Every enabled group at once: SQLite releases the GIL while it writes, so the groups'
-    transactions overlap instead of running one after another."""
+    """Every enabled group up to ``heads``: consumed here when nobody else does (all at once:
+    SQLite releases the GIL while it writes, so the groups' transactions overlap), else waited
+    for. Progress per group (rows applied, lag) is drawn from the stream's committed offsets."""
     groups = runtime.enabled_groups()
-    with ThreadPoolExecutor(max_workers=len(groups)) as pool:
-        futures = [pool.submit(catch_up, runtime, g, heads, timeout_s) for g in groups]
-        return [(g, f.result()) for g, f in zip(groups, futures, strict=True)]
+    free, locks = take_free_groups(runtime)
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, len(free))) as pool:
+            work = {g: pool.submit(consume_here, runtime, g) for g in free}
+            with GroupProgress(runtime, groups, heads, show) as progress:
+                progress.wait(work, timeout_s)
+    finally:
+        for lock in locks:
+            lock.release()
+    return [
+        (g, "consumed here" if g in free else "processed by the running server") for g in groups
+    ]
+
+
+class GroupProgress:
+    """One progress bar per consumer group: rows of the import it has committed, and its lag."""
+
+    def __init__(
+        self, runtime: Runtime, groups: list[str], heads: dict[int, int], show: bool
+    ) -> None:
+        self._log = runtime.event_log
+        self._groups = groups
+        self._heads = heads
+        start = self._committed()
+        self._start = start
+        self._total = {g: sum(max(0, h - start[g].get(s, 0)) for s, h in heads.items())
+                       for g in groups}  # fmt: skip
+        self._progress = Progress(
+            TextColumn("  consumer group {task.description:<9}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("lag {task.fields[lag]:,}"),
+            TimeElapsedColumn(),
+            console=out,
+            disable=not show,
+        )
+        self._tasks = {g: self._progress.add_task(g, total=self._total[g] or 1, lag=0)
+                       for g in groups}  # fmt: skip
+
+    def __enter__(self) -> GroupProgress:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.stop()
+
+    def _committed(self) -> dict[str, dict[int, int]]:
+        status = self._log.status(self._groups)
+        return {g: {s.shard: s.committed.get(g, 0) for s in status} for g in self._groups}
+
+    def update(self) -> bool:
+        """Redraw; True when every group has committed every imported event."""
+        committed = self._committed()
+        done = True
+        for g in self._groups:
+            lag = sum(max(0, h - committed[g].get(s, 0)) for s, h in self._heads.items())
+            done = done and lag == 0
+            applied = self._total[g] - lag
+            self._progress.update(self._tasks[g], completed=applied if self._total[g] else 1,
+                                  lag=lag)  # fmt: skip
+        return done
+
+    def wait(self, work: dict[str, Future[None]], timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not self.update():
+            for future in work.values():
+                if future.done():
+                    future.result()  # a consumer that failed here: raise its error
+            if time.monotonic() > deadline:
+                late = ", ".join(g for g in self._groups if g not in work) or "consumers"
+                raise UnavailableError(
+                    f"consumer group(s) {late} did not catch up within {timeout_s:.0f} s"
+                )
+            time.sleep(PROGRESS_INTERVAL_S)
+        for future in work.values():
+            future.result()
 
 
 def print_report(report: ImportReport) -> None:
@@ -89,18 +163,27 @@ def cmd_import(
         )
     runtime = Runtime(settings_from(config))
     try:
-        report = import_file(
-            path, cast(Format, fmt), runtime.settings, runtime.event_log, progress=progress
-        )
-        print_report(report)
-        if wait and report.accepted:
-            heads = {s.shard: s.head for s in runtime.event_log.status()}
-            for group, how in catch_up_all(runtime, heads, timeout_s):
-                out.print(f"  consumer group {group}: {how}")
+        report = run_import(runtime, path, cast(Format, fmt), wait, timeout_s, progress)
     finally:
         runtime.close()
     if report.accepted == 0 and report.rejected:
         raise typer.Exit(1)
+
+
+def run_import(
+    runtime: Runtime, path: Path, fmt: Format, wait: bool, timeout_s: float, progress: bool
+) -> ImportReport:
+    """Append the file to the stream, then (``wait``) bring every group up to it."""
+    started = time.perf_counter()
+    report = import_file(path, fmt, runtime.settings, runtime.event_log, progress=progress)
+    print_report(report)
+    if wait and report.accepted:
+        heads = {s.shard: s.head for s in runtime.event_log.status()}
+        for group, how in catch_up_all(runtime, heads, timeout_s, progress):
+            out.print(f"  consumer group {group}: {how}")
+        elapsed = time.perf_counter() - started
+        out.print(f"every consumer group has the events: {elapsed:.1f} s in all")
+    return report
 
 
 def register(app: typer.Typer) -> None:

@@ -87,6 +87,7 @@ def cmd_serve(config: ConfigOption = None, demo: DemoOption = False) -> None:
     if demo:
         runtime.start_hooks.append(seed_demo_shop)
     locks = lock_groups(settings, runtime.enabled_groups())
+    runtime.keep_snapshots()
     try:
         runtime.start_consumers()
         runtime.start_maintenance()
@@ -103,6 +104,7 @@ def cmd_api(config: ConfigOption = None) -> None:
     """Run the HTTP API alone (stateless; run consumers with `streamrec consume`)."""
     settings = with_tracking_id(settings_from(config))
     runtime = Runtime(settings)
+    runtime.keep_snapshots()
     try:
         runtime.start_stream_tail()
         runtime.after_start()

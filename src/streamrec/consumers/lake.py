@@ -1,7 +1,10 @@
 """The ``lake`` consumer group: archives every stream record to the Parquet lake.
 
 Buffers follow the Firehose rules (``lake_flush_bytes`` / ``lake_flush_interval_s``, and on
-shutdown); the offsets it reports as safe stop before the first record still buffered, so the
+shutdown), plus one: when a burst of at least ``IDLE_FLUSH_MIN_RECORDS`` records (an import, a
+backlog) is followed by a checkpoint interval with no new record, the buffers are written at once,
+so an import is in the lake (and ``streamrec train`` can use it) as soon as its last event is in,
+not a flush interval later; a trickle of live events still waits for the interval or the size; the offsets it reports as safe stop before the first record still buffered, so the
 runner never commits past what is in a file. Replays are harmless: see :mod:`streamrec.lake.writer`.
 """
 
@@ -14,7 +17,9 @@ from streamrec.config import Settings
 from streamrec.lake.writer import LakeWriter
 from streamrec.stream.base import StreamRecord
 
-__all__ = ["LakeSink"]
+__all__ = ["IDLE_FLUSH_MIN_RECORDS", "LakeSink"]
+
+IDLE_FLUSH_MIN_RECORDS = 500
 
 
 class LakeSink:
@@ -24,6 +29,8 @@ class LakeSink:
 
     def __init__(self, writer: LakeWriter) -> None:
         self._writer = writer
+        self._since_file = 0  # records taken since the buffers were last empty
+        self._idle = True  # no record since the previous checkpoint
 
     @classmethod
     def from_settings(
@@ -43,9 +50,17 @@ class LakeSink:
 
     def write(self, records: Sequence[StreamRecord]) -> None:
         self._writer.add(records)
+        self._since_file += len(records)
+        self._idle = False
 
     def checkpoint(self, now: float) -> Mapping[int, int]:
-        self._writer.flush_due(now)
+        if self._idle and self._since_file >= IDLE_FLUSH_MIN_RECORDS:
+            self._writer.flush()  # a burst is over: write it now
+        else:
+            self._writer.flush_due(now)
+        if self._writer.buffered_bytes() == 0:
+            self._since_file = 0
+        self._idle = True
         return self._writer.safe_offsets()
 
     def close(self) -> Mapping[int, int]:

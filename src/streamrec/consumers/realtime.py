@@ -3,9 +3,9 @@ activity) and, in the same pass, the serving process's in-memory stream state (p
 trending, co-occurrence of consecutive events: :mod:`streamrec.serving.stream_state`).
 
 The store is the durable, idempotent part (it skips records below its stored positions). The
-in-memory state follows the same rule from the positions it started at, so a replay after a
-restart does not count events twice; what was counted before a restart is rebuilt from the store
-(popularity, trending) or relearnt from new events (co-occurrence).
+in-memory state follows the same rule from the positions of its snapshot (or of the store, when
+it was warmed from it), so a replay after a restart does not count events twice; see
+:mod:`streamrec.serving.state_snapshot`.
 """
 
 from __future__ import annotations
@@ -13,27 +13,20 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from streamrec.consumers.store_sink import StoreSink
-from streamrec.serving.stream_state import StreamState
+from streamrec.serving.state_snapshot import StateFeed
 from streamrec.stores.base import UserStateStore
 from streamrec.stream.base import StreamRecord
 
 __all__ = ["RealtimeSink", "StreamTailSink"]
 
 
-def feed_fresh(state: StreamState, fed: dict[int, int], records: Sequence[StreamRecord]) -> None:
-    """Count the records at or past `fed` (per shard) into `state`, and move `fed` past them."""
-    fresh = [r for r in records if r.offset >= fed.get(r.shard, 0)]
-    for r in fresh:
-        if r.offset + 1 > fed.get(r.shard, 0):
-            fed[r.shard] = r.offset + 1
-    state.update(fresh)
-
-
 class RealtimeSink:
-    def __init__(self, store: UserStateStore, state: StreamState) -> None:
+    """The store, and the in-memory state through its :class:`StateFeed` (which skips what the
+    state already counted and writes the periodic snapshot)."""
+
+    def __init__(self, store: UserStateStore, feed: StateFeed) -> None:
         self._inner = StoreSink("realtime", store)
-        self._state = state
-        self._fed = dict(store.positions())
+        self._feed = feed
 
     @property
     def group(self) -> str:
@@ -41,13 +34,17 @@ class RealtimeSink:
 
     def write(self, records: Sequence[StreamRecord]) -> None:
         self._inner.write(records)
-        feed_fresh(self._state, self._fed, records)
+        self._feed.feed(records)
 
     def checkpoint(self, now: float) -> Mapping[int, int]:
-        return self._inner.checkpoint(now)
+        safe = self._inner.checkpoint(now)
+        self._feed.maybe_save()
+        return safe
 
     def close(self) -> Mapping[int, int]:
-        return self._inner.close()
+        safe = self._inner.close()
+        self._feed.save()
+        return safe
 
 
 class StreamTailSink:
@@ -55,24 +52,35 @@ class StreamTailSink:
     current by tailing the stream under a private group that never commits.
 
     ``streamrec api`` runs no ``realtime`` consumer of its own, yet serves from the same in-memory
-    counts as ``serve``. The state was warmed from the user-state store, which holds everything
-    below the store's positions, so only records past them are counted.
+    counts as ``serve``. The tail reads the stream from its oldest retained record; the feed skips
+    what the restored (or warmed) state already holds. Once it has read up to the stream's heads
+    at start (``start_heads``), the state is complete and snapshots may be written.
     """
 
-    def __init__(self, group: str, state: StreamState, start: Mapping[int, int]) -> None:
+    def __init__(self, group: str, feed: StateFeed, start_heads: Mapping[int, int]) -> None:
         self._group = group
-        self._state = state
-        self._fed = dict(start)
+        self._feed = feed
+        self._start_heads = dict(start_heads)
+        self._seen: dict[int, int] = {}
 
     @property
     def group(self) -> str:
         return self._group
 
     def write(self, records: Sequence[StreamRecord]) -> None:
-        feed_fresh(self._state, self._fed, records)
+        self._feed.feed(records)
+        for r in records:
+            self._seen[r.shard] = r.offset + 1
 
     def checkpoint(self, now: float) -> Mapping[int, int]:
+        if not self._feed.ready.is_set() and all(
+            self._seen.get(s, 0) >= head for s, head in self._start_heads.items()
+        ):
+            self._feed.skip_to(self._start_heads)
+            self._feed.ready.set()
+        self._feed.maybe_save()
         return {}  # a private, throw-away group: nothing to commit
 
     def close(self) -> Mapping[int, int]:
+        self._feed.save()
         return {}

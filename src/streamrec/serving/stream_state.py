@@ -8,12 +8,19 @@ next, within a second of their first events and without retraining.
 Memory is bounded: each item keeps at most ``max_neighbours`` co-occurring items (a full row
 evicts its weakest entry, as the space-saving sketch does, so frequent pairs survive); the last
 item of at most ``max_users`` users is remembered (least recently active users forgotten first).
-On start the popularity and trending counts are warmed from the user-state store's per-item
-activity; co-occurrence starts empty and fills from the stream.
+A restart must not change what users are recommended, so the whole state is kept in a snapshot
+(:meth:`StreamState.snapshot`, :meth:`StreamState.restore`; where it is stored and how the events
+after it are replayed: :mod:`streamrec.serving.state_snapshot`). Without a snapshot, popularity and
+trending are warmed from the user-state store's per-item activity and co-occurrence is rebuilt from
+the events the stream retains (:meth:`StreamState.update_pairs`).
+
+Trending counts an event at its own ``timestamp`` (when it happened), so an import of old events
+is not "trending now"; popularity decays from receipt, so imported history still ranks.
 """
 
 from __future__ import annotations
 
+import io
 import math
 import threading
 import time
@@ -22,6 +29,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from streamrec.events import Event
 from streamrec.recommenders.popularity import TrendingCounter
 from streamrec.recommenders.sparse import STREAM_NEIGHBOURS, STREAM_PAIR_GAP_S
 from streamrec.serving.space import ItemSpace, pad
@@ -37,6 +45,7 @@ MAX_NEIGHBOURS = STREAM_NEIGHBOURS
 MAX_USERS = 200_000
 SESSION_GAP_S = STREAM_PAIR_GAP_S  # consecutive events further apart than this are not a pair
 READ_CACHE_S = 1.0  # trending and popularity shares are recomputed at most this often
+SNAPSHOT_FORMAT = 1
 
 
 class StreamState:
@@ -72,17 +81,29 @@ class StreamState:
         items = self.space.add(e.item_id for e in events).astype(np.int64)
         weights = np.array([self._weights.get(e.event_type, 1.0) for e in events], np.float32)
         received = np.array([e.received_at for e in events], np.float64)
+        happened = np.array([e.timestamp for e in events], np.float64)
         with self._lock:
-            self.trending.update(items, received, weights)
+            self.trending.update(items, happened, weights)
             self._add_popularity(items, received, weights)
-            for event, item in zip(events, items.tolist(), strict=True):
-                self._pair(
-                    event.user_id,
-                    item,
-                    event.timestamp,
-                    float(self._weights.get(event.event_type, 1.0)),
-                )
+            self._pairs(events, items.tolist())
             self.events_seen += len(events)
+
+    def update_pairs(self, records: Sequence[StreamRecord]) -> None:
+        """Only the co-occurrence of a batch: for events whose counts the state already holds
+        (warmed from the user-state store) when co-occurrence is rebuilt from the stream."""
+        if not records:
+            return
+        events = [r.event for r in records]
+        items = self.space.add(e.item_id for e in events).tolist()
+        with self._lock:
+            self._pairs(events, items)
+
+    def _pairs(self, events: Sequence[Event], items: Sequence[int]) -> None:
+        weights = self._weights
+        for event, item in zip(events, items, strict=True):
+            self._pair(
+                event.user_id, item, event.timestamp, float(weights.get(event.event_type, 1.0))
+            )
 
     def _add_popularity(self, items: np.ndarray, when: np.ndarray, weights: np.ndarray) -> None:
         if when.size and (when.max() - self._origin) / POPULARITY_HALF_LIFE_S > 500:
@@ -138,6 +159,81 @@ class StreamState:
                     idx, np.array([r[1] for r in recent]), np.array([r[2] for r in recent])
                 )
 
+    # -- snapshot (survives restarts) -----------------------------------------------------------
+
+    def snapshot(self, positions: Mapping[int, int]) -> bytes:
+        """The whole state as ``.npz`` bytes (no pickle), with the stream ``positions`` (per
+        shard, the next offset not yet counted) it reflects."""
+        with self._lock:
+            arrays = self._arrays()
+        shards = sorted(positions)
+        arrays["shards"] = np.array(shards, np.int64)
+        arrays["offsets"] = np.array([positions[s] for s in shards], np.int64)
+        buffer = io.BytesIO()
+        np.savez(buffer, allow_pickle=False, **arrays)
+        return buffer.getvalue()
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        # Every index the state holds was added to the space before it was counted.
+        ids_blob, ids_len = pack_strings(self.space.ids(range(len(self.space))))
+        a = [k for k, row in self._neighbours.items() for _ in row]
+        b = [j for row in self._neighbours.values() for j in row]
+        w = [v for row in self._neighbours.values() for v in row.values()]
+        users_blob, users_len = pack_strings(list(self._last))
+        last = list(self._last.values())
+        t_items, t_times, t_weights = trending_entries(self.trending)
+        return {
+            "format": np.array([SNAPSHOT_FORMAT], np.int64),
+            "ids_blob": ids_blob, "ids_len": ids_len,
+            "popularity": self._popularity, "origin": np.array([self._origin]),
+            "pair_a": np.array(a, np.int64), "pair_b": np.array(b, np.int64),
+            "pair_w": np.array(w, np.float64),
+            "users_blob": users_blob, "users_len": users_len,
+            "last_item": np.array([x[0] for x in last], np.int64),
+            "last_time": np.array([x[1] for x in last], np.float64),
+            "trend_item": t_items, "trend_time": t_times, "trend_weight": t_weights,
+            "events_seen": np.array([self.events_seen], np.int64),
+        }  # fmt: skip
+
+    def restore(self, data: bytes) -> dict[int, int]:
+        """Replace the counts with a snapshot's (its item ids mapped into this space); returns
+        the stream positions it reflects. ValueError for bytes that are not a snapshot."""
+        with np.load(io.BytesIO(data), allow_pickle=False) as z:
+            if int(z["format"][0]) != SNAPSHOT_FORMAT:
+                raise ValueError(f"snapshot format {int(z['format'][0])} is not {SNAPSHOT_FORMAT}")
+            arrays = {name: z[name] for name in z.files}
+        index = self.space.add(unpack_strings(arrays["ids_blob"], arrays["ids_len"]))
+        index = index.astype(np.int64)
+        with self._lock:
+            self._restore_counts(arrays, index)
+            self._restore_pairs(arrays, index)
+            self.events_seen = int(arrays["events_seen"][0])
+            self._trending_cache = self._share_cache = None
+        return dict(zip(arrays["shards"].tolist(), arrays["offsets"].tolist(), strict=True))
+
+    def _restore_counts(self, arrays: Mapping[str, np.ndarray], index: np.ndarray) -> None:
+        popularity = arrays["popularity"]
+        self._popularity = np.zeros(len(self.space), np.float64)
+        self._popularity[index[: popularity.size]] = popularity
+        self._origin = float(arrays["origin"][0])
+        self.trending = TrendingCounter(0, self.trending.window_s, self.trending.per_window)
+        items = arrays["trend_item"]
+        self.trending.update(index[items], arrays["trend_time"], arrays["trend_weight"])
+
+    def _restore_pairs(self, arrays: Mapping[str, np.ndarray], index: np.ndarray) -> None:
+        self._neighbours = {}
+        pairs = zip(
+            index[arrays["pair_a"]].tolist(),
+            index[arrays["pair_b"]].tolist(),
+            arrays["pair_w"].tolist(),
+            strict=True,
+        )
+        for a, b, w in pairs:
+            self._neighbours.setdefault(a, {})[b] = w
+        users = unpack_strings(arrays["users_blob"], arrays["users_len"])
+        last = zip(index[arrays["last_item"]].tolist(), arrays["last_time"].tolist(), strict=True)
+        self._last = OrderedDict(zip(users, last, strict=True))
+
     # -- reads (the request path) ---------------------------------------------------------------
 
     def popularity(self, size: int) -> np.ndarray:
@@ -186,3 +282,30 @@ class StreamState:
                         acc[other] = acc.get(other, 0.0) + weight * count / total
         idx = np.fromiter(acc.keys(), np.int64, len(acc))
         return idx, np.fromiter(acc.values(), np.float64, len(acc))
+
+
+def pack_strings(values: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Strings as one UTF-8 byte array and their byte lengths (numpy without object arrays)."""
+    encoded = [v.encode() for v in values]
+    blob = np.frombuffer(b"".join(encoded), np.uint8)
+    return blob, np.fromiter((len(e) for e in encoded), np.int64, len(encoded))
+
+
+def unpack_strings(blob: np.ndarray, lengths: np.ndarray) -> list[str]:
+    data = blob.tobytes()
+    ends = np.cumsum(lengths).tolist()
+    starts = [0, *ends[:-1]]
+    return [data[a:b].decode() for a, b in zip(starts, ends, strict=True)]
+
+
+def trending_entries(counter: TrendingCounter) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(item, time, weight) for every non-zero bucket count: replaying them through
+    ``TrendingCounter.update`` rebuilds the same buckets. Reads the counter's ring directly, as
+    the counter offers no export of its own."""
+    counts = counter._counts[:, : counter.n_items]
+    slots, items = np.nonzero(counts)
+    buckets = counter._bucket_of_slot[slots]
+    live = buckets >= 0
+    slots, items, buckets = slots[live], items[live], buckets[live]
+    times = (buckets.astype(np.float64) + 0.5) * counter.bucket_s
+    return items.astype(np.int64), times, counts[slots, items].astype(np.float32)

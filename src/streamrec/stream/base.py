@@ -65,6 +65,12 @@ class EventLog(Protocol):
 
     def consumer(self, group: str) -> StreamConsumer: ...
 
+    def reader(self, start: Mapping[int, int]) -> StreamConsumer:
+        """Every shard from ``start`` (per shard; the oldest retained record where missing or
+        trimmed), outside any consumer group: nothing is committed, no group is joined (a
+        replay, e.g. of the events a restored state lacks). ``commit`` does nothing."""
+        ...
+
     def status(self, groups: Sequence[str] = ()) -> list[ShardStatus]:
         """Per shard: head offset and the committed offset of each known (or named) group."""
         ...

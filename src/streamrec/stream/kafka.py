@@ -15,7 +15,7 @@ URL: ``kafka://host:port[,host:port]/topic`` (topic defaults to ``streamrec-even
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +39,7 @@ from streamrec.errors import ConfigError, OverloadedError, StreamUnavailable
 from streamrec.events import Event, encode_event
 from streamrec.stream.base import ShardStatus
 from streamrec.stream.kafka_consumer import LIBRDKAFKA_LOG, KafkaStreamConsumer, kafka_group_id
+from streamrec.stream.kafka_reader import KafkaReader
 from streamrec.stream.partition import shard_for
 
 DEFAULT_TOPIC = "streamrec-events"
@@ -243,6 +244,9 @@ class KafkaEventLog:
             self._consumers = [c for c in self._consumers if not c.closed]
             self._consumers.append(consumer)
         return consumer
+
+    def reader(self, start: Mapping[int, int]) -> KafkaReader:
+        return KafkaReader(self._servers, self._topic, self._shard_count, start)
 
     def status(self, groups: Sequence[str] = ()) -> list[ShardStatus]:
         try:

@@ -168,6 +168,9 @@ class SqliteEventLog:
     def consumer(self, group: str) -> SqliteConsumer:
         return SqliteConsumer(self, group)
 
+    def reader(self, start: Mapping[int, int]) -> SqliteConsumer:
+        return SqliteReader(self, start)
+
     def wait_for_append(self, timeout_s: float) -> None:
         """Block until this process appends something, or timeout (other processes: polling)."""
         with self._appended:
@@ -334,3 +337,14 @@ class SqliteConsumer:
 
     def close(self) -> None:
         self._conn.close()
+
+
+class SqliteReader(SqliteConsumer):
+    """Reads from given offsets under no group; commits nothing (see ``EventLog.reader``)."""
+
+    def __init__(self, log: SqliteEventLog, start: Mapping[int, int]) -> None:
+        super().__init__(log, "")
+        self._positions = {s: start.get(s, 0) for s in range(log.shard_count)}
+
+    def commit(self, next_offsets: Mapping[int, int]) -> None:
+        return None

@@ -4,7 +4,7 @@ The demo must work offline and without any licensed data set, yet a first-time v
 sensible popular items and the recommenders need co-occurrence to learn from. So the catalogue and a
 few thousand synthetic interactions come from :mod:`streamrec.synthetic` (the same planted structure
 the tests and benchmarks use: categories, Zipf popularity, sequential sessions). Instead of images,
-each item carries an emoji and a colour swatch of its category in ``properties``.
+each item carries the colour of its category in ``properties``; the page draws an SVG picture.
 
 Background events are squeezed into the day that ends a minute before "now" (order kept), so
 time-decayed popularity and trending treat them as recent; their users are named
@@ -44,30 +44,31 @@ DEMO_EVENTS = 4000
 BACKGROUND_USER_PREFIX = "demo-shopper-"
 BACKGROUND_SPAN_S = 86_400.0
 
-# category -> (emoji, swatch colour); the demo renders these instead of product photos.
-CATEGORY_STYLE: Mapping[str, tuple[str, str]] = {
-    "Books": ("📚", "#8d6e63"),
-    "Electronics": ("🎧", "#455a64"),
-    "Kitchen": ("🍳", "#ef6c00"),
-    "Garden": ("🌱", "#2e7d32"),
-    "Toys": ("🧸", "#f9a825"),
-    "Sports": ("⚽", "#1565c0"),
-    "Beauty": ("💄", "#ad1457"),
-    "Music": ("🎸", "#6a1b9a"),
-    "Outdoor": ("⛺", "#558b2f"),
-    "Office": ("🖊️", "#37474f"),
-    "Pets": ("🐾", "#795548"),
-    "Fashion": ("🧣", "#c62828"),
-    "Shoes": ("👟", "#00838f"),
-    "Home": ("🛋️", "#5d4037"),
-    "Tools": ("🔧", "#616161"),
-    "Games": ("🎲", "#283593"),
-    "Health": ("💊", "#00897b"),
-    "Baby": ("🍼", "#f06292"),
-    "Automotive": ("🚗", "#424242"),
-    "Grocery": ("☕", "#6d4c41"),
+# category -> swatch colour; the demo draws an inline SVG picture in it instead of a product photo
+# (no emoji: a machine without an emoji font would show empty boxes).
+CATEGORY_STYLE: Mapping[str, str] = {
+    "Books": "#8d6e63",
+    "Electronics": "#455a64",
+    "Kitchen": "#ef6c00",
+    "Garden": "#2e7d32",
+    "Toys": "#f9a825",
+    "Sports": "#1565c0",
+    "Beauty": "#ad1457",
+    "Music": "#6a1b9a",
+    "Outdoor": "#558b2f",
+    "Office": "#37474f",
+    "Pets": "#795548",
+    "Fashion": "#c62828",
+    "Shoes": "#00838f",
+    "Home": "#5d4037",
+    "Tools": "#616161",
+    "Games": "#283593",
+    "Health": "#00897b",
+    "Baby": "#f06292",
+    "Automotive": "#424242",
+    "Grocery": "#6d4c41",
 }
-_FALLBACK_STYLE = ("🛍️", "#607d8b")
+_FALLBACK_COLOUR = "#607d8b"
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,7 @@ def demo_catalogue(n_items: int = DEMO_ITEMS, seed: int = DEMO_SEED) -> list[dic
 
 def _item_record(row: Mapping[str, Any]) -> dict[str, Any]:
     category = str(row["category"])
-    emoji, colour = CATEGORY_STYLE.get(category, _FALLBACK_STYLE)
+    colour = CATEGORY_STYLE.get(category, _FALLBACK_COLOUR)
     return {
         "item_id": str(row["item_id"]),
         "title": str(row["title"]),
@@ -94,7 +95,6 @@ def _item_record(row: Mapping[str, Any]) -> dict[str, Any]:
         "properties": {
             "price": float(row["price"]),
             "category": category,
-            "emoji": emoji,
             "colour": colour,
         },
         "created_at": float(row["created_at"]),

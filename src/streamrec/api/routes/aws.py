@@ -85,7 +85,7 @@ async def post_interaction(request: Request) -> Response:
     return json_response({"ShardId": f"shardId-{shard:012d}", "SequenceNumber": event.event_id})
 
 
-@router.get("/history/{userId}")
+@router.get("/history/{userId:path}")
 async def get_history(request: Request, userId: str) -> Response:
     limit = bounded_limit(
         request.query_params.get("limit"), HISTORY_LIMIT_DEFAULT, HISTORY_LIMIT_MAX
@@ -94,7 +94,7 @@ async def get_history(request: Request, userId: str) -> Response:
     return json_response([{"id": e.item_id, "viewed": int(e.last_seen)} for e in entries])
 
 
-@router.get("/recommendation/{userId}")
+@router.get("/recommendation/{userId:path}")
 async def get_recommendation(request: Request, userId: str) -> Response:
     limit = bounded_limit(
         request.query_params.get("limit"), RECOMMENDATION_LIMIT_DEFAULT, RECOMMENDATION_LIMIT_MAX

@@ -183,7 +183,7 @@ def get_dashboard(request: Request, n: int = Query(10, ge=1, le=100)) -> Respons
     return json_response(snapshot(request, n))
 
 
-@router.get("/v1/admin/dashboard/users/{user_id}")
+@router.get("/v1/admin/dashboard/users/{user_id:path}")
 def get_dashboard_user(
     request: Request,
     user_id: str = Path(min_length=1, max_length=256),

@@ -32,7 +32,7 @@ def entry_json(entry: HistoryEntry) -> dict[str, object]:
     }
 
 
-@router.get("/v1/users/{user_id}/history")
+@router.get("/v1/users/{user_id:path}/history")
 async def get_history(
     request: Request,
     user_id: str = UserId,
@@ -44,7 +44,7 @@ async def get_history(
     return json_response({"user_id": user_id, "items": [entry_json(e) for e in entries]})
 
 
-@router.delete("/v1/users/{user_id}")
+@router.delete("/v1/users/{user_id:path}")
 def delete_user(request: Request, user_id: str = UserId) -> Response:
     """Erase the user's history and real-time state at once (admin). Lake rows: see the body."""
     runtime = runtime_of(request)

@@ -1,8 +1,13 @@
-"""The item catalogue over HTTP: read one item; write one or a batch (admin)."""
+"""The item catalogue over HTTP: read one item or several; write one or a batch (admin).
+
+Ids may hold any character, ``/`` included: every route takes its id as a ``path`` parameter, so
+a percent-encoded ``cat%2Fdog`` (decoded before routing) still reaches it. The one id that cannot
+be read back this way ends in ``/similar``: that path is the similar-items route, registered first.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
 from streamrec.api.auth import check_admin
@@ -10,13 +15,14 @@ from streamrec.api.body import read_json
 from streamrec.api.responses import json_response
 from streamrec.api.state import runtime_of
 from streamrec.catalogue import Item, validate_item, validate_items
-from streamrec.errors import NotFoundError
+from streamrec.errors import NotFoundError, ValidationError
 from streamrec.events import MAX_ID_LENGTH
 from streamrec.runtime import Runtime
 
 router = APIRouter(tags=["items"])
 
 MAX_ITEMS_BODY_BYTES = 8 * 1_048_576  # 500 items with their properties
+MAX_LOOKUP_IDS = 100
 ItemId = Path(min_length=1, max_length=MAX_ID_LENGTH)
 
 
@@ -26,7 +32,29 @@ def _store(runtime: Runtime, items: list[Item]) -> int:
     return count
 
 
-@router.get("/v1/items/{item_id}")
+@router.get("/v1/items")
+async def get_items(
+    request: Request,
+    ids: list[str] = Query(
+        ..., alias="id", min_length=1, max_length=MAX_LOOKUP_IDS, description="item ids"
+    ),
+) -> Response:
+    """Several items at once (``?id=a&id=b``, up to 100): those in the catalogue, in the order
+    asked, and the ids it does not hold under ``missing`` (a page showing items that came from
+    events without a catalogue entry gets them all in one request, without a 404 each)."""
+    for k, item_id in enumerate(ids):
+        if not 1 <= len(item_id) <= MAX_ID_LENGTH:
+            raise ValidationError(f"id[{k}]", f"must be 1-{MAX_ID_LENGTH} characters")
+    found = runtime_of(request).catalogue.get_many(ids)
+    return json_response(
+        {
+            "items": [found[i].to_json() for i in dict.fromkeys(ids) if i in found],
+            "missing": [i for i in dict.fromkeys(ids) if i not in found],
+        }
+    )
+
+
+@router.get("/v1/items/{item_id:path}")
 async def get_item(request: Request, item_id: str = ItemId) -> Response:
     item = runtime_of(request).catalogue.get(item_id)
     if item is None:
@@ -34,7 +62,7 @@ async def get_item(request: Request, item_id: str = ItemId) -> Response:
     return json_response(item.to_json())
 
 
-@router.put("/v1/items/{item_id}")
+@router.put("/v1/items/{item_id:path}")
 async def put_item(request: Request, item_id: str = ItemId) -> Response:
     """Create or replace one item (admin): title, categories, properties, created_at, hidden."""
     runtime = runtime_of(request)

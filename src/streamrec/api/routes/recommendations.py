@@ -95,7 +95,7 @@ def answer(service: RecommendationService, result: Recommendations, **extra: Any
 # Read routes are `async def`: their store reads take well under a millisecond, and handing each
 # request to a worker thread cost more than the work itself (the event loop held the GIL 82% of
 # the time under wrk at 100,000 items, for 455 requests/s against 895 scored per second in-process).
-@router.get("/v1/recommendations/{user_id}")
+@router.get("/v1/recommendations/{user_id:path}")
 async def get_recommendations(
     request: Request,
     user_id: str = _id(),
@@ -114,7 +114,7 @@ async def get_recommendations(
     )
 
 
-@router.get("/v1/items/{item_id}/similar")
+@router.get("/v1/items/{item_id:path}/similar")
 async def get_similar(request: Request, item_id: str = _id(), n: int = _n()) -> Response:
     """Items related to this one (the model's item-item view, else stream co-occurrence)."""
     service = service_of(request)

@@ -39,14 +39,19 @@ def stream_json(runtime: Runtime) -> list[dict[str, Any]]:
 
 @router.get("/v1/status")
 def get_status(request: Request) -> Response:
-    """Per shard: head offset, each consumer group's committed offset and lag; event counts; lake."""
+    """Per shard: head offset, each consumer group's committed offset and lag; event counts (the
+    API's since start, and every event the stream ever received, imports included); lake."""
     runtime = runtime_of(request)
     return json_response(
         {
             "shards": stream_json(runtime),
             "events": {
+                # What this process's HTTP API took since it started (imports bypass it) ...
                 "accepted": int(_counter_total(request, "streamrec_events_accepted_total")),
                 "rejected": int(_counter_total(request, "streamrec_events_rejected_total")),
+                "counted": "by this process's HTTP API since it started",
+                # ... and everything the stream ever received, imports included.
+                "in_stream": runtime.events_seen(),
             },
             "lake": runtime.lake_stats(),
             "uptime_s": round(time.time() - runtime.started_at, 3),

@@ -181,7 +181,7 @@
     }));
   }
 
-  function itemList(sel, items) {
+  function itemList(sel, items, emptyText) {
     var ol = $(sel);
     ol.replaceChildren();
     (items || []).forEach(function (it) {
@@ -191,7 +191,7 @@
       li.setAttribute("data-item-id", it.item_id);
       ol.appendChild(li);
     });
-    if (!ol.children.length) ol.appendChild(el("li", "empty", "no items yet"));
+    if (!ol.children.length) ol.appendChild(el("li", "empty", emptyText || "no items yet"));
   }
 
   function record(d) {
@@ -210,7 +210,8 @@
     drawLag(d);
     drawModels(d);
     itemList("#list-popular", d.popular);
-    itemList("#list-trending", d.trending);
+    itemList("#list-trending", d.trending,
+      "no recent activity: no item is rising in the last trending window");
     $("#updated").textContent = new Date(d.time * 1000).toLocaleTimeString();
     document.body.setAttribute("data-polls", String(Number(document.body.getAttribute("data-polls") || 0) + 1));
   }

@@ -9,6 +9,7 @@
 (function () {
   "use strict";
   var meta = {}; // item id -> metadata seen in any response
+  var missing = {}; // item ids the catalogue does not hold (shown by id)
   var renders = {}; // widget name -> number of renders (tests wait on it)
 
   function $(sel, root) { return (root || document).querySelector(sel); }
@@ -34,24 +35,78 @@
     return items || [];
   }
 
-  /* History rows may come without metadata: fill it in from the items API (cached). */
+  /* Metadata of several items in one request; items the catalogue lacks come back in "missing"
+     (no 404 per item). Resolves to {item_id: item} for the items found. */
+  function lookup(ids) {
+    var wanted = ids.filter(function (id) { return !meta[id]; });
+    if (!wanted.length) return Promise.resolve(meta);
+    var q = wanted.map(function (id) { return "id=" + encodeURIComponent(id); }).join("&");
+    return getJSON("/v1/items?" + q).then(function (res) {
+      remember(res.items);
+      (res.missing || []).forEach(function (id) { missing[id] = true; });
+      return meta;
+    }, function () { return meta; });
+  }
+
+  /* History rows come without metadata: fill it in from the catalogue. */
   function withMeta(items) {
-    return Promise.all(items.map(function (it) {
-      if (meta[it.item_id]) return Object.assign({}, meta[it.item_id], it);
-      return getJSON("/v1/items/" + encodeURIComponent(it.item_id)).then(function (m) {
-        remember([m]);
-        return Object.assign({}, m, it);
-      }, function () { return it; });
-    }));
+    var ids = items.map(function (it) { return it.item_id; });
+    return lookup(ids).then(function (known) {
+      return items.map(function (it) { return Object.assign({}, known[it.item_id], it); });
+    });
   }
 
   function props(it) { return it.properties || {}; }
 
+  function hash(text) {
+    var h = 0;
+    for (var i = 0; i < text.length; i++) h = (h * 31 + text.charCodeAt(i)) | 0;
+    return Math.abs(h);
+  }
+
+  /* A picture drawn as inline SVG (no image files, no emoji font): a shape chosen by the item's
+     category (or id) on the category's colour. */
+  var SHAPES = [
+    "M50 12 L82 48 L18 48 Z",
+    "M30 14 H70 V46 H30 Z",
+    "M50 10 A20 20 0 1 1 49.9 10 Z",
+    "M50 8 L72 30 L50 52 L28 30 Z",
+    "M22 30 Q50 -4 78 30 Q50 64 22 30 Z",
+    "M34 12 H66 L80 30 L66 48 H34 L20 30 Z"
+  ];
+  var SVG = "http://www.w3.org/2000/svg";
+
+  function picture(it) {
+    var key = (it.categories || [])[0] || it.item_id || "";
+    var colour = props(it).colour;
+    if (!/^#[0-9a-fA-F]{3,8}$/.test(colour || "")) colour = "hsl(" + (hash(key) % 360) + " 35% 45%)";
+    var svg = document.createElementNS(SVG, "svg");
+    svg.setAttribute("viewBox", "0 0 100 60");
+    svg.setAttribute("preserveAspectRatio", "xMidYMid slice");
+    svg.setAttribute("role", "img");
+    svg.setAttribute("aria-label", key);
+    var bg = document.createElementNS(SVG, "rect");
+    bg.setAttribute("width", "100");
+    bg.setAttribute("height", "60");
+    bg.setAttribute("fill", colour);
+    var shape = document.createElementNS(SVG, "path");
+    shape.setAttribute("d", SHAPES[hash(key) % SHAPES.length]);
+    shape.setAttribute("fill", "rgb(255 255 255 / 70%)");
+    svg.appendChild(bg);
+    svg.appendChild(shape);
+    return svg;
+  }
+
   function swatch(it, cls) {
-    var p = props(it);
-    var box = el("div", cls || "swatch", p.emoji || "🛍️");
-    if (/^#[0-9a-fA-F]{3,8}$/.test(p.colour || "")) box.style.background = p.colour;
+    var box = el("div", cls || "swatch");
+    box.appendChild(picture(it));
     return box;
+  }
+
+  function describe(it) {
+    var cats = (it.categories || []).join(", ");
+    if (!cats && missing[it.item_id]) cats = "not in the catalogue";
+    return [cats, price(it)].filter(Boolean).join(" · ");
   }
 
   function price(it) {
@@ -66,8 +121,7 @@
     a.setAttribute("data-nav", "");
     a.appendChild(swatch(it));
     a.appendChild(el("div", "title", it.title || it.item_id));
-    var cats = (it.categories || []).join(", ");
-    a.appendChild(el("div", "meta", [cats, price(it)].filter(Boolean).join(" · ")));
+    a.appendChild(el("div", "meta", describe(it)));
     return a;
   }
 
@@ -109,13 +163,20 @@
       }, function (e) { widgetError(section, e); });
   }
 
+  /* Resolves to false when the server does not know the item at all (404). */
   function loadSimilar(itemId, section) {
     return getJSON("/v1/items/" + encodeURIComponent(itemId) + "/similar?n=6").then(function (res) {
       section.setAttribute("data-recommendation-id", res.recommendation_id || "");
-      fillRow($(".row", section), remember(res.items), "No similar items yet.");
-      window.streamrec.impression(section);
-      markRendered(section);
-    }, function (e) { widgetError(section, e); });
+      return withMeta(res.items || []).then(function (items) {
+        fillRow($(".row", section), remember(items), "No similar items yet.");
+        window.streamrec.impression(section);
+        markRendered(section);
+        return true;
+      });
+    }, function (e) {
+      widgetError(section, e);
+      return e.status !== 404;
+    });
   }
 
   function widgetError(section, e) {
@@ -154,7 +215,7 @@
       markRendered(popular);
     }, function (e) { widgetError(popular, e); });
     getJSON("/v1/trending?n=8").then(function (res) {
-      fillRow($(".row", trending), remember(res.items), "Nothing is trending yet.");
+      fillRow($(".row", trending), remember(res.items), "No recent activity: nothing is trending right now.");
       markRendered(trending);
     }, function (e) { widgetError(trending, e); });
   }
@@ -164,22 +225,26 @@
     detail.setAttribute("data-item-id", itemId);
     var similar = section("widget-similar", "similar", "Similar items");
     view.replaceChildren(detail, similar);
-    getJSON("/v1/items/" + encodeURIComponent(itemId)).then(function (it) {
-      remember([it]);
-      fillDetail(detail, it);
-    }, function (e) {
-      detail.replaceChildren(el("p", "empty", e.status === 404 ? "No such item." : e.message));
+    // Both at once; the view is recorded only for an item the server knows (no event for a dead
+    // link). An item without a catalogue entry (e.g. imported events without import-items) is
+    // shown by its id.
+    Promise.all([lookup([itemId]), loadSimilar(itemId, similar)]).then(function (found) {
+      var item = found[0][itemId];
+      if (!item && !found[1]) {
+        detail.replaceChildren(el("p", "empty", "No such item."));
+        return;
+      }
+      fillDetail(detail, item || { item_id: itemId });
+      window.streamrec.track("view", itemId, { properties: { page: "item" } });
+      afterInteraction();
     });
-    loadSimilar(itemId, similar);
-    window.streamrec.track("view", itemId, { properties: { page: "item" } });
-    afterInteraction();
   }
 
   function fillDetail(detail, it) {
     document.title = (it.title || it.item_id) + " · streamrec demo shop";
     var info = el("div", "info");
     info.appendChild(el("h1", null, it.title || it.item_id));
-    info.appendChild(el("p", "meta", (it.categories || []).join(", ")));
+    info.appendChild(el("p", "meta", describe(it)));
     info.appendChild(el("p", "price", price(it)));
     var buy = el("div", "actions");
     [["add_to_cart", "Add to cart"], ["purchase", "Buy now"]].forEach(function (pair) {

@@ -1,0 +1,31 @@
+"""Tracking-id errors name what the request used: the header, or the beacon's query parameter."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from tests.conftest import AUTH
+
+EVENT = {"user_id": "u", "item_id": "i"}
+
+
+def test_a_wrong_beacon_tracking_id_is_named_as_the_query_parameter(client: TestClient) -> None:
+    r = client.post(
+        "/v1/events?tracking_id=wrong",
+        content=b'{"user_id": "u", "item_id": "i"}',
+        headers={"content-type": "text/plain"},
+    )
+    assert r.status_code == 403
+    assert "?tracking_id=" in r.json()["error"] and "header" not in r.json()["error"]
+
+
+def test_a_wrong_header_is_named_as_the_header(client: TestClient) -> None:
+    r = client.post("/v1/events", json=EVENT, headers={"X-Tracking-Id": "wrong"})
+    assert r.status_code == 403 and "X-Tracking-Id header" in r.json()["error"]
+
+
+def test_a_missing_tracking_id_names_both_ways(client: TestClient) -> None:
+    r = client.post("/v1/events", json=EVENT)
+    assert r.status_code == 401
+    assert "X-Tracking-Id" in r.json()["error"] and "?tracking_id=" in r.json()["error"]
+    assert client.post("/v1/events", json=EVENT, headers=AUTH).status_code == 202
