@@ -67,6 +67,8 @@ class Settings:
     consumer_batch_size: int = 1000
     consumer_poll_interval_s: float = 0.005
     checkpoint_interval_s: float = 1.0
+    # /healthz answers 503 when a group has failed, or its lag has not come down, for this long.
+    consumer_stall_s: float = 120.0
     # Recommender.
     recipe: str = "default"
     user_state_max_events: int = 200
@@ -126,7 +128,12 @@ def _check_ranges(s: Settings) -> None:
     for key in _NON_NEGATIVE:
         if getattr(s, key) < 0:
             raise ConfigError(key, f"must not be negative, got {getattr(s, key)!r}")
-    for key in ("lake_flush_interval_s", "checkpoint_interval_s", "trending_window_s"):
+    for key in (
+        "lake_flush_interval_s",
+        "checkpoint_interval_s",
+        "trending_window_s",
+        "consumer_stall_s",
+    ):
         if getattr(s, key) <= 0:
             raise ConfigError(key, f"must be positive, got {getattr(s, key)!r}")
     if not 0 < s.port < 65536:

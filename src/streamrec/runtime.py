@@ -21,6 +21,7 @@ from typing import Any
 from streamrec.catalogue import ItemCatalogue, open_catalogue
 from streamrec.config import Settings
 from streamrec.consumers.base import Sink
+from streamrec.consumers.health import LagWatch, RunningGroup, consumer_problems
 from streamrec.consumers.runner import ConsumerRunner, start_in_thread
 from streamrec.consumers.store_sink import StoreSink
 from streamrec.errors import ConfigError
@@ -53,6 +54,8 @@ class Runtime:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.runners: list[ConsumerRunner] = []
+        self.running: list[RunningGroup] = []
+        self.lag_watch = LagWatch()
         self.started_at = time.time()
         self.start_hooks: list[Callable[[Runtime], None]] = []
 
@@ -101,9 +104,25 @@ class Runtime:
 
     def start_consumers(self, groups: Sequence[str] | None = None) -> None:
         for group in groups or self.enabled_groups():
-            runner = self.make_runner(group)
-            self.runners.append(runner)
-            self._threads.append(start_in_thread(runner, self._stop))
+            self.start_runner(self.make_runner(group))
+
+    def start_runner(self, runner: ConsumerRunner) -> None:
+        """Run a consumer group on a thread of this process, watched by /healthz and /metrics."""
+        thread = start_in_thread(runner, self._stop)
+        self.runners.append(runner)
+        self.running.append(RunningGroup(runner, thread))
+        self._threads.append(thread)
+
+    def consumer_problems(self) -> dict[str, str]:
+        """Consumer group -> why it is not ready (see streamrec.consumers.health)."""
+        groups = self.enabled_groups()
+        lags = dict.fromkeys(groups, 0)
+        for shard in self.event_log.status(groups):
+            for group in groups:
+                lags[group] += shard.lag(group)
+        return consumer_problems(
+            self.running, lags, self.lag_watch, time.monotonic(), self.settings.consumer_stall_s
+        )
 
     def start_stream_tail(self) -> None:
         """For API-only processes: follow the stream to keep the in-memory counts current."""

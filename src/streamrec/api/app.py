@@ -30,6 +30,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app = FastAPI(title="streamrec", version=__version__, description=DESCRIPTION)
     metrics = Metrics()
     metrics.watch_stream(runtime.event_log, runtime.enabled_groups())
+    metrics.watch_consumers(runtime.runners)
     app.state.runtime = runtime
     app.state.metrics = metrics
     install_error_handlers(app)
