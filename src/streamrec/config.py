@@ -83,6 +83,8 @@ class Settings:
     ease_max_items: int = 20_000
     # Overload protection: events waiting for the stream writer before 503.
     max_pending_events: int = 100_000
+    # How long POST /v1/events waits for the stream to confirm a write before a 503 + Retry-After.
+    append_timeout_s: float = 10.0
 
     def __post_init__(self) -> None:
         _check_ranges(self)
@@ -133,6 +135,7 @@ def _check_ranges(s: Settings) -> None:
         "checkpoint_interval_s",
         "trending_window_s",
         "consumer_stall_s",
+        "append_timeout_s",
     ):
         if getattr(s, key) <= 0:
             raise ConfigError(key, f"must be positive, got {getattr(s, key)!r}")
