@@ -85,6 +85,8 @@ class Settings:
     max_pending_events: int = 100_000
     # How long POST /v1/events waits for the stream to confirm a write before a 503 + Retry-After.
     append_timeout_s: float = 10.0
+    # Each embedded SQLite file's WAL is checkpointed and truncated when it grows past this.
+    sqlite_wal_max_bytes: int = 64 << 20
 
     def __post_init__(self) -> None:
         _check_ranges(self)
@@ -119,6 +121,7 @@ _POSITIVE = (
     "user_state_max_events",
     "ease_max_items",
     "max_pending_events",
+    "sqlite_wal_max_bytes",
 )
 _NON_NEGATIVE = ("retrain_interval_s", "retrain_after_events", "consumer_poll_interval_s")
 

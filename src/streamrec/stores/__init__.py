@@ -25,7 +25,9 @@ UserStateFactory = Callable[[str, Settings], UserStateStore]
 def _sqlite_history(url: str, settings: Settings) -> HistoryStore:
     from streamrec.stores.sqlite_history import SqliteHistoryStore
 
-    return SqliteHistoryStore(sqlite_path(url, "history_url"), settings.history_days)
+    return SqliteHistoryStore(
+        sqlite_path(url, "history_url"), settings.history_days, settings.sqlite_wal_max_bytes
+    )
 
 
 def _sqlite_user_state(url: str, settings: Settings) -> UserStateStore:
@@ -35,6 +37,7 @@ def _sqlite_user_state(url: str, settings: Settings) -> UserStateStore:
         sqlite_path(url, "user_state_url"),
         settings.user_state_max_events,
         settings.event_type_weights,
+        settings.sqlite_wal_max_bytes,
     )
 
 

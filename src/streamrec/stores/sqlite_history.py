@@ -11,6 +11,7 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from streamrec.sqlite_wal import DEFAULT_WAL_MAX_BYTES
 from streamrec.stores.base import HistoryEntry
 from streamrec.stores.sqlite_common import (
     SEEN_EVENTS_SCHEMA,
@@ -65,8 +66,10 @@ def aggregate(records: Sequence[StreamRecord], ttl_s: float) -> dict[Key, list[f
 
 
 class SqliteHistoryStore:
-    def __init__(self, path: Path, history_days: float) -> None:
-        self._db = SqliteDatabase(path, _SCHEMA)
+    def __init__(
+        self, path: Path, history_days: float, wal_max_bytes: int = DEFAULT_WAL_MAX_BYTES
+    ) -> None:
+        self._db = SqliteDatabase(path, _SCHEMA, wal_max_bytes)
         self._ttl_s = history_days * 86400.0
 
     def positions(self) -> dict[int, int]:

@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from streamrec.sqlite_wal import DEFAULT_WAL_MAX_BYTES
 from streamrec.stores.base import UserEvent
 from streamrec.stores.sqlite_common import (
     SEEN_EVENTS_SCHEMA,
@@ -82,9 +83,13 @@ def bucket_weights(
 
 class SqliteUserStateStore:
     def __init__(
-        self, path: Path, max_events: int = 200, event_weights: Mapping[str, float] | None = None
+        self,
+        path: Path,
+        max_events: int = 200,
+        event_weights: Mapping[str, float] | None = None,
+        wal_max_bytes: int = DEFAULT_WAL_MAX_BYTES,
     ) -> None:
-        self._db = SqliteDatabase(path, _SCHEMA)
+        self._db = SqliteDatabase(path, _SCHEMA, wal_max_bytes)
         self._max_events = max_events
         self._weights = dict(event_weights or {})
         self._untrimmed: set[str] = set()

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from streamrec.errors import OverloadedError, StreamUnavailable
 from streamrec.events import Event, decode_event, encode_event
+from streamrec.sqlite_wal import DEFAULT_WAL_MAX_BYTES, WalBound
 from streamrec.stream.base import ShardStatus, StreamRecord
 from streamrec.stream.partition import shard_for
 
@@ -60,7 +61,13 @@ def connect(path: Path) -> sqlite3.Connection:
 
 
 class SqliteEventLog:
-    def __init__(self, path: str | Path, shard_count: int, max_pending_events: int = 100_000):
+    def __init__(
+        self,
+        path: str | Path,
+        shard_count: int,
+        max_pending_events: int = 100_000,
+        wal_max_bytes: int = DEFAULT_WAL_MAX_BYTES,
+    ):
         self._path = Path(path)
         self._path.parent.mkdir(parents=True, exist_ok=True)
         self._shard_count = shard_count
@@ -74,6 +81,8 @@ class SqliteEventLog:
         # Checkpoints run on their own thread: an automatic one runs inside the COMMIT that crosses
         # the WAL threshold, and every acknowledgement waiting on that commit stalled with it.
         self._conn.execute("PRAGMA wal_autocheckpoint=0")
+        self._wal = WalBound(self._path, wal_max_bytes)
+        self._wal.configure(self._conn)
         self._check_shard_count()
         self._closed = False
         self._stop_checkpoints = threading.Event()
@@ -160,6 +169,7 @@ class SqliteEventLog:
             self._pending -= count
         for _, future in batch:
             _resolve(future, error)
+        self._wal.enforce(self._conn)  # after the acknowledgements: they need not wait for it
         if error is None:
             with self._appended:
                 self._appended.notify_all()
