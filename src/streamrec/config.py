@@ -142,6 +142,8 @@ def _check_ranges(s: Settings) -> None:
     ):
         if getattr(s, key) <= 0:
             raise ConfigError(key, f"must be positive, got {getattr(s, key)!r}")
+    if s.shard_count > 4096:  # stores.sqlite_user_state.MAX_SHARDS
+        raise ConfigError("shard_count", f"must be at most 4096, got {s.shard_count!r}")
     if not 0 < s.port < 65536:
         raise ConfigError("port", f"must be 1-65535, got {s.port!r}")
     if not 0.0 <= s.exploration_weight <= 1.0:

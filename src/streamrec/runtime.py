@@ -156,11 +156,13 @@ class Runtime:
             self.run_maintenance()
 
     def run_maintenance(self, now: float | None = None) -> None:
-        """Purge expired history rows and trim the stream past its retention."""
+        """Purge every expired history row, event-id mark and old activity bucket, and trim the
+        stream past its retention."""
         now = time.time() if now is None else now
         try:
             if self.history is not None:
                 self.history.purge_expired(now)
+            self.user_state.purge_expired(now)
             self.event_log.trim(now - self.settings.stream_retention_hours * 3600.0)
         except Exception:  # maintenance must never take the service down
             log.exception("maintenance failed; will retry")

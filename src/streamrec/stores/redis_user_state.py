@@ -2,29 +2,35 @@
 
 Keys (``ns`` = the URL's namespace):
 
-- ``ns:us:e:<user or session:id>`` sorted set, score = stream offset (one user's events share a
-  shard, so offsets order them as accepted), member = a JSON array ``[offset, item, type, ts,
-  value]``; trimmed to the newest ``max_events`` on every write.
+- ``ns:us:e:<user or session:id>`` sorted set, score = ``event_seq(shard, offset)`` (one user's
+  events share a shard, so this orders them as accepted; the shard keeps a session's events from
+  two shards apart), member = a JSON array ``[seq, item, type, ts, value]``; trimmed to the newest
+  ``max_events`` on every write.
 - ``ns:us:b:<minute>`` hash item -> weighted activity in that minute of receipt, and
   ``ns:us:buckets`` sorted set of the minutes that have one (range reads).
 - ``ns:us:seen`` / ``ns:us:positions``: applied event ids and stream positions, as in history.
+
+:meth:`purge_expired` drops expired event ids and minutes older than ITEM_BUCKET_RETENTION_S.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping, Sequence
 from typing import cast
 
 from streamrec.stores.base import UserEvent
+from streamrec.stores.purge import ITEM_BUCKET_RETENTION_S, purge_in_chunks
 from streamrec.stores.redis_common import (
     LUA_POSITIONS,
+    LUA_PURGE_SEEN,
     connect,
     flatten_positions,
     read_positions,
     unavailable_on_error,
 )
-from streamrec.stores.sqlite_user_state import BUCKET_S, SEEN_EVENT_TTL_S, session_key
+from streamrec.stores.sqlite_user_state import BUCKET_S, SEEN_EVENT_TTL_S, event_seq, session_key
 from streamrec.stream.base import StreamRecord
 
 _APPLY = (
@@ -37,13 +43,13 @@ local cache, touched, applied = {}, {}, 0
 while i <= #ARGV do
   local shard, offset, event_id = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2]
   local user, session, member = ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
-  local item, bucket, weight = ARGV[i + 6], ARGV[i + 7], ARGV[i + 8]
-  i = i + 9
+  local item, bucket, weight, seq = ARGV[i + 6], ARGV[i + 7], ARGV[i + 8], ARGV[i + 9]
+  i = i + 10
   if offset >= stored_position(poskey, cache, shard) and first_time(seenkey, event_id, seen_expires) then
-    redis.call('ZADD', ns .. ':us:e:' .. user, offset, member)
+    redis.call('ZADD', ns .. ':us:e:' .. user, seq, member)
     touched[user] = true
     if session ~= '' then
-      redis.call('ZADD', ns .. ':us:e:' .. session, offset, member)
+      redis.call('ZADD', ns .. ':us:e:' .. session, seq, member)
       touched[session] = true
     end
     redis.call('HINCRBYFLOAT', ns .. ':us:b:' .. bucket, item, weight)
@@ -59,6 +65,21 @@ return applied
 """
 )
 
+_PURGE = (
+    LUA_PURGE_SEEN
+    + r"""
+local ns, now, oldest, limit = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local index = ns .. ':us:buckets'
+local old = redis.call('ZRANGEBYSCORE', index, '-inf', '(' .. oldest, 'LIMIT', 0, limit)
+for _, bucket in ipairs(old) do
+  redis.call('DEL', ns .. ':us:b:' .. bucket)
+  redis.call('ZREM', index, bucket)
+end
+local seen = purge_seen(ns .. ':us:seen', now, limit)
+return {#old, seen}
+"""
+)
+
 
 class RedisUserStateStore:
     def __init__(
@@ -68,6 +89,7 @@ class RedisUserStateStore:
         self._max_events = max_events
         self._weights = dict(event_weights or {})
         self._apply = self._client.register_script(_APPLY)
+        self._purge = self._client.register_script(_PURGE)
 
     def positions(self) -> dict[int, int]:
         with unavailable_on_error("user state"):
@@ -87,11 +109,12 @@ class RedisUserStateStore:
             session = (
                 session_key(e.session_id) if e.session_id and e.session_id != e.user_id else ""
             )
-            member = json.dumps([r.offset, e.item_id, e.event_type, e.timestamp, e.event_value])
+            seq = event_seq(r.shard, r.offset)
+            member = json.dumps([seq, e.item_id, e.event_type, e.timestamp, e.event_value])
             bucket = int(e.received_at // BUCKET_S)
             weight = self._weights.get(e.event_type, 1.0)
             args += [str(r.shard), str(r.offset), e.event_id, e.user_id, session, member]
-            args += [e.item_id, str(bucket), repr(weight)]
+            args += [e.item_id, str(bucket), repr(weight), str(seq)]
         return args
 
     def recent_events(self, key: str, limit: int) -> list[UserEvent]:
@@ -131,6 +154,17 @@ class RedisUserStateStore:
             pipe.delete(key)
             count, _ = pipe.execute()
         return int(count)
+
+    def purge_expired(self, now: float | None = None, max_rows: int = 10_000) -> int:
+        now = time.time() if now is None else now
+        oldest_bucket = int((now - ITEM_BUCKET_RETENTION_S) // BUCKET_S)
+        return purge_in_chunks(lambda: self._purge_chunk(now, oldest_bucket, max_rows), max_rows)
+
+    def _purge_chunk(self, now: float, oldest_bucket: int, max_rows: int) -> tuple[int, int]:
+        args = [self._ns, repr(now), str(oldest_bucket), str(max_rows)]
+        with unavailable_on_error("user state"):
+            old, seen = self._purge(args=args)
+        return int(old), int(seen)
 
     def close(self) -> None:
         self._client.close()

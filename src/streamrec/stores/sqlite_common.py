@@ -112,6 +112,17 @@ def new_event_ids(
     return fresh
 
 
+def purge_seen_events(conn: sqlite3.Connection, now: float, max_rows: int) -> int:
+    """Forget up to `max_rows` event ids whose retry window has passed."""
+    return int(
+        conn.execute(
+            "DELETE FROM seen_events WHERE event_id IN (SELECT event_id FROM seen_events"
+            " WHERE expires_at <= ? LIMIT ?)",
+            (now, max_rows),
+        ).rowcount
+    )
+
+
 SEEN_EVENTS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS seen_events (event_id TEXT PRIMARY KEY, expires_at REAL NOT NULL)
     WITHOUT ROWID;
