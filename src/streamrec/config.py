@@ -67,6 +67,8 @@ class Settings:
     consumer_batch_size: int = 1000
     consumer_poll_interval_s: float = 0.005
     checkpoint_interval_s: float = 1.0
+    # /healthz answers 503 when a group has failed, or its lag has not come down, for this long.
+    consumer_stall_s: float = 120.0
     # Recommender.
     recipe: str = "default"
     user_state_max_events: int = 200
@@ -81,6 +83,10 @@ class Settings:
     ease_max_items: int = 20_000
     # Overload protection: events waiting for the stream writer before 503.
     max_pending_events: int = 100_000
+    # How long POST /v1/events waits for the stream to confirm a write before a 503 + Retry-After.
+    append_timeout_s: float = 10.0
+    # Each embedded SQLite file's WAL is checkpointed and truncated when it grows past this.
+    sqlite_wal_max_bytes: int = 64 << 20
 
     def __post_init__(self) -> None:
         _check_ranges(self)
@@ -115,6 +121,7 @@ _POSITIVE = (
     "user_state_max_events",
     "ease_max_items",
     "max_pending_events",
+    "sqlite_wal_max_bytes",
 )
 _NON_NEGATIVE = ("retrain_interval_s", "retrain_after_events", "consumer_poll_interval_s")
 
@@ -126,9 +133,17 @@ def _check_ranges(s: Settings) -> None:
     for key in _NON_NEGATIVE:
         if getattr(s, key) < 0:
             raise ConfigError(key, f"must not be negative, got {getattr(s, key)!r}")
-    for key in ("lake_flush_interval_s", "checkpoint_interval_s", "trending_window_s"):
+    for key in (
+        "lake_flush_interval_s",
+        "checkpoint_interval_s",
+        "trending_window_s",
+        "consumer_stall_s",
+        "append_timeout_s",
+    ):
         if getattr(s, key) <= 0:
             raise ConfigError(key, f"must be positive, got {getattr(s, key)!r}")
+    if s.shard_count > 4096:  # stores.sqlite_user_state.MAX_SHARDS
+        raise ConfigError("shard_count", f"must be at most 4096, got {s.shard_count!r}")
     if not 0 < s.port < 65536:
         raise ConfigError("port", f"must be 1-65535, got {s.port!r}")
     if not 0.0 <= s.exploration_weight <= 1.0:

@@ -21,6 +21,7 @@ from typing import Any
 from streamrec.catalogue import ItemCatalogue, open_catalogue
 from streamrec.config import Settings
 from streamrec.consumers.base import Sink
+from streamrec.consumers.health import LagWatch, RunningGroup, consumer_problems
 from streamrec.consumers.runner import ConsumerRunner, start_in_thread
 from streamrec.consumers.store_sink import StoreSink
 from streamrec.errors import ConfigError
@@ -59,6 +60,8 @@ class Runtime:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.runners: list[ConsumerRunner] = []
+        self.running: list[RunningGroup] = []
+        self.lag_watch = LagWatch()
         self.started_at = time.time()
         self.start_hooks: list[Callable[[Runtime], None]] = []
 
@@ -127,11 +130,19 @@ class Runtime:
     def start_consumers(self, groups: Sequence[str] | None = None) -> None:
         for group in groups or self.enabled_groups():
             runner = self.make_runner(group)
-            self.runners.append(runner)
             if group == "realtime":
-                self._threads.append(self._start_realtime(runner))
+                self._watch(runner, self._start_realtime(runner))
             else:
-                self._threads.append(start_in_thread(runner, self._stop))
+                self.start_runner(runner)
+
+    def start_runner(self, runner: ConsumerRunner) -> None:
+        """Run a consumer group on a thread of this process, watched by /healthz and /metrics."""
+        self._watch(runner, start_in_thread(runner, self._stop))
+
+    def _watch(self, runner: ConsumerRunner, thread: threading.Thread) -> None:
+        self.runners.append(runner)
+        self.running.append(RunningGroup(runner, thread))
+        self._threads.append(thread)
 
     def _start_realtime(self, runner: ConsumerRunner) -> threading.Thread:
         """The realtime group, after replaying into the in-memory state the events it lacks
@@ -151,6 +162,17 @@ class Runtime:
         thread = threading.Thread(target=run, name="consumer-realtime", daemon=True)
         thread.start()
         return thread
+
+    def consumer_problems(self) -> dict[str, str]:
+        """Consumer group -> why it is not ready (see streamrec.consumers.health)."""
+        groups = self.enabled_groups()
+        lags = dict.fromkeys(groups, 0)
+        for shard in self.event_log.status(groups):
+            for group in groups:
+                lags[group] += shard.lag(group)
+        return consumer_problems(
+            self.running, lags, self.lag_watch, time.monotonic(), self.settings.consumer_stall_s
+        )
 
     def start_stream_tail(self) -> None:
         """For API-only processes: follow the stream to keep the in-memory counts current."""
@@ -185,11 +207,13 @@ class Runtime:
             self.run_maintenance()
 
     def run_maintenance(self, now: float | None = None) -> None:
-        """Purge expired history rows and trim the stream past its retention."""
+        """Purge every expired history row, event-id mark and old activity bucket, and trim the
+        stream past its retention."""
         now = time.time() if now is None else now
         try:
             if self.history is not None:
                 self.history.purge_expired(now)
+            self.user_state.purge_expired(now)
             self.event_log.trim(now - self.settings.stream_retention_hours * 3600.0)
         except Exception:  # maintenance must never take the service down
             log.exception("maintenance failed; will retry")

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from fastapi.testclient import TestClient
 
+from streamrec.api.app import create_app
 from streamrec.events import MAX_BODY_BYTES
 from streamrec.runtime import Runtime
-from tests.conftest import AUTH, drain
+from streamrec.stream.sqlite import SqliteEventLog
+from tests.conftest import AUTH, RuntimeFactory, drain
 
 
 def test_single_event_is_acknowledged_and_durable(client: TestClient, runtime: Runtime) -> None:
@@ -137,3 +140,27 @@ def test_browser_origins_outside_allowed_origins_are_refused(make_runtime) -> No
         )
         assert r.status_code == 403
         assert client.post("/v1/events", json=event, headers=AUTH).status_code == 202  # no Origin
+
+
+# The writer thread is killed on purpose.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_write_the_stream_does_not_confirm_in_time_is_a_503_with_retry_after(
+    make_runtime: RuntimeFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runtime = make_runtime(append_timeout_s=0.2)
+    log = runtime.event_log
+    assert isinstance(log, SqliteEventLog)
+    real_write = log._write_batch
+
+    def die(batch: object, count: int) -> None:
+        raise SystemExit  # the writer thread ends without confirming the write
+
+    monkeypatch.setattr(log, "_write_batch", die)
+    with TestClient(create_app(runtime), raise_server_exceptions=False) as client:
+        event = {"user_id": "u1", "item_id": "i1"}
+        r = client.post("/v1/events", json=event, headers=AUTH)
+        assert r.status_code == 503 and r.headers["retry-after"] == "5"
+        assert "did not confirm" in r.json()["error"]
+        monkeypatch.setattr(log, "_write_batch", real_write)
+        r = client.post("/v1/events", json=event, headers=AUTH)  # the writer is restarted
+        assert r.status_code == 202

@@ -7,6 +7,8 @@ import json
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from streamrec.catalogue import Item
 from streamrec.recommenders.itemknn import ItemKNN
@@ -171,3 +173,28 @@ def test_aws_sample_route_uses_the_active_campaign(
     assert "default" in registry.asked
     similar = client.get("/recommendation/u1", params={"limit": 3, "itemId": items[5]}).json()
     assert len(similar) == 3 and items[5] not in [r["id"] for r in similar]
+
+
+@st.composite
+def nested_filters(draw: st.DrawFn) -> str:
+    """Filters wrapped in up to 1,200 levels of NOT and parentheses, some cut short or spliced."""
+    depth = draw(st.integers(0, 1200))
+    wrappers = draw(st.lists(st.sampled_from(["NOT ", "("]), min_size=depth, max_size=depth))
+    condition = draw(st.sampled_from(['Items.genre IN ("x")', "Items.price < $P", "Items.a = 1"]))
+    closing = ")" * wrappers.count("(")
+    text = "INCLUDE ItemID WHERE " + "".join(wrappers) + condition + closing
+    cut = draw(st.integers(0, len(text)))
+    return text[:cut] + draw(st.text(max_size=20)) if draw(st.booleans()) else text
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(text=nested_filters())
+def test_no_generated_filter_is_answered_with_a_5xx(client: TestClient, text: str) -> None:
+    response = client.get(
+        "/v1/recommendations/u1", params={"filter": text, "filter_params": '{"P": 3}'}
+    )
+    assert response.status_code < 500, response.text
+    if response.status_code == 400:
+        assert response.json()["field"] in ("filter", "filter_params")

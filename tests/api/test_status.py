@@ -1,23 +1,96 @@
-"""GET /v1/status names its event counts for what they are; imported events are counted."""
+"""/healthz readiness and the consumer failure counters in /metrics, on a real Runtime."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
+import pytest
 from fastapi.testclient import TestClient
 
-from streamrec.importer import import_file
+from streamrec.api.app import create_app
+from streamrec.consumers.base import Sink
+from streamrec.consumers.runner import ConsumerRunner
 from streamrec.runtime import Runtime
-from tests.conftest import AUTH
+from streamrec.stream.base import StreamRecord
+from tests.conftest import AUTH, RuntimeFactory, drain
 
 
-def test_imported_events_are_in_the_stream_count(
-    client: TestClient, runtime: Runtime, tmp_path: Path
+class BreakableSink:
+    """A real sink whose writes raise a raw sqlite3 error while `broken` is set."""
+
+    def __init__(self, sink: Sink) -> None:
+        self._sink = sink
+        self.broken = True
+
+    @property
+    def group(self) -> str:
+        return self._sink.group
+
+    def write(self, records: Sequence[StreamRecord]) -> None:
+        if self.broken:
+            raise sqlite3.OperationalError("disk I/O error")
+        self._sink.write(records)
+
+    def checkpoint(self, now: float) -> Mapping[int, int]:
+        return self._sink.checkpoint(now)
+
+    def close(self) -> Mapping[int, int]:
+        return self._sink.close()
+
+
+def poll(check: Callable[[], bool], rounds: int = 200) -> None:
+    """Poll `check` (up to 10 s); the caller asserts on the state it reached."""
+    pause = threading.Event()
+    for _ in range(rounds):
+        if check():
+            return
+        pause.wait(0.05)
+
+
+@pytest.fixture
+def runtime(make_runtime: RuntimeFactory) -> Runtime:
+    return make_runtime(consumer_stall_s=0.2)
+
+
+@pytest.fixture
+def client(runtime: Runtime) -> Iterator[TestClient]:
+    with TestClient(create_app(runtime), raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+def test_a_failing_group_is_retried_counted_and_named_by_healthz(
+    client: TestClient, runtime: Runtime
 ) -> None:
-    csv = tmp_path / "old.csv"
-    csv.write_text("user_id,item_id,timestamp\n" + "".join(f"u{k},i{k},1e9\n" for k in range(7)))
-    import_file(csv, "csv", runtime.settings, runtime.event_log, progress=False)
-    client.post("/v1/events", json={"user_id": "u", "item_id": "i"}, headers=AUTH)
-    events = client.get("/v1/status").json()["events"]
-    assert events["accepted"] == 1 and "HTTP API" in events["counted"]
-    assert events["in_stream"] == 8
+    assert client.get("/healthz").status_code == 200
+    events = [{"user_id": "u1", "item_id": f"i{k}"} for k in range(3)]
+    assert client.post("/v1/events", json={"events": events}, headers=AUTH).status_code == 202
+    drain(runtime, "lake", "realtime")
+    sink = BreakableSink(runtime.make_sink("history"))
+    runtime.start_runner(ConsumerRunner(runtime.event_log, sink, backoff_first_s=0.01))
+    poll(lambda: "failing" in client.get("/healthz").text)
+    health = client.get("/healthz")
+    assert health.status_code == 503 and health.headers["retry-after"]
+    assert "'history'" in health.json()["error"] and "OperationalError" in health.json()["error"]
+    metrics = client.get("/metrics").text
+    assert 'streamrec_consumer_failures_total{error="OperationalError",group="history"}' in metrics
+    sink.broken = False
+    poll(lambda: client.get("/healthz").status_code == 200)
+    assert client.get("/healthz").json() == {"status": "ok"}
+    assert len(client.get("/v1/users/u1/history").json()["items"]) == 3
+
+
+def test_a_lag_that_does_not_come_down_makes_healthz_not_ready(
+    client: TestClient, runtime: Runtime
+) -> None:
+    assert client.get("/healthz").status_code == 200
+    event = {"user_id": "u1", "item_id": "i1"}
+    assert client.post("/v1/events", json=event, headers=AUTH).status_code == 202
+    client.get("/healthz")  # first sight of the lag
+    poll(lambda: client.get("/healthz").status_code == 503)
+    groups = client.get("/healthz").json()["groups"]
+    assert set(groups) == set(runtime.enabled_groups())
+    assert all(why.startswith("lag of 1 events") for why in groups.values())
+    drain(runtime)
+    assert client.get("/healthz").status_code == 200

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from streamrec.consumers.runner import ConsumerRunner, start_in_thread
+import pytest
+
+from streamrec.consumers.runner import ConsumerRunner, backoff_delay, start_in_thread
 from streamrec.consumers.store_sink import StoreSink, next_offsets
 from streamrec.errors import StoreUnavailable
 from streamrec.stores.sqlite_history import SqliteHistoryStore
@@ -18,14 +21,15 @@ from tests.factories import random_events
 class RecordingSink:
     group = "rec"
 
-    def __init__(self, fail_first: int = 0) -> None:
+    def __init__(self, fail_first: int = 0, error: Exception | None = None) -> None:
         self.records: list[StreamRecord] = []
         self.fail_first = fail_first
+        self.error = error or StoreUnavailable("down")
 
     def write(self, records: Sequence[StreamRecord]) -> None:
         if self.fail_first:
             self.fail_first -= 1
-            raise StoreUnavailable("down")
+            raise self.error
         self.records.extend(records)
 
     def checkpoint(self, now: float) -> Mapping[int, int]:
@@ -89,3 +93,41 @@ def test_outage_is_retried_not_fatal(tmp_path: Path) -> None:
     thread.join(5)
     log.close()
     assert len({r.offset for r in sink.records}) == 5
+
+
+def wait_for(check: Callable[[], bool], rounds: int = 200) -> None:
+    """Poll `check` (up to 10 s); the caller asserts on the state it reached."""
+    pause = threading.Event()
+    for _ in range(rounds):
+        if check():
+            return
+        pause.wait(0.05)
+
+
+@pytest.mark.parametrize(
+    "error", [sqlite3.OperationalError("disk I/O error"), KeyError("a bug in a sink")]
+)
+def test_any_failure_is_logged_counted_and_retried(
+    tmp_path: Path, error: Exception, caplog: pytest.LogCaptureFixture
+) -> None:
+    log = SqliteEventLog(tmp_path / "s.db", 1)
+    log.append(random_events(5))
+    sink = RecordingSink(fail_first=3, error=error)
+    runner = ConsumerRunner(log, sink, poll_timeout_s=0.01, backoff_first_s=0.01)
+    stop = threading.Event()
+    thread = start_in_thread(runner, stop)
+    wait_for(lambda: len(sink.records) == 5)
+    alive = thread.is_alive()
+    stop.set()
+    thread.join(5)
+    log.close()
+    assert alive and len({r.offset for r in sink.records}) == 5
+    assert runner.failures == {type(error).__name__: 3}
+    assert runner.failing_since is None and runner.consecutive_failures == 0
+    assert "consumer rec failed" in caplog.text
+
+
+def test_backoff_doubles_up_to_its_cap() -> None:
+    delays = [backoff_delay(n, 0.5, 30.0) for n in range(1, 10)]
+    assert delays == [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0, 30.0]
+    assert backoff_delay(10_000, 0.5, 30.0) == 30.0

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from streamrec.errors import ValidationError
 from streamrec.filters import bind, compile_filter, parse_filter
-from streamrec.filters.parser import And, Condition, Not, Or, Param
+from streamrec.filters.parser import MAX_FILTER_NESTING, And, Condition, Not, Or, Param
 
 
 def only_condition(text: str) -> Condition:
@@ -119,6 +119,34 @@ def test_errors_name_the_position(text: str, position: int, fragment: str) -> No
     assert err.value.field == "filter"
     assert err.value.message.startswith(f"position {position}:")
     assert fragment in err.value.message
+
+
+def nested(prefix: str, depth: int) -> str:
+    """A filter whose condition sits inside ``depth`` levels of NOT / parentheses."""
+    inner = 'Items.genre IN ("x")'
+    if prefix == "NOT":
+        return "INCLUDE ItemID WHERE " + "NOT " * depth + inner
+    return "INCLUDE ItemID WHERE " + "(" * depth + inner + ")" * depth
+
+
+@pytest.mark.parametrize("prefix", ["NOT", "("])
+def test_nesting_up_to_the_limit_parses(prefix: str) -> None:
+    expr = parse_filter(nested(prefix, MAX_FILTER_NESTING)).statements[0].expr
+    assert isinstance(expr, Not if prefix == "NOT" else Condition)
+
+
+@pytest.mark.parametrize(("prefix", "step"), [("NOT", 4), ("(", 1)])
+def test_nesting_past_the_limit_is_refused_at_its_position(prefix: str, step: int) -> None:
+    with pytest.raises(ValidationError) as err:
+        parse_filter(nested(prefix, MAX_FILTER_NESTING + 1))
+    position = len("INCLUDE ItemID WHERE ") + step * MAX_FILTER_NESTING
+    assert err.value.message.startswith(f"position {position}: nested deeper than")
+
+
+@pytest.mark.parametrize("text", [nested("(", 1500), nested("NOT", 1000)[:4096]])
+def test_a_deeply_nested_filter_is_a_validation_error_not_an_overflow(text: str) -> None:
+    with pytest.raises(ValidationError, match=f"deeper than {MAX_FILTER_NESTING}"):
+        parse_filter(text)
 
 
 # -- properties ------------------------------------------------------------------------------

@@ -107,3 +107,20 @@ def test_expired_row_starts_counting_afresh(make_history: HistoryFactory) -> Non
     store.apply(recs[:1], upto(recs[:1]))
     store.apply(recs[1:], upto(recs))
     assert store.recent("u", 10, now=now)[0].count == 1
+
+
+def test_purge_removes_every_expired_row_and_event_id_not_a_fixed_number(
+    make_history: HistoryFactory,
+) -> None:
+    store = make_history(history_days=1)
+    now = time.time()
+    old = [make_event(f"u{k}", "a", received_at=now - 3 * DAY) for k in range(35)]
+    recs = records(*old, make_event("fresh", "a", received_at=now))
+    store.apply(recs[:35], upto(recs[:35]))  # their event ids are remembered until now - 2 days
+    store.apply(recs[35:], upto(recs))
+    assert store.purge_expired(now, max_rows=10) == 35
+    assert store.purge_expired(now, max_rows=10) == 0
+    assert [e.item_id for e in store.recent("fresh", 10, now=now)] == ["a"]
+    # The expired event ids were forgotten too: the same ids, resent, count again.
+    again = records(*old, start=len(recs))
+    assert store.apply(again, upto(again)) == 35

@@ -9,6 +9,8 @@ from streamrec.stream.base import StreamRecord
 from tests.factories import make_event
 from tests.stores.conftest import UserStateFactory
 
+DAY = 86400.0
+
 
 def test_keeps_only_the_newest_events_oldest_first(make_user_state: UserStateFactory) -> None:
     store = make_user_state(user_state_max_events=5)
@@ -121,3 +123,33 @@ def test_a_session_remembers_items_from_every_shard(make_user_state: UserStateFa
     ]
     store.apply(batch, {0: 1, 1: 1})
     assert store.excluded_items("session:s1") == {"a", "b"}
+
+
+def test_a_session_spanning_shards_keeps_events_with_the_same_offset(
+    make_user_state: UserStateFactory,
+) -> None:
+    store = make_user_state()
+    a = StreamRecord(0, 7, make_event("anonymous", "a", session_id="s1", received_at=1.0))
+    b = StreamRecord(1, 7, make_event("signed-in", "b", session_id="s1", received_at=2.0))
+    store.apply([a, b], {0: 8, 1: 8})
+    assert sorted(e.item_id for e in store.recent_events("session:s1", 10)) == ["a", "b"]
+    assert [e.item_id for e in store.recent_events("anonymous", 10)] == ["a"]
+
+
+def test_purge_drops_expired_event_ids_and_old_activity_buckets(
+    make_user_state: UserStateFactory,
+) -> None:
+    store = make_user_state()
+    now = time.time()
+    old = [
+        StreamRecord(0, k, make_event("u", f"i{k}", received_at=now - 40 * DAY)) for k in range(25)
+    ]
+    store.apply(old, {0: 25})
+    fresh = StreamRecord(0, 25, make_event("v", "new", received_at=now))
+    store.apply([fresh], {0: 26})
+    assert len(store.item_activity(0)) == 26
+    store.purge_expired(now, max_rows=10)  # counts differ: rows per item (SQL), minutes (Redis)
+    assert store.item_activity(0) == {"new": 1.0}
+    # Their event ids were forgotten: resent at later offsets, they are applied again.
+    again = [StreamRecord(0, 26 + k, r.event) for k, r in enumerate(old)]
+    assert store.apply(again, {0: 51}) == 25

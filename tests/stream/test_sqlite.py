@@ -73,3 +73,38 @@ def test_trim_keeps_every_shard_past_the_cut(tmp_path: Path) -> None:
         kept.extend(batch)
     assert sorted(r.event.event_id for r in kept) == sorted(e.event_id for e in new)
     log.close()
+
+
+def test_a_failing_batch_fails_its_futures_and_the_writer_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = SqliteEventLog(tmp_path / "s.db", 1)
+    real_insert = log._insert
+    monkeypatch.setattr(log, "_insert", lambda events: [][0])  # a bug: IndexError
+    with pytest.raises(StreamUnavailable, match="IndexError"):
+        log.submit(random_events(2)).result(timeout=10)
+    monkeypatch.setattr(log, "_insert", real_insert)
+    log.submit(random_events(3)).result(timeout=10)
+    assert log.status()[0].head == 3
+    log.close()
+
+
+# The writer thread is killed on purpose.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_dead_writer_thread_is_restarted_by_the_next_submit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = SqliteEventLog(tmp_path / "s.db", 1)
+    real_write = log._write_batch
+
+    def die(batch: object, count: int) -> None:
+        raise SystemExit  # ends the thread without resolving the batch
+
+    monkeypatch.setattr(log, "_write_batch", die)
+    stranded = log.submit(random_events(1))
+    log._writer.join(timeout=10)
+    assert not log._writer.is_alive() and not stranded.done()
+    monkeypatch.setattr(log, "_write_batch", real_write)
+    log.submit(random_events(2)).result(timeout=10)
+    assert log.status()[0].head == 2
+    log.close()

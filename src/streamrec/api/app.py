@@ -37,6 +37,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     )
     metrics = Metrics()
     metrics.watch_stream(runtime.event_log, runtime.enabled_groups())
+    metrics.watch_consumers(runtime.runners)
     app.state.runtime = runtime
     app.state.metrics = metrics
     install_error_handlers(app)

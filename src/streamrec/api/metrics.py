@@ -11,10 +11,11 @@ from collections.abc import Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from streamrec.consumers.runner import ConsumerRunner
 from streamrec.stream.base import EventLog
 
 LATENCY_BUCKETS = (
@@ -66,6 +67,26 @@ class Metrics:
 
     def watch_stream(self, event_log: EventLog, groups: list[str]) -> None:
         self.registry.register(_LagCollector(event_log, groups))
+
+    def watch_consumers(self, runners: list[ConsumerRunner]) -> None:
+        """Export the failures of the consumer runners of this process (the list may grow)."""
+        self.registry.register(_FailureCollector(runners))
+
+
+class _FailureCollector(Collector):
+    def __init__(self, runners: list[ConsumerRunner]) -> None:
+        self._runners = runners
+
+    def collect(self) -> Iterator[Any]:
+        failures = CounterMetricFamily(
+            "streamrec_consumer_failures",
+            "Failed consumer loop rounds (retried after a back-off), by group and error",
+            labels=["group", "error"],
+        )
+        for runner in list(self._runners):
+            for error, count in dict(runner.failures).items():
+                failures.add_metric([runner.group, error], count)
+        yield failures
 
 
 class _LagCollector(Collector):

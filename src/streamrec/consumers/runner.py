@@ -3,6 +3,12 @@
 Offsets are committed on a checkpoint (every ``checkpoint_interval_s``), never per event; the sink says
 which offsets are safe (everything before them is durable in the sink). Delivery is therefore at least
 once; sinks skip what they already hold, so replays change nothing.
+
+A failure of any kind (a backend outage, a raw ``sqlite3`` error, a bug in a sink) never ends the
+loop: it is logged, counted (``failures``, exported as ``streamrec_consumer_failures_total``) and
+retried after an exponential back-off (``BACKOFF_FIRST_S`` doubling up to ``BACKOFF_MAX_S``). The
+batch that failed is kept and retried, never skipped. ``failing_since`` tells /healthz how long the
+group has been failing without a success.
 """
 
 from __future__ import annotations
@@ -18,6 +24,14 @@ from streamrec.stream.base import EventLog, StreamConsumer, StreamRecord
 
 log = logging.getLogger(__name__)
 
+BACKOFF_FIRST_S = 0.5
+BACKOFF_MAX_S = 30.0
+
+
+def backoff_delay(consecutive_failures: int, first_s: float, max_s: float) -> float:
+    """Seconds to wait after the n-th failure in a row (n >= 1): first_s, 2 first_s, ... max_s."""
+    return float(min(max_s, first_s * 2.0 ** min(consecutive_failures - 1, 62)))
+
 
 class ConsumerRunner:
     def __init__(
@@ -27,6 +41,8 @@ class ConsumerRunner:
         batch_size: int = 1000,
         poll_timeout_s: float = 0.05,
         checkpoint_interval_s: float = 1.0,
+        backoff_first_s: float = BACKOFF_FIRST_S,
+        backoff_max_s: float = BACKOFF_MAX_S,
     ) -> None:
         self._log = event_log
         self._sink = sink
@@ -38,6 +54,11 @@ class ConsumerRunner:
         self._last_checkpoint = time.monotonic()
         self._unwritten: list[StreamRecord] = []
         self.processed = 0
+        self._backoff = (backoff_first_s, backoff_max_s)
+        self.failures: dict[str, int] = {}  # exception class name -> count
+        self.consecutive_failures = 0
+        self.failing_since: float | None = None  # time.monotonic() of the first failure in a row
+        self.last_error = ""
 
     @property
     def group(self) -> str:
@@ -67,14 +88,31 @@ class ConsumerRunner:
             self._committed.update(changed)
 
     def run(self, stop: threading.Event) -> None:
-        """Loop until `stop` is set; a backend outage is logged and retried, never fatal."""
+        """Loop until `stop` is set; any failure is logged, counted and retried, never fatal."""
         while not stop.is_set():
             try:
                 self.run_once()
-            except UnavailableError as exc:
-                log.warning("consumer %s: %s; retrying", self.group, exc)
-                stop.wait(1.0)
+            except Exception as exc:  # a dead consumer thread stops its group for good
+                stop.wait(self._failed(exc))
+            else:
+                self.consecutive_failures = 0
+                self.failing_since = None
         self.close()
+
+    def _failed(self, exc: Exception) -> float:
+        """Record a failure; return how long to wait before the retry."""
+        kind = type(exc).__name__
+        self.failures[kind] = self.failures.get(kind, 0) + 1
+        self.consecutive_failures += 1
+        if self.failing_since is None:
+            self.failing_since = time.monotonic()
+        self.last_error = f"{kind}: {exc}"
+        delay = backoff_delay(self.consecutive_failures, *self._backoff)
+        if isinstance(exc, UnavailableError):
+            log.warning("consumer %s: %s; retrying in %.1f s", self.group, exc, delay)
+        else:
+            log.exception("consumer %s failed; retrying in %.1f s", self.group, delay)
+        return delay
 
     def drain(self, idle_polls: int = 2) -> int:
         """Process until the stream has nothing more for this group (for imports and tests)."""

@@ -15,6 +15,10 @@ Grammar (keywords and the ``Items`` / ``Interactions`` prefixes are case-insensi
 Strings are in double or single quotes (backslash escapes the quote); ``$NAME`` is a parameter
 bound per request. A filter that does not parse raises ``ValidationError("filter", ...)`` whose
 message starts with ``position N`` (0-based character offset into the filter text).
+
+Nesting is limited: at most ``MAX_FILTER_NESTING`` levels of ``NOT`` and parentheses (together)
+around any condition. A deeper filter is refused with the position of the first token past the
+limit, so a hostile filter costs a 400, never a recursion overflow.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ from typing import Literal
 from streamrec.errors import ValidationError
 
 __all__ = [
+    "MAX_FILTER_LENGTH",
+    "MAX_FILTER_NESTING",
     "And",
     "Condition",
     "Expr",
@@ -39,6 +45,7 @@ __all__ = [
 ]
 
 MAX_FILTER_LENGTH = 4096
+MAX_FILTER_NESTING = 32
 Scalar = str | float | bool
 Source = Literal["items", "interactions"]
 Op = Literal["=", "!=", "<", "<=", ">", ">=", "in", "not in"]
@@ -149,6 +156,7 @@ class _Parser:
     def __init__(self, text: str) -> None:
         self.tokens = tokenize(text)
         self.i = 0
+        self.depth = 0
 
     @property
     def peek(self) -> Token:
@@ -210,15 +218,25 @@ class _Parser:
         return parts[0] if len(parts) == 1 else And(tuple(parts))
 
     def unary(self) -> Expr:
-        if self.is_word("NOT"):
-            self.advance()
+        if not (self.is_word("NOT") or self.peek.kind == "("):
+            return self.condition()
+        if self.depth >= MAX_FILTER_NESTING:
+            raise syntax_error(
+                self.peek.position,
+                f"nested deeper than {MAX_FILTER_NESTING} levels of NOT and parentheses",
+            )
+        self.depth += 1
+        try:
+            return self.nested()
+        finally:
+            self.depth -= 1
+
+    def nested(self) -> Expr:
+        if self.advance().kind != "(":
             return Not(self.unary())
-        if self.peek.kind == "(":
-            self.advance()
-            inner = self.or_expr()
-            self.expect(")")
-            return inner
-        return self.condition()
+        inner = self.or_expr()
+        self.expect(")")
+        return inner
 
     def field(self) -> tuple[Source, str, int]:
         token = self.peek

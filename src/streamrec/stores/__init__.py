@@ -25,7 +25,9 @@ UserStateFactory = Callable[[str, Settings], UserStateStore]
 def _sqlite_history(url: str, settings: Settings) -> HistoryStore:
     from streamrec.stores.sqlite_history import SqliteHistoryStore
 
-    return SqliteHistoryStore(sqlite_path(url, "history_url"), settings.history_days)
+    return SqliteHistoryStore(
+        sqlite_path(url, "history_url"), settings.history_days, settings.sqlite_wal_max_bytes
+    )
 
 
 def _sqlite_user_state(url: str, settings: Settings) -> UserStateStore:
@@ -36,6 +38,7 @@ def _sqlite_user_state(url: str, settings: Settings) -> UserStateStore:
         settings.user_state_max_events,
         settings.event_type_weights,
         settings.exclude_seen_event_types,
+        settings.sqlite_wal_max_bytes,
     )
 
 

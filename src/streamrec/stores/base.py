@@ -56,7 +56,10 @@ class HistoryStore(PositionedSink, Protocol):
 
     def erase_user(self, user_id: str) -> int: ...
 
-    def purge_expired(self, now: float | None = None, max_rows: int = 10_000) -> int: ...
+    def purge_expired(self, now: float | None = None, max_rows: int = 10_000) -> int:
+        """Delete every expired row and event-id mark, in transactions of at most `max_rows`
+        rows (never a fixed number a round); return the history rows deleted."""
+        ...
 
 
 class UserStateStore(PositionedSink, Protocol):
@@ -79,4 +82,10 @@ class UserStateStore(PositionedSink, Protocol):
 
     def erase_user(self, user_id: str) -> int:
         """Remove the user's events and excluded items; return how many events were removed."""
+        ...
+
+    def purge_expired(self, now: float | None = None, max_rows: int = 10_000) -> int:
+        """Delete every expired event-id mark and every activity bucket older than
+        ITEM_BUCKET_RETENTION_S, in transactions of at most `max_rows` rows; return the
+        activity buckets deleted (rows per item and minute in SQL, minutes in Redis)."""
         ...

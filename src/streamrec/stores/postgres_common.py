@@ -156,9 +156,10 @@ def store_positions(
     )
 
 
-def purge_seen(conn: psycopg.Connection[Any], prefix: str, now: float, max_rows: int) -> None:
-    conn.execute(
+def purge_seen(conn: psycopg.Connection[Any], prefix: str, now: float, max_rows: int) -> int:
+    """Forget up to `max_rows` event ids whose retry window has passed; return how many."""
+    return conn.execute(
         f"DELETE FROM {prefix}_seen WHERE ctid = ANY(ARRAY(SELECT ctid FROM {prefix}_seen"
         " WHERE expires_at <= %s LIMIT %s))",
         (now, max_rows),
-    )
+    ).rowcount

@@ -18,6 +18,7 @@ from streamrec.stores.postgres_common import (
     purge_seen,
     store_positions,
 )
+from streamrec.stores.purge import purge_in_chunks
 from streamrec.stores.sqlite_history import aggregate
 from streamrec.stream.base import StreamRecord
 
@@ -92,14 +93,16 @@ class PostgresHistoryStore:
 
     def purge_expired(self, now: float | None = None, max_rows: int = 10_000) -> int:
         now = time.time() if now is None else now
+        return purge_in_chunks(lambda: self._purge_chunk(now, max_rows), max_rows)
+
+    def _purge_chunk(self, now: float, max_rows: int) -> tuple[int, int]:
         with self._db.transaction() as conn:
             deleted = conn.execute(
                 "DELETE FROM history WHERE ctid = ANY(ARRAY(SELECT ctid FROM history"
                 " WHERE expires_at <= %s LIMIT %s))",
                 (now, max_rows),
             ).rowcount
-            purge_seen(conn, "history", now, max_rows)
-        return int(deleted)
+            return int(deleted), purge_seen(conn, "history", now, max_rows)
 
     def close(self) -> None:
         self._db.close()

@@ -3,6 +3,7 @@ store (see ``sqlite_user_state``), named ``user_state_*`` so history can share t
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 
 from streamrec.stores.base import UserEvent
@@ -10,8 +11,10 @@ from streamrec.stores.postgres_common import (
     PostgresDatabase,
     first_seen,
     lock_unapplied,
+    purge_seen,
     store_positions,
 )
+from streamrec.stores.purge import ITEM_BUCKET_RETENTION_S, purge_in_chunks
 from streamrec.stores.sqlite_user_state import (
     BUCKET_S,
     SEEN_EVENT_TTL_S,
@@ -82,7 +85,8 @@ class PostgresUserStateStore:
             todo = lock_unapplied(conn, "user_state", records, next_offsets)
             newest = max((r.event.received_at for r in todo), default=0.0)
             todo = first_seen(conn, "user_state", todo, newest + SEEN_EVENT_TTL_S)
-            # One row per (key, seq): a session's events from two shards may share an offset.
+            # One row per (key, seq); seq is unique across shards (event_seq), so this only
+            # drops a row repeated within the batch.
             all_rows = user_event_rows(todo)
             rows = list({(row[0], row[1]): row for row in all_rows}.values())
             if rows:
@@ -125,6 +129,20 @@ class PostgresUserStateStore:
         with self._db.transaction() as conn:
             conn.execute("DELETE FROM user_state_excluded_items WHERE key = %s", (user_id,))
             return conn.execute("DELETE FROM user_state_events WHERE key = %s", (user_id,)).rowcount
+
+    def purge_expired(self, now: float | None = None, max_rows: int = 10_000) -> int:
+        now = time.time() if now is None else now
+        oldest_bucket = int((now - ITEM_BUCKET_RETENTION_S) // BUCKET_S)
+        return purge_in_chunks(lambda: self._purge_chunk(now, oldest_bucket, max_rows), max_rows)
+
+    def _purge_chunk(self, now: float, oldest_bucket: int, max_rows: int) -> tuple[int, int]:
+        with self._db.transaction() as conn:
+            buckets = conn.execute(
+                "DELETE FROM user_state_item_buckets WHERE ctid = ANY(ARRAY(SELECT ctid"
+                " FROM user_state_item_buckets WHERE bucket < %s LIMIT %s))",
+                (oldest_bucket, max_rows),
+            ).rowcount
+            return int(buckets), purge_seen(conn, "user_state", now, max_rows)
 
     def close(self) -> None:
         self._db.close()

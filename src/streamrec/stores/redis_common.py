@@ -104,5 +104,6 @@ LUA_PURGE_SEEN = """
 local function purge_seen(seenkey, now, limit)
   local ids = redis.call('ZRANGEBYSCORE', seenkey, '-inf', now, 'LIMIT', 0, limit)
   for _, id in ipairs(ids) do redis.call('ZREM', seenkey, id) end
+  return #ids
 end
 """

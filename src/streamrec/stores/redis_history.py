@@ -5,7 +5,7 @@ Keys (``ns`` = the URL's namespace):
 - ``ns:hist:u:<user>`` hash: field ``<event type>\\x1f<item>`` -> ``last_seen|count|expires_at``.
   The key itself expires (EXPIREAT) with its newest row, so a user who went quiet costs nothing.
 - ``ns:hist:expiry`` sorted set: member ``<user>\\x1f<field>``, score = that row's expiry;
-  :meth:`purge_expired` takes the due ones from its head, at most ``max_rows`` per call.
+  :meth:`purge_expired` takes the due ones from its head, ``max_rows`` a script, until none is due.
 - ``ns:hist:seen`` sorted set of applied event ids (score = when to forget them), for retries.
 - ``ns:hist:positions`` hash: shard -> next stream offset applied.
 
@@ -20,6 +20,7 @@ import time
 from collections.abc import Mapping, Sequence
 
 from streamrec.stores.base import HistoryEntry
+from streamrec.stores.purge import purge_in_chunks
 from streamrec.stores.redis_common import (
     LUA_POSITIONS,
     LUA_PURGE_SEEN,
@@ -81,8 +82,8 @@ for _, member in ipairs(due) do
   redis.call('HDEL', ns .. ':hist:u:' .. string.sub(member, 1, sep - 1), string.sub(member, sep + 1))
   redis.call('ZREM', expkey, member)
 end
-purge_seen(ns .. ':hist:seen', now, limit)
-return #due
+local seen = purge_seen(ns .. ':hist:seen', now, limit)
+return {#due, seen}
 """
 )
 
@@ -153,8 +154,12 @@ class RedisHistoryStore:
 
     def purge_expired(self, now: float | None = None, max_rows: int = 10_000) -> int:
         now = time.time() if now is None else now
+        return purge_in_chunks(lambda: self._purge_chunk(now, max_rows), max_rows)
+
+    def _purge_chunk(self, now: float, max_rows: int) -> tuple[int, int]:
         with unavailable_on_error("history"):
-            return int(self._purge(args=[self._ns, repr(now), str(max_rows)]))
+            due, seen = self._purge(args=[self._ns, repr(now), str(max_rows)])
+        return int(due), int(seen)
 
     def close(self) -> None:
         self._client.close()

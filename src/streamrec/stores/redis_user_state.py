@@ -2,32 +2,38 @@
 
 Keys (``ns`` = the URL's namespace):
 
-- ``ns:us:e:<user or session:id>`` sorted set, score = the event's timestamp, member = the
-  stream offset zero-padded to 20 digits (so equal timestamps keep the order of acceptance: one
-  user's events share a shard) then a JSON array ``[offset, item, type, ts, value]``; trimmed to
-  the newest ``max_events`` by event time on every write.
+- ``ns:us:e:<user or session:id>`` sorted set, score = the event's timestamp, member =
+  ``event_seq(shard, offset)`` zero-padded to 20 digits (so equal timestamps keep the order of
+  acceptance: one user's events share a shard; the shard keeps a session's events from two shards
+  apart) then a JSON array ``[seq, item, type, ts, value]``; trimmed to the newest
+  ``max_events`` by event time on every write.
 - ``ns:us:x:<user or session:id>`` set of the items of every event of an excluded type
   (``exclude_seen_event_types``) that key ever had; never trimmed, removed by ``erase_user``.
 - ``ns:us:b:<minute>`` hash item -> weighted activity in that minute of receipt, and
   ``ns:us:buckets`` sorted set of the minutes that have one (range reads).
 - ``ns:us:seen`` / ``ns:us:positions``: applied event ids and stream positions, as in history.
+
+:meth:`purge_expired` drops expired event ids and minutes older than ITEM_BUCKET_RETENTION_S.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping, Sequence
 from typing import cast
 
 from streamrec.stores.base import UserEvent
+from streamrec.stores.purge import ITEM_BUCKET_RETENTION_S, purge_in_chunks
 from streamrec.stores.redis_common import (
     LUA_POSITIONS,
+    LUA_PURGE_SEEN,
     connect,
     flatten_positions,
     read_positions,
     unavailable_on_error,
 )
-from streamrec.stores.sqlite_user_state import BUCKET_S, SEEN_EVENT_TTL_S, session_key
+from streamrec.stores.sqlite_user_state import BUCKET_S, SEEN_EVENT_TTL_S, event_seq, session_key
 from streamrec.stream.base import StreamRecord
 
 _APPLY = (
@@ -65,6 +71,21 @@ return applied
 """
 )
 
+_PURGE = (
+    LUA_PURGE_SEEN
+    + r"""
+local ns, now, oldest, limit = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local index = ns .. ':us:buckets'
+local old = redis.call('ZRANGEBYSCORE', index, '-inf', '(' .. oldest, 'LIMIT', 0, limit)
+for _, bucket in ipairs(old) do
+  redis.call('DEL', ns .. ':us:b:' .. bucket)
+  redis.call('ZREM', index, bucket)
+end
+local seen = purge_seen(ns .. ':us:seen', now, limit)
+return {#old, seen}
+"""
+)
+
 
 class RedisUserStateStore:
     def __init__(
@@ -79,6 +100,7 @@ class RedisUserStateStore:
         self._weights = dict(event_weights or {})
         self._excluded_types = frozenset(excluded_types)
         self._apply = self._client.register_script(_APPLY)
+        self._purge = self._client.register_script(_PURGE)
 
     def positions(self) -> dict[int, int]:
         with unavailable_on_error("user state"):
@@ -98,8 +120,9 @@ class RedisUserStateStore:
             session = (
                 session_key(e.session_id) if e.session_id and e.session_id != e.user_id else ""
             )
-            member = f"{r.offset:020d}" + json.dumps(
-                [r.offset, e.item_id, e.event_type, e.timestamp, e.event_value]
+            seq = event_seq(r.shard, r.offset)
+            member = f"{seq:020d}" + json.dumps(
+                [seq, e.item_id, e.event_type, e.timestamp, e.event_value]
             )
             bucket = int(e.received_at // BUCKET_S)
             weight = self._weights.get(e.event_type, 1.0)
@@ -150,6 +173,17 @@ class RedisUserStateStore:
             pipe.delete(key, f"{self._ns}:us:x:{user_id}")
             count, _ = pipe.execute()
         return int(count)
+
+    def purge_expired(self, now: float | None = None, max_rows: int = 10_000) -> int:
+        now = time.time() if now is None else now
+        oldest_bucket = int((now - ITEM_BUCKET_RETENTION_S) // BUCKET_S)
+        return purge_in_chunks(lambda: self._purge_chunk(now, oldest_bucket, max_rows), max_rows)
+
+    def _purge_chunk(self, now: float, oldest_bucket: int, max_rows: int) -> tuple[int, int]:
+        args = [self._ns, repr(now), str(oldest_bucket), str(max_rows)]
+        with unavailable_on_error("user state"):
+            old, seen = self._purge(args=args)
+        return int(old), int(seen)
 
     def close(self) -> None:
         self._client.close()

@@ -8,6 +8,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from streamrec.sqlite_wal import DEFAULT_WAL_MAX_BYTES, WalBound
 from streamrec.stream.base import StreamRecord
 
 POSITIONS_SCHEMA = """
@@ -27,10 +28,12 @@ def connect(path: Path) -> sqlite3.Connection:
 class SqliteDatabase:
     """One database file: a writer connection (guarded by a lock) and a reader per thread."""
 
-    def __init__(self, path: Path, schema: str) -> None:
+    def __init__(self, path: Path, schema: str, wal_max_bytes: int = DEFAULT_WAL_MAX_BYTES) -> None:
         self.path = path
         self._writer = connect(path)
         self._writer.executescript(POSITIONS_SCHEMA + schema)
+        self._wal = WalBound(path, wal_max_bytes)
+        self._wal.configure(self._writer)
         self._write_lock = threading.Lock()
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
@@ -54,6 +57,7 @@ class SqliteDatabase:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+            self._wal.enforce(conn)
 
     def positions(self) -> dict[int, int]:
         rows = self.reader().execute("SELECT shard, next_offset FROM stream_positions").fetchall()
@@ -106,6 +110,17 @@ def new_event_ids(
         "INSERT OR IGNORE INTO seen_events VALUES (?, ?)", [(i, expires_at) for i in seen_in_batch]
     )
     return fresh
+
+
+def purge_seen_events(conn: sqlite3.Connection, now: float, max_rows: int) -> int:
+    """Forget up to `max_rows` event ids whose retry window has passed."""
+    return int(
+        conn.execute(
+            "DELETE FROM seen_events WHERE event_id IN (SELECT event_id FROM seen_events"
+            " WHERE expires_at <= ? LIMIT ?)",
+            (now, max_rows),
+        ).rowcount
+    )
 
 
 SEEN_EVENTS_SCHEMA = """

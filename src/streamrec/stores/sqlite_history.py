@@ -2,7 +2,8 @@
 
 Rows are kept per (user, item, event type). The TTL counts from receipt, as in the AWS sample's
 DynamoDB table: ``expires_at = received_at + history_days``. Reads filter expired rows (so expiry is
-exact to the second); :meth:`purge_expired` deletes them in bounded chunks.
+exact to the second); :meth:`purge_expired` deletes every expired row (and expired event-id marks),
+in short transactions of at most ``max_rows`` rows, so the purge keeps pace with any arrival rate.
 """
 
 from __future__ import annotations
@@ -11,11 +12,14 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from streamrec.sqlite_wal import DEFAULT_WAL_MAX_BYTES
 from streamrec.stores.base import HistoryEntry
+from streamrec.stores.purge import purge_in_chunks
 from streamrec.stores.sqlite_common import (
     SEEN_EVENTS_SCHEMA,
     SqliteDatabase,
     new_event_ids,
+    purge_seen_events,
     store_positions,
     unapplied,
 )
@@ -65,8 +69,10 @@ def aggregate(records: Sequence[StreamRecord], ttl_s: float) -> dict[Key, list[f
 
 
 class SqliteHistoryStore:
-    def __init__(self, path: Path, history_days: float) -> None:
-        self._db = SqliteDatabase(path, _SCHEMA)
+    def __init__(
+        self, path: Path, history_days: float, wal_max_bytes: int = DEFAULT_WAL_MAX_BYTES
+    ) -> None:
+        self._db = SqliteDatabase(path, _SCHEMA, wal_max_bytes)
         self._ttl_s = history_days * 86400.0
 
     def positions(self) -> dict[int, int]:
@@ -124,18 +130,16 @@ class SqliteHistoryStore:
 
     def purge_expired(self, now: float | None = None, max_rows: int = 10_000) -> int:
         now = time.time() if now is None else now
+        return purge_in_chunks(lambda: self._purge_chunk(now, max_rows), max_rows)
+
+    def _purge_chunk(self, now: float, max_rows: int) -> tuple[int, int]:
         with self._db.transaction() as conn:
             deleted = conn.execute(
                 "DELETE FROM history WHERE (user_id, item_id, event_type) IN (SELECT user_id,"
                 " item_id, event_type FROM history WHERE expires_at <= ? LIMIT ?)",
                 (now, max_rows),
             ).rowcount
-            conn.execute(
-                "DELETE FROM seen_events WHERE event_id IN (SELECT event_id FROM seen_events"
-                " WHERE expires_at <= ? LIMIT ?)",
-                (now, max_rows),
-            )
-        return int(deleted)
+            return int(deleted), purge_seen_events(conn, now, max_rows)
 
     def close(self) -> None:
         self._db.close()

@@ -3,8 +3,10 @@ every item of an excluded type (``exclude_seen_event_types``) they ever had, and
 in one-minute buckets, in SQLite.
 
 A user's events are ordered by their own timestamp, ties by stream offset (one user's events all
-live on one shard, so offsets order them as accepted): "the last N events" are the N newest by
-event time even when a bulk import delivers a user's history out of time order.
+live on one shard, so offsets order them as accepted; see :func:`event_seq` for sessions spanning
+shards): "the last N events" are the N newest by event time even when a bulk import delivers a
+user's history out of time order. Expired event-id marks and activity buckets older than 30 days
+are deleted by :meth:`purge_expired`.
 """
 
 from __future__ import annotations
@@ -15,11 +17,14 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from streamrec.sqlite_wal import DEFAULT_WAL_MAX_BYTES
 from streamrec.stores.base import UserEvent
+from streamrec.stores.purge import ITEM_BUCKET_RETENTION_S, purge_in_chunks
 from streamrec.stores.sqlite_common import (
     SEEN_EVENTS_SCHEMA,
     SqliteDatabase,
     new_event_ids,
+    purge_seen_events,
     store_positions,
     unapplied,
 )
@@ -49,8 +54,19 @@ CREATE INDEX IF NOT EXISTS item_buckets_time ON item_buckets (bucket);
 )
 
 
+# Rows are ordered by seq = offset * MAX_SHARDS + shard. One user's events share a shard, so this
+# orders them as accepted; a session may span users on several shards, and two shards may hand out
+# the same offset: the shard in the key keeps their rows apart.
+MAX_SHARDS = 4096
+
+
 def session_key(session_id: str) -> str:
     return f"session:{session_id}"
+
+
+def event_seq(shard: int, offset: int) -> int:
+    """A row's order key, unique across shards."""
+    return offset * MAX_SHARDS + shard
 
 
 def user_event_rows(
@@ -59,12 +75,13 @@ def user_event_rows(
     rows = []
     for r in records:
         e = r.event
-        rows.append((e.user_id, r.offset, e.item_id, e.event_type, e.timestamp, e.event_value))
+        seq = event_seq(r.shard, r.offset)
+        rows.append((e.user_id, seq, e.item_id, e.event_type, e.timestamp, e.event_value))
         if e.session_id and e.session_id != e.user_id:
             rows.append(
                 (
                     session_key(e.session_id),
-                    r.offset,
+                    seq,
                     e.item_id,
                     e.event_type,
                     e.timestamp,
@@ -100,8 +117,9 @@ class SqliteUserStateStore:
         max_events: int = 200,
         event_weights: Mapping[str, float] | None = None,
         excluded_types: Sequence[str] = (),
+        wal_max_bytes: int = DEFAULT_WAL_MAX_BYTES,
     ) -> None:
-        self._db = SqliteDatabase(path, _SCHEMA)
+        self._db = SqliteDatabase(path, _SCHEMA, wal_max_bytes)
         self._max_events = max_events
         self._weights = dict(event_weights or {})
         self._excluded_types = frozenset(excluded_types)
@@ -187,6 +205,20 @@ class SqliteUserStateStore:
         with self._db.transaction() as conn:
             conn.execute("DELETE FROM excluded_items WHERE key = ?", (user_id,))
             return int(conn.execute("DELETE FROM user_events WHERE key = ?", (user_id,)).rowcount)
+
+    def purge_expired(self, now: float | None = None, max_rows: int = 10_000) -> int:
+        now = time.time() if now is None else now
+        oldest_bucket = int((now - ITEM_BUCKET_RETENTION_S) // BUCKET_S)
+        return purge_in_chunks(lambda: self._purge_chunk(now, oldest_bucket, max_rows), max_rows)
+
+    def _purge_chunk(self, now: float, oldest_bucket: int, max_rows: int) -> tuple[int, int]:
+        with self._db.transaction() as conn:
+            buckets = conn.execute(
+                "DELETE FROM item_buckets WHERE (item_id, bucket) IN (SELECT item_id, bucket"
+                " FROM item_buckets WHERE bucket < ? LIMIT ?)",
+                (oldest_bucket, max_rows),
+            ).rowcount
+            return int(buckets), purge_seen_events(conn, now, max_rows)
 
     def close(self) -> None:
         if self._untrimmed:

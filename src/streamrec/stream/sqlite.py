@@ -4,10 +4,16 @@ Writes go through one writer thread that takes every submission waiting at the t
 in a single transaction (group commit), so concurrent requests share one fsync. Offsets are assigned
 inside the write transaction from the ``shards`` table, so several processes (a server and an
 ``import`` command) may append to the same file safely.
+
+The writer thread must never leave a submission waiting for good: any error in a batch fails that
+batch's futures with ``StreamUnavailable``, and if the thread dies anyway, the next ``submit``
+starts a new one (the queued submissions are kept). The HTTP layer also bounds how long it waits
+(``append_timeout_s``), so a stuck writer costs a 503 with Retry-After, never a hung request.
 """
 
 from __future__ import annotations
 
+import logging
 import queue
 import sqlite3
 import threading
@@ -18,6 +24,7 @@ from pathlib import Path
 
 from streamrec.errors import OverloadedError, StreamUnavailable
 from streamrec.events import Event, decode_event, encode_event
+from streamrec.sqlite_wal import DEFAULT_WAL_MAX_BYTES, WalBound
 from streamrec.stream.base import ShardStatus, StreamRecord
 from streamrec.stream.partition import shard_for
 
@@ -36,6 +43,8 @@ CREATE TABLE IF NOT EXISTS group_offsets (
 ) WITHOUT ROWID;
 """
 
+log = logging.getLogger(__name__)
+
 _Submission = tuple[Sequence[Event], "Future[None]"]
 _MAX_EVENTS_PER_TRANSACTION = 20_000
 CHECKPOINT_INTERVAL_S = 1.0
@@ -52,7 +61,13 @@ def connect(path: Path) -> sqlite3.Connection:
 
 
 class SqliteEventLog:
-    def __init__(self, path: str | Path, shard_count: int, max_pending_events: int = 100_000):
+    def __init__(
+        self,
+        path: str | Path,
+        shard_count: int,
+        max_pending_events: int = 100_000,
+        wal_max_bytes: int = DEFAULT_WAL_MAX_BYTES,
+    ):
         self._path = Path(path)
         self._path.parent.mkdir(parents=True, exist_ok=True)
         self._shard_count = shard_count
@@ -66,11 +81,13 @@ class SqliteEventLog:
         # Checkpoints run on their own thread: an automatic one runs inside the COMMIT that crosses
         # the WAL threshold, and every acknowledgement waiting on that commit stalled with it.
         self._conn.execute("PRAGMA wal_autocheckpoint=0")
+        self._wal = WalBound(self._path, wal_max_bytes)
+        self._wal.configure(self._conn)
         self._check_shard_count()
         self._closed = False
         self._stop_checkpoints = threading.Event()
-        self._writer = threading.Thread(target=self._write_loop, name="stream-writer", daemon=True)
-        self._writer.start()
+        self._writer_lock = threading.Lock()
+        self._writer = self._start_writer()
         self._checkpointer = threading.Thread(
             target=self._checkpoint_loop, name="stream-checkpoint", daemon=True
         )
@@ -91,11 +108,24 @@ class SqliteEventLog:
 
     # -- writing -------------------------------------------------------------------------------
 
+    def _start_writer(self) -> threading.Thread:
+        writer = threading.Thread(target=self._write_loop, name="stream-writer", daemon=True)
+        writer.start()
+        return writer
+
+    def _ensure_writer(self) -> None:
+        """Restart the writer thread if it died (what it had queued is still in the queue)."""
+        with self._writer_lock:
+            if not self._writer.is_alive() and not self._closed:
+                log.error("the stream writer thread of %s died; restarting it", self._path)
+                self._writer = self._start_writer()
+
     def submit(self, events: Sequence[Event]) -> Future[None]:
         future: Future[None] = Future()
         if self._closed:
             future.set_exception(StreamUnavailable("the stream is closed"))
             return future
+        self._ensure_writer()
         with self._pending_lock:
             if self._pending + len(events) > self._max_pending:
                 future.set_exception(OverloadedError("too many events waiting to be written"))
@@ -132,13 +162,14 @@ class SqliteEventLog:
             error: BaseException | None = None
         except sqlite3.Error as exc:
             error = StreamUnavailable(f"cannot append to the stream: {exc}")
+        except Exception as exc:  # a bug must fail this batch, not strand every later one
+            log.exception("the stream writer failed on a batch of %d events", count)
+            error = StreamUnavailable(f"cannot append to the stream: {type(exc).__name__}")
         with self._pending_lock:
             self._pending -= count
         for _, future in batch:
-            if error is None:
-                future.set_result(None)
-            else:
-                future.set_exception(error)
+            _resolve(future, error)
+        self._wal.enforce(self._conn)  # after the acknowledgements: they need not wait for it
         if error is None:
             with self._appended:
                 self._appended.notify_all()
@@ -237,6 +268,19 @@ class SqliteEventLog:
     @property
     def path(self) -> Path:
         return self._path
+
+
+def _resolve(future: Future[None], error: BaseException | None) -> None:
+    """Complete a submission's future; one its waiter gave up on (cancelled) is left alone."""
+    if future.done():
+        return
+    try:
+        if error is None:
+            future.set_result(None)
+        else:
+            future.set_exception(error)
+    except Exception:  # cancelled between the check and the set
+        log.debug("a submission was cancelled while it was written")
 
 
 def _first_offset_received_since(conn: sqlite3.Connection, shard: int, since: float) -> int:

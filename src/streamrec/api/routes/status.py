@@ -59,9 +59,24 @@ def get_status(request: Request) -> Response:
     )
 
 
-@router.get("/healthz")
-def healthz() -> Response:
-    return json_response({"status": "ok"})
+@router.get(
+    "/healthz",
+    responses={
+        503: {"description": "not ready: a consumer group is dead, failing or falling behind"}
+    },
+)
+def healthz(request: Request) -> Response:
+    """Ready (200) unless a consumer group is dead, has been failing, or its lag has not come
+    down for `consumer_stall_s`; then 503 naming the groups and why."""
+    try:
+        problems = runtime_of(request).consumer_problems()
+    except Exception as exc:  # the stream's status cannot be read: not ready either
+        problems = {"stream": f"status cannot be read ({type(exc).__name__}: {exc})"}
+    if not problems:
+        return json_response({"status": "ok"})
+    error = "; ".join(f"consumer group {g!r} {why}" for g, why in sorted(problems.items()))
+    body = {"status": "not ready", "error": error, "groups": problems}
+    return json_response(body, 503, headers={"Retry-After": "5"})
 
 
 @router.get("/metrics")
