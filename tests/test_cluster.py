@@ -8,6 +8,7 @@ import itertools
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -220,3 +221,32 @@ def test_stop_leftovers_never_signals_a_recycled_pid(tmp_path: Path) -> None:
     pid_file.write_text(pid_file.read_text().replace(f'"start": {start}', f'"start": {start - 1}'))
     assert stop_leftovers(tmp_path, timeout_s=1) == []
     assert not pid_file.exists()
+
+
+def _clean_env() -> dict[str, str]:
+    """No AWS_* or STREAMREC_* variables: the cluster's config file must be enough."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "STREAMREC_"))}
+
+
+@pytest.mark.cluster
+def test_import_while_consumers_run_returns_when_every_group_has_every_event(
+    cluster: LocalCluster, tmp_path: Path
+) -> None:
+    users, items = 100, 40
+    csv = tmp_path / "import.csv"
+    rows = (f"imp-u{u},i{i},1700000000\n" for u, i in itertools.product(range(users), range(items)))
+    csv.write_text("user_id,item_id,timestamp\n" + "".join(rows))
+    command = [sys.executable, "-m", "streamrec.cli", "--config", str(cluster.config_path),
+               "import", str(csv), "--format", "csv", "--timeout", "120"]  # fmt: skip
+    done = subprocess.run(command, env=_clean_env(), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    for group in ("history", "lake", "realtime"):
+        assert f"consumer group {group}: processed by its running consumers" in done.stdout
+    total = users * items
+    # Checked at once, without waiting: the import returned only when every group had them.
+    assert _lake_counts(cluster, "imp")[1] == total
+    assert sum(_history_counts(cluster, "imp", users)) == total
+    assert _state_counts(cluster, "imp", users) == [items] * users
+    for member in cluster.members.values():  # the import never joined their Kafka groups
+        log = member.log_since_start()
+        assert "ILLEGAL_GENERATION" not in log and "Commit failed" not in log, member.name
