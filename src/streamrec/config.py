@@ -63,6 +63,12 @@ class Settings:
     user_state_url: str = ""
     lake_url: str = ""
     model_url: str = ""
+    # S3 (lake_url / model_url s3://...): empty means the usual AWS chain (AWS_* variables,
+    # ~/.aws/credentials and config, an instance role); set, they win (see streamrec.s3).
+    s3_endpoint_url: str = ""
+    s3_region: str = ""
+    s3_access_key_id: str = ""
+    s3_secret_access_key: str = ""
     # Consumers.
     consumer_batch_size: int = 1000
     consumer_poll_interval_s: float = 0.005

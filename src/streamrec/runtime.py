@@ -26,6 +26,7 @@ from streamrec.consumers.runner import ConsumerRunner, start_in_thread
 from streamrec.consumers.store_sink import StoreSink
 from streamrec.errors import ConfigError
 from streamrec.models.registry import ModelRegistry
+from streamrec.s3 import export_s3_settings
 from streamrec.serving.service import RecommendationService
 from streamrec.serving.state_snapshot import (
     SnapshotStore,
@@ -45,6 +46,7 @@ MAINTENANCE_INTERVAL_S = 60.0
 class Runtime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        export_s3_settings(settings)
         Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
         self.event_log: EventLog = open_event_log(settings)
         self.history: HistoryStore | None = (

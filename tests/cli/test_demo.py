@@ -57,6 +57,6 @@ def test_import_next_to_a_server_waits_for_every_group_with_progress(tmp_path: P
     lines = rating_lines(folder)
     for group in ("history", "lake", "realtime"):
         assert f"consumer group {group}" in result.stdout
-        assert f"consumer group {group}: processed by the running server" in result.stdout
+        assert f"consumer group {group}: processed by its running consumers" in result.stdout
     assert result.stdout.count(f"{lines}/{lines}") >= 3  # each group's bar: rows applied
     assert LakeReader(str(data / "lake")).stats().rows == lines

@@ -166,3 +166,14 @@ def test_without_a_snapshot_cooccurrence_is_rebuilt_from_the_stream(
         assert again.recommendations.popular_items(1).items
     finally:
         again.close()
+
+
+def test_a_rebuild_without_snapshot_is_bounded_to_the_newest_events(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import streamrec.serving.state_snapshot as snap
+
+    monkeypatch.setattr(snap, "REBUILD_MAX_EVENTS", 40)
+    state = StreamState(ItemSpace(), WEIGHTS)
+    feed = snap.restore_state(state, SnapshotStore(str(tmp_path)), lambda s: None, {0: 100, 1: 5})
+    assert feed.paired == {0: 80, 1: 0} and feed.counted == {0: 100, 1: 5}

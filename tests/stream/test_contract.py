@@ -110,3 +110,19 @@ def test_a_reader_starts_at_given_offsets_under_no_group(make_log: LogFactory) -
     want = {(0, o) for o in range(5, heads[0])} | {(1, o) for o in range(heads[1])}
     assert got == want
     assert {g for s in log.status() for g in s.committed} == groups_before
+
+
+def test_group_members_are_counted_without_joining(make_log: LogFactory) -> None:
+    """Kafka tells how many consumers a group has; the embedded log says it cannot (None: its
+    consumers hold a lock in data_dir instead)."""
+    log = make_log(2)
+    log.append(random_events(10))
+    if log.group_members("g") is None:
+        assert type(log).__name__ == "SqliteEventLog"
+        return
+    assert log.group_members("g") == 0
+    consumer = log.consumer("g")
+    assert log.group_members("g") == 1
+    assert log.group_members("other") == 0
+    consumer.close()
+    assert log.group_members("g") == 0

@@ -13,7 +13,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from streamrec.cluster import GROUPS, ClusterPlan, LocalCluster, stop_leftovers
+from streamrec.cluster import (
+    GROUPS,
+    ClusterPlan,
+    LocalCluster,
+    running_supervisor,
+    stop_leftovers,
+    write_pid_file,
+)
+from streamrec.cluster.pids import SUPERVISOR
 from streamrec.errors import StreamrecError
 
 out = Console(soft_wrap=True)
@@ -42,7 +50,13 @@ def cmd_run(
         float, typer.Option(help="Seconds between retrains (0: no retraining job).")
     ] = 600.0,
 ) -> None:
-    """Start the servers and every streamrec process; Ctrl-C stops them all."""
+    """Start the servers and every streamrec process; Ctrl-C (or `cluster stop`) stops them all."""
+    running = running_supervisor(directory)
+    if running is not None:
+        raise StreamrecError(
+            f"a cluster is already running from {directory} (pid {running}); "
+            "`make stop-cluster` stops it"
+        )
     leftovers = stop_leftovers(directory)
     if leftovers:
         out.print(f"stopped leftovers of an earlier run: {', '.join(leftovers)}")
@@ -55,17 +69,31 @@ def cmd_run(
         retrain_interval_s=retrain_interval,
     )
     stop = threading.Event()
+    supervising = threading.Event()
+
+    def on_signal(*_: object) -> None:
+        stop.set()
+        if not supervising.is_set():
+            raise KeyboardInterrupt  # still starting: abort the start (it stops what it began)
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+        signal.signal(sig, on_signal)
+    pid_file = directory / "pids" / f"{SUPERVISOR}.pid"
+    write_pid_file(pid_file, os.getpid(), signal.SIGTERM)
     cluster = LocalCluster(plan)
     out.print("starting Kafka, Redis, PostgreSQL and s3proxy (the first run installs them)...")
     try:
         cluster.start()
         _print_endpoints(cluster)
+        supervising.set()
         _supervise(cluster, stop)
+    except KeyboardInterrupt:
+        pass
     finally:
+        supervising.set()  # a second signal must not interrupt the orderly stop
         out.print("stopping...")
         cluster.stop()
+        pid_file.unlink(missing_ok=True)
         out.print("stopped")
 
 
@@ -78,11 +106,9 @@ def _print_endpoints(cluster: LocalCluster) -> None:
         out.print(f"[yellow]note:[/yellow] {note}")
     out.print(f"config : {cluster.config_path}")
     out.print(f"logs   : {cluster.directory / 'logs'}")
-    out.print(
-        f"use it : source {cluster.env_path}  (AWS variables for the S3 lake), then "
-        f"streamrec <command> --config {cluster.config_path}"
-    )
-    out.print("Ctrl-C stops everything; `make stop-cluster` stops what a crash left behind.")
+    out.print(f"use it : streamrec --config {cluster.config_path} <command>")
+    out.print(f"tracking id: {cluster.directory / 'tracking_id'}")
+    out.print("Ctrl-C or `make stop-cluster` stops everything.")
 
 
 def _supervise(cluster: LocalCluster, stop: threading.Event) -> None:
@@ -102,7 +128,8 @@ def _supervise(cluster: LocalCluster, stop: threading.Event) -> None:
 
 
 def cmd_stop(directory: DirOption = Path(".cluster")) -> None:
-    """Stop every process a `cluster run` left behind (from the pid files)."""
+    """Stop a running `cluster run` (it stops its processes in order), then anything a crash
+    left behind (from the pid files)."""
     stopped = stop_leftovers(directory)
     out.print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
 

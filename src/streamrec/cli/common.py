@@ -24,7 +24,12 @@ ConfigOption = Annotated[
 
 
 def settings_from(config: Path | None) -> Settings:
-    return load_settings(config)
+    """The settings of a command; S3 settings become the process's AWS variables (streamrec.s3)."""
+    from streamrec.s3 import export_s3_settings
+
+    settings = load_settings(config)
+    export_s3_settings(settings)
+    return settings
 
 
 def with_tracking_id(settings: Settings) -> Settings:

@@ -1,8 +1,10 @@
 """``streamrec import PATH``: historical interactions through the same stream and consumers.
 
-The command returns once every enabled consumer group has processed the imported events, so a
-command run right after it sees them. A group that no process is running (its lock in data_dir is
-free) is run here until it has caught up; a group a server is running is waited for.
+The command returns once every enabled consumer group has committed every imported event, so a
+command run right after it sees them. A group no process consumes (embedded: its lock in
+data_dir is free; Kafka: its consumer group has no member) is run here until it has caught up; a
+group that runs anywhere is only waited for, from its committed offsets, never joined (joining a
+running Kafka group would take partitions from its consumers mid-batch).
 """
 
 from __future__ import annotations
@@ -36,10 +38,17 @@ def consume_here(runtime: Runtime, group: str) -> None:
 
 
 def take_free_groups(runtime: Runtime) -> tuple[list[str], list[GroupLock]]:
-    """The enabled groups no process is consuming (their lock in data_dir is free), with the
-    locks taken: this command consumes those itself; the others it waits for."""
+    """The enabled groups no process consumes, which this command consumes itself; the others
+    it only waits for, never joining their groups. On the embedded log a running consumer holds
+    the group's lock in data_dir (taken here for the free ones); on Kafka the group's members
+    are asked of the broker."""
     free, locks = [], []
     for group in runtime.enabled_groups():
+        members = runtime.event_log.group_members(group)
+        if members is not None:
+            if members == 0:
+                free.append(group)
+            continue
         lock = GroupLock(runtime.settings.data_dir, group)
         if lock.try_acquire():
             free.append(group)
@@ -64,7 +73,7 @@ def catch_up_all(
         for lock in locks:
             lock.release()
     return [
-        (g, "consumed here" if g in free else "processed by the running server") for g in groups
+        (g, "consumed here" if g in free else "processed by its running consumers") for g in groups
     ]
 
 

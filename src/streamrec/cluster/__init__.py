@@ -3,7 +3,12 @@
 
 from streamrec.cluster.config import GROUPS, ClusterPlan, Servers, cluster_settings, prepare_stream
 from streamrec.cluster.local import LocalCluster, Member
-from streamrec.cluster.pids import process_start_ticks, stop_leftovers, write_pid_file
+from streamrec.cluster.pids import (
+    process_start_ticks,
+    running_supervisor,
+    stop_leftovers,
+    write_pid_file,
+)
 
 __all__ = [
     "GROUPS",
@@ -14,6 +19,7 @@ __all__ = [
     "cluster_settings",
     "prepare_stream",
     "process_start_ticks",
+    "running_supervisor",
     "stop_leftovers",
     "write_pid_file",
 ]

@@ -97,9 +97,20 @@ def cluster_settings(
         "admin_key": base.admin_key or _secret(directory, "admin_key"),
         "retrain_interval_s": plan.retrain_interval_s,
         "port": plan.port,
+        **s3_settings(servers.s3.env()),
     }
     values.update(plan.overrides)
     return dataclasses.replace(base, **values)
+
+
+def s3_settings(aws: Mapping[str, str]) -> dict[str, str]:
+    """The S3 server's endpoint and keys as settings: the config file alone reaches the lake."""
+    return {
+        "s3_endpoint_url": aws["AWS_ENDPOINT_URL"],
+        "s3_region": aws.get("AWS_DEFAULT_REGION", ""),
+        "s3_access_key_id": aws["AWS_ACCESS_KEY_ID"],
+        "s3_secret_access_key": aws["AWS_SECRET_ACCESS_KEY"],
+    }
 
 
 def _store_url(part: str, servers: Servers, notes: list[str]) -> str:
@@ -146,8 +157,8 @@ def _secret(directory: Path, name: str) -> str:
 def write_config(
     config_path: Path, env_path: Path, settings: Settings, aws: Mapping[str, str]
 ) -> None:
-    """``streamrec.toml`` for every process, and ``env.sh`` with what TOML cannot hold (the AWS
-    variables that reach the S3 server)."""
+    """``streamrec.toml`` for every process (S3 endpoint and keys included), and ``env.sh`` with
+    the same AWS variables for other S3 clients (the aws CLI, a notebook)."""
     with config_path.open("wb") as fh:
         tomli_w.dump(settings_as_toml_dict(settings), fh)
     exports = "".join(f"export {k}={v}\n" for k, v in sorted(aws.items()))

@@ -19,6 +19,7 @@ from fsspec.core import url_to_fs
 
 from streamrec.durable import fsync_dir
 from streamrec.lake.layout import EVENTS_DIR, FileName, parse_file_name
+from streamrec.s3 import check_reachable
 
 __all__ = ["LakeFile", "LakeFiles"]
 
@@ -43,6 +44,8 @@ class LakeFiles:
         protocols = (fs.protocol,) if isinstance(fs.protocol, str) else tuple(fs.protocol)
         self.protocol = protocols[0]
         self.is_local = "file" in protocols or "local" in protocols
+        if not self.is_local:
+            check_reachable(fs, self.root, location)  # an error naming the URL, not an empty lake
 
     def url(self, path: str) -> str:
         """A path as DuckDB (with this filesystem registered) and pyarrow name it."""

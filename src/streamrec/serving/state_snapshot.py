@@ -5,9 +5,9 @@ A serving process (``serve``, ``api``) writes a snapshot of its :class:`StreamSt
 ``SNAPSHOT_INTERVAL_S`` and when it stops, with the stream positions it reflects. At start it
 restores the snapshot and counts only the events past those positions, which the stream still
 holds; so a restart, a deploy or a crash leaves popularity, trending and co-occurrence as they
-were, give or take the events of the last interval, which are replayed. Without a snapshot (a
-first start after an upgrade, a lost file), popularity and trending are warmed from the
-user-state store and co-occurrence is rebuilt from every event the stream retains.
+were: the events after the last snapshot are replayed. Without a snapshot (a first start after
+an upgrade, a lost file), popularity and trending are warmed from the user-state store and
+co-occurrence is rebuilt from the newest ``REBUILD_MAX_EVENTS`` events the stream retains.
 
 The snapshot lives next to the models (``model_url``: a folder, or an object store on a
 cluster), as ``stream-state/snapshot.npz``; a local write is atomic (temporary file, rename),
@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 SNAPSHOT_INTERVAL_S = 30.0
 SNAPSHOT_NAME = "stream-state/snapshot.npz"
 REPLAY_BATCH = 20_000
+# Without a snapshot, co-occurrence is rebuilt from at most this many of the newest retained
+# events, so a start takes seconds, not minutes (the realtime group waits for the rebuild).
+REBUILD_MAX_EVENTS = 200_000
 
 
 class SnapshotStore:
@@ -143,7 +146,9 @@ def restore_state(
         except (ValueError, KeyError, OSError) as exc:
             log.warning("ignoring the real-time state snapshot %s: %s", store.location, exc)
     warm(state)
-    return StateFeed(state, stored_positions, paired={}, store=store)
+    per_shard = REBUILD_MAX_EVENTS // max(1, len(stored_positions))
+    paired = {shard: max(0, offset - per_shard) for shard, offset in stored_positions.items()}
+    return StateFeed(state, stored_positions, paired=paired, store=store)
 
 
 def replay_retained(event_log: EventLog, feed: StateFeed, until: Mapping[int, int]) -> int:

@@ -163,9 +163,12 @@ class StreamState:
 
     def snapshot(self, positions: Mapping[int, int]) -> bytes:
         """The whole state as ``.npz`` bytes (no pickle), with the stream ``positions`` (per
-        shard, the next offset not yet counted) it reflects."""
-        with self._lock:
-            arrays = self._arrays()
+        shard, the next offset not yet counted) it reflects.
+
+        Call it from the thread that feeds the state (the only writer): nothing changes while it
+        runs, so it takes no lock and requests reading the state are not held up by it (on a
+        large state it walks millions of co-occurrence entries)."""
+        arrays = self._arrays()
         shards = sorted(positions)
         arrays["shards"] = np.array(shards, np.int64)
         arrays["offsets"] = np.array([positions[s] for s in shards], np.int64)

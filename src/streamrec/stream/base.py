@@ -75,6 +75,11 @@ class EventLog(Protocol):
         """Per shard: head offset and the committed offset of each known (or named) group."""
         ...
 
+    def group_members(self, group: str) -> int | None:
+        """How many consumers are members of ``group`` now, anywhere; None when the backend
+        cannot tell (the embedded log: its consumers take a lock in data_dir instead)."""
+        ...
+
     def trim(self, older_than: float) -> int:
         """Delete events received before `older_than` (epoch seconds); returns how many."""
         ...

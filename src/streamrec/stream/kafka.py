@@ -248,6 +248,17 @@ class KafkaEventLog:
     def reader(self, start: Mapping[int, int]) -> KafkaReader:
         return KafkaReader(self._servers, self._topic, self._shard_count, start)
 
+    def group_members(self, group: str) -> int | None:
+        """Members of the group's Kafka consumer group (asked of the coordinator, not joined)."""
+        group_id = kafka_group_id(self._topic, group)
+        try:
+            futures = self._admin.describe_consumer_groups(
+                [group_id], request_timeout=_ADMIN_TIMEOUT_S
+            )
+            return len(futures[group_id].result().members)
+        except KafkaException as exc:
+            raise StreamUnavailable(f"kafka {self._servers}: {exc}") from exc
+
     def status(self, groups: Sequence[str] = ()) -> list[ShardStatus]:
         try:
             heads = self._heads()

@@ -202,6 +202,9 @@ class SqliteEventLog:
     def reader(self, start: Mapping[int, int]) -> SqliteConsumer:
         return SqliteReader(self, start)
 
+    def group_members(self, group: str) -> int | None:
+        return None  # the group lock in data_dir says (streamrec.locks)
+
     def wait_for_append(self, timeout_s: float) -> None:
         """Block until this process appends something, or timeout (other processes: polling)."""
         with self._appended:
