@@ -138,6 +138,7 @@ def run_section(
         section_header(name, fmt, protocol, table),
         markdown_table(results),
         comparison(results),
+        comparison(results, f"hr@{K}"),
         f"Machine load at start: {load}; at end: {load_line()}; {took:.0f} s in all.\n",
     ]
 
