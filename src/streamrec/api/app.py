@@ -8,6 +8,7 @@ from starlette.middleware.cors import CORSMiddleware
 from streamrec import __version__
 from streamrec.api.errors import install_error_handlers
 from streamrec.api.metrics import Metrics, MetricsMiddleware
+from streamrec.api.openapi import install_openapi
 from streamrec.api.routes import (
     aws,
     dashboard,
@@ -34,6 +35,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.runtime = runtime
     app.state.metrics = metrics
     install_error_handlers(app)
+    install_openapi(app)
     for module in (events, history, status, aws, dashboard, models, web):
         app.include_router(module.router)
     for module in (recommendations, items):
