@@ -9,6 +9,7 @@ from streamrec import __version__
 from streamrec.api.errors import install_error_handlers
 from streamrec.api.metrics import Metrics, MetricsMiddleware
 from streamrec.api.openapi import install_openapi
+from streamrec.api.ratelimit import buckets_for
 from streamrec.api.routes import (
     aws,
     dashboard,
@@ -34,6 +35,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     metrics.watch_consumers(runtime.runners)
     app.state.runtime = runtime
     app.state.metrics = metrics
+    app.state.event_rate = buckets_for(runtime.settings)
     install_error_handlers(app)
     install_openapi(app)
     for module in (events, history, status, aws, dashboard, models, web):

@@ -16,6 +16,7 @@ from streamrec.errors import (
     ConfigError,
     ModelError,
     NotFoundError,
+    RateLimitedError,
     StreamrecError,
     UnavailableError,
     ValidationError,
@@ -45,6 +46,8 @@ def _status_for(exc: StreamrecError) -> int:
         return 503
     if isinstance(exc, ModelError):
         return 409
+    if isinstance(exc, RateLimitedError):
+        return 429
     return 500
 
 
@@ -54,7 +57,7 @@ async def _streamrec_error(request: Request, exc: Exception) -> Response:
     field = getattr(exc, "field", None) or getattr(exc, "key", None)
     message = exc.message if isinstance(exc, ValidationError) else str(exc)
     headers = None
-    if isinstance(exc, UnavailableError):
+    if isinstance(exc, UnavailableError | RateLimitedError):
         headers = {"Retry-After": str(exc.retry_after_s)}
     if status == 401:
         headers = {"WWW-Authenticate": "Bearer"}

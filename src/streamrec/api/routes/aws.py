@@ -17,6 +17,7 @@ from starlette.responses import Response
 from streamrec.api.auth import check_origin
 from streamrec.api.body import read_json
 from streamrec.api.openapi import AUTH_ERRORS, RATE_LIMITED, request_body
+from streamrec.api.ratelimit import check_rate
 from streamrec.api.responses import json_response
 from streamrec.api.routes.events import append_events
 from streamrec.api.routes.history import history_store
@@ -65,7 +66,9 @@ def interaction_to_event(body: object) -> dict[str, object]:
     responses={**AUTH_ERRORS, **RATE_LIMITED},
 )
 async def post_interaction(request: Request) -> Response:
-    check_origin(request, runtime_of(request).settings.allowed_origins)
+    settings = runtime_of(request).settings
+    check_origin(request, settings.allowed_origins)
+    check_rate(request, settings, request.app.state.event_rate)
     try:
         raw = await read_json(request)
         event = validate_event(interaction_to_event(raw))

@@ -13,6 +13,7 @@ from starlette.responses import Response
 from streamrec.api.auth import check_origin, check_tracking_id
 from streamrec.api.body import read_json
 from streamrec.api.openapi import AUTH_ERRORS, RATE_LIMITED, request_body, response_of
+from streamrec.api.ratelimit import check_rate
 from streamrec.api.responses import json_response
 from streamrec.api.state import metrics_of, runtime_of
 from streamrec.errors import StreamUnavailable, ValidationError
@@ -80,6 +81,7 @@ async def post_events(request: Request) -> Response:
     settings = runtime_of(request).settings
     check_tracking_id(request, settings.tracking_id)
     check_origin(request, settings.allowed_origins)
+    check_rate(request, settings, request.app.state.event_rate)
     raws, single = split_body(await read_json(request))
     accepted: list[Event]
     rejected: list[tuple[int, str]]
