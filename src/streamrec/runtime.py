@@ -183,16 +183,26 @@ class Runtime:
         stats = LakeReader(self.settings.lake_location).stats()
         return {"enabled": True, **dataclasses.asdict(stats)}
 
-    def erase_user(self, user_id: str) -> dict[str, int]:
-        """Erase a user's history and real-time state now, and mark their lake rows for removal by
-        the next compaction (or `streamrec lake erase USER_ID`)."""
+    def erase_user(self, user_id: str, final: bool = False) -> dict[str, int]:
+        """Erase a user's history, real-time state and retained stream payloads now, and hide
+        their lake rows (a tombstone). `final` (see streamrec.erasure: once every group has
+        passed the erasure) rewrites the lake files holding their rows and drops the tombstone."""
         history_rows = self.history.erase_user(user_id) if self.history is not None else 0
-        state_rows = self.user_state.erase_user(user_id)
+        counts = {
+            "history_rows_deleted": history_rows,
+            "state_events_deleted": self.user_state.erase_user(user_id),
+            "stream_events_deleted": self.event_log.erase_user(user_id),
+        }
         if self.settings.datalake:
-            from streamrec.lake.erase import request_erasure
+            from streamrec.lake import erase
 
-            request_erasure(self.settings.lake_location, user_id)
-        return {"history_rows_deleted": history_rows, "state_events_deleted": state_rows}
+            location = self.settings.lake_location
+            if final:
+                counts["lake_rows_deleted"] = erase.erase_user(location, user_id)
+                erase.forget_erasure(location, user_id)
+            else:
+                erase.request_erasure(location, user_id)
+        return counts
 
     def close(self) -> None:
         self._stop.set()

@@ -21,6 +21,7 @@ from streamrec.api.routes import (
     status,
     web,
 )
+from streamrec.erasure import ErasureJobs
 from streamrec.runtime import Runtime
 
 DESCRIPTION = """Self-hosted real-time personalization: send interactions to `POST /v1/events`,
@@ -36,6 +37,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.runtime = runtime
     app.state.metrics = metrics
     app.state.event_rate = buckets_for(runtime.settings)
+    app.state.erasures = ErasureJobs(runtime)
     install_error_handlers(app)
     install_openapi(app)
     for module in (events, history, status, aws, dashboard, models, web):

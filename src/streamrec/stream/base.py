@@ -69,6 +69,11 @@ class EventLog(Protocol):
         """Per shard: head offset and the committed offset of each known (or named) group."""
         ...
 
+    def erase_user(self, user_id: str) -> int:
+        """Remove the user's retained payloads where the backend can (SQLite: deleted, freed pages
+        zeroed); return how many. Kafka cannot delete records: they leave with retention."""
+        ...
+
     def trim(self, older_than: float) -> int:
         """Delete events received before `older_than` (epoch seconds); returns how many."""
         ...
