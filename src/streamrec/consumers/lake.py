@@ -8,7 +8,7 @@ runner never commits past what is in a file. Replays are harmless: see :mod:`str
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence, Set
 
 from streamrec.config import Settings
 from streamrec.lake.writer import LakeWriter
@@ -43,6 +43,9 @@ class LakeSink:
 
     def write(self, records: Sequence[StreamRecord]) -> None:
         self._writer.add(records)
+
+    def release(self, shards: Set[int]) -> None:
+        self._writer.release(shards)
 
     def checkpoint(self, now: float) -> Mapping[int, int]:
         self._writer.flush_due(now)

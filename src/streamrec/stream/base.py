@@ -9,7 +9,7 @@ group's committed offset is the *next* offset it will read.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from typing import Protocol
 
@@ -41,6 +41,11 @@ class StreamConsumer(Protocol):
 
     def poll(self, max_records: int, timeout_s: float) -> list[StreamRecord]:
         """Up to max_records records past those already returned; waits up to timeout_s for any."""
+        ...
+
+    def on_revoke(self, listener: Callable[[list[int]], None]) -> None:
+        """Call `listener` with the shards this member loses in a rebalance (Kafka), before
+        another member may read them; the embedded log never revokes."""
         ...
 
     def commit(self, next_offsets: Mapping[int, int]) -> None:

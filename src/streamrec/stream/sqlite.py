@@ -18,7 +18,7 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 
@@ -389,6 +389,9 @@ class SqliteConsumer:
                 self._positions[shard] = rows[-1][0] + 1
         self._next_shard = (self._next_shard + 1) % shards
         return out
+
+    def on_revoke(self, listener: Callable[[list[int]], None]) -> None:
+        """One process reads all shards of the embedded log for a group: nothing is revoked."""
 
     def commit(self, next_offsets: Mapping[int, int]) -> None:
         self._conn.execute("BEGIN IMMEDIATE")
