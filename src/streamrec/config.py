@@ -92,6 +92,11 @@ class Settings:
     event_rate_limit_per_s: float = 0.0
     event_rate_limit_burst: int = 0
     event_rate_limit_admin: bool = False
+    # A new item id from the stream enters the serving item space (popularity, trending,
+    # co-occurrence) once this many distinct users sent events about it (1 = at once); ids
+    # waiting are counted in an LRU of at most stream_item_max_pending (consumers/admission.py).
+    stream_item_min_users: int = 2
+    stream_item_max_pending: int = 100_000
 
     def __post_init__(self) -> None:
         _check_ranges(self)
@@ -127,6 +132,8 @@ _POSITIVE = (
     "ease_max_items",
     "max_pending_events",
     "sqlite_wal_max_bytes",
+    "stream_item_min_users",
+    "stream_item_max_pending",
 )
 _NON_NEGATIVE = (
     "retrain_interval_s",

@@ -20,6 +20,7 @@ from typing import Any
 
 from streamrec.catalogue import ItemCatalogue, open_catalogue
 from streamrec.config import Settings
+from streamrec.consumers.admission import ItemAdmission
 from streamrec.consumers.base import Sink
 from streamrec.consumers.health import LagWatch, RunningGroup, consumer_problems
 from streamrec.consumers.runner import ConsumerRunner, start_in_thread
@@ -51,6 +52,12 @@ class Runtime:
             settings, self.user_state, self.catalogue, lambda: self.models
         )
         self.recommendations.stream.warm(self.user_state)
+        self.item_admission = ItemAdmission(
+            self.recommendations.space,
+            settings.stream_item_min_users,
+            settings.stream_item_max_pending,
+            self._item_exists,
+        )
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.runners: list[ConsumerRunner] = []
@@ -82,7 +89,7 @@ class Runtime:
         if group == "realtime":
             from streamrec.consumers.realtime import RealtimeSink
 
-            return RealtimeSink(self.user_state, self.recommendations.stream)
+            return RealtimeSink(self.user_state, self.recommendations.stream, self.item_admission)
         if group == "lake":
             if not self.settings.datalake:
                 raise ConfigError("datalake", "is false: the lake group is off")
@@ -101,6 +108,14 @@ class Runtime:
             batch_size=batch_size or s.consumer_batch_size,
             checkpoint_interval_s=s.checkpoint_interval_s,
         )
+
+    def _item_exists(self, item_id: str) -> bool:
+        """In the active model's vocabulary or in the catalogue (stream item admission)."""
+        active = self.models.active(self.settings.campaign)
+        vocab = active.model.item_vocab if active is not None else None
+        if vocab is not None and vocab.index(item_id) >= 0:
+            return True
+        return self.catalogue.get(item_id) is not None
 
     def start_consumers(self, groups: Sequence[str] | None = None) -> None:
         for group in groups or self.enabled_groups():
@@ -129,7 +144,9 @@ class Runtime:
         from streamrec.consumers.realtime import StreamTailSink
 
         group = f"api-tail-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        sink = StreamTailSink(group, self.recommendations.stream, self.user_state.positions())
+        sink = StreamTailSink(
+            group, self.recommendations.stream, self.user_state.positions(), self.item_admission
+        )
         runner = ConsumerRunner(self.event_log, sink, batch_size=self.settings.consumer_batch_size)
         self._threads.append(start_in_thread(runner, self._stop))
 
