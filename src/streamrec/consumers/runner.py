@@ -137,8 +137,14 @@ class ConsumerRunner:
         return total
 
     def close(self) -> None:
-        self._commit(self._sink.close())
-        self._consumer.close()
+        """Flush the sink, commit what it made durable, leave the group. A failed final commit
+        (a rebalance under way) is logged: the sink's own positions make the replay harmless."""
+        try:
+            self._commit(self._sink.close())
+        except UnavailableError as exc:
+            log.warning("consumer %s: final commit failed (%s)", self.group, exc)
+        finally:
+            self._consumer.close()
 
 
 def start_in_thread(runner: ConsumerRunner, stop: threading.Event) -> threading.Thread:
