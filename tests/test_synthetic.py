@@ -60,10 +60,7 @@ def test_catalogue_matches_interaction_categories() -> None:
     assert cat.column("categories").to_pylist()[0] == [names[0]]
 
 
-def test_million_events_fast_enough() -> None:
-    import time
-
-    started = time.perf_counter()
+def test_a_million_events_are_generated() -> None:
+    """How long it takes is measured in benchmarks/registry.py (synthetic section)."""
     t = generate_interactions(20_000, 100_000, 1_000_000, seed=0)
     assert len(t) == 1_000_000
-    assert time.perf_counter() - started < 30.0  # ~1 s when idle; generous for a shared box

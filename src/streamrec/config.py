@@ -93,6 +93,16 @@ class Settings:
     append_timeout_s: float = 10.0
     # Each embedded SQLite file's WAL is checkpointed and truncated when it grows past this.
     sqlite_wal_max_bytes: int = 64 << 20
+    # Per-client limit on POST /v1/events and /interaction (requests a second; 0 = off), its burst
+    # (0 = twice the rate), and whether requests with the admin key are limited too.
+    event_rate_limit_per_s: float = 0.0
+    event_rate_limit_burst: int = 0
+    event_rate_limit_admin: bool = False
+    # A new item id from the stream enters the serving item space (popularity, trending,
+    # co-occurrence) once this many distinct users sent events about it (1 = at once); ids
+    # waiting are counted in an LRU of at most stream_item_max_pending (consumers/admission.py).
+    stream_item_min_users: int = 2
+    stream_item_max_pending: int = 100_000
 
     def __post_init__(self) -> None:
         _check_ranges(self)
@@ -128,8 +138,16 @@ _POSITIVE = (
     "ease_max_items",
     "max_pending_events",
     "sqlite_wal_max_bytes",
+    "stream_item_min_users",
+    "stream_item_max_pending",
 )
-_NON_NEGATIVE = ("retrain_interval_s", "retrain_after_events", "consumer_poll_interval_s")
+_NON_NEGATIVE = (
+    "retrain_interval_s",
+    "retrain_after_events",
+    "consumer_poll_interval_s",
+    "event_rate_limit_per_s",
+    "event_rate_limit_burst",
+)
 
 
 def _check_ranges(s: Settings) -> None:

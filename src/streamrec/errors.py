@@ -48,6 +48,14 @@ class OverloadedError(UnavailableError):
     """Too much work queued: shed load with 503 and Retry-After."""
 
 
+class RateLimitedError(StreamrecError):
+    """A client sent requests faster than its rate limit: 429, retry after `retry_after_s`."""
+
+    def __init__(self, message: str, retry_after_s: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class ModelError(StreamrecError):
     """A model file is corrupt or incomplete, or training cannot run (too little data)."""
 

@@ -20,6 +20,7 @@ import msgspec
 from streamrec.errors import ValidationError
 
 MAX_ID_LENGTH = 256
+MAX_EVENT_TYPE_LENGTH = 64
 MAX_PROPERTIES_BYTES = 4096
 MAX_EVENTS_PER_REQUEST = 500
 MAX_BODY_BYTES = 1_048_576
@@ -187,8 +188,8 @@ def _check_value(value: Any) -> float | None:
 def _check_event_type(value: Any) -> str:
     if value is None:
         return "view"
-    if not isinstance(value, str) or not 1 <= len(value) <= 64:
-        raise ValidationError("event_type", "must be text of 1-64 characters")
+    if not isinstance(value, str) or not 1 <= len(value) <= MAX_EVENT_TYPE_LENGTH:
+        raise ValidationError("event_type", f"must be text of 1-{MAX_EVENT_TYPE_LENGTH} characters")
     return value
 
 

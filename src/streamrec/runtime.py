@@ -20,6 +20,7 @@ from typing import Any
 
 from streamrec.catalogue import ItemCatalogue, open_catalogue
 from streamrec.config import Settings
+from streamrec.consumers.admission import ItemAdmission
 from streamrec.consumers.base import Sink
 from streamrec.consumers.health import LagWatch, RunningGroup, consumer_problems
 from streamrec.consumers.runner import ConsumerRunner, start_in_thread
@@ -59,6 +60,13 @@ class Runtime:
             settings, self.user_state, self.catalogue, lambda: self.models
         )
         self.state_feed = self._restore_stream_state()
+        self.item_admission = ItemAdmission(
+            self.recommendations.space,
+            settings.stream_item_min_users,
+            settings.stream_item_max_pending,
+            self._item_exists,
+        )
+        self.state_feed.admit = self.item_admission.admit
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.runners: list[ConsumerRunner] = []
@@ -128,6 +136,14 @@ class Runtime:
             batch_size=batch_size or s.consumer_batch_size,
             checkpoint_interval_s=s.checkpoint_interval_s,
         )
+
+    def _item_exists(self, item_id: str) -> bool:
+        """In the active model's vocabulary or in the catalogue (stream item admission)."""
+        active = self.models.active(self.settings.campaign)
+        vocab = active.model.item_vocab if active is not None else None
+        if vocab is not None and vocab.index(item_id) >= 0:
+            return True
+        return self.catalogue.get(item_id) is not None
 
     def start_consumers(self, groups: Sequence[str] | None = None) -> None:
         for group in groups or self.enabled_groups():
@@ -236,16 +252,26 @@ class Runtime:
         stats = LakeReader(self.settings.lake_location).stats()
         return {"enabled": True, **dataclasses.asdict(stats)}
 
-    def erase_user(self, user_id: str) -> dict[str, int]:
-        """Erase a user's history and real-time state now, and mark their lake rows for removal by
-        the next compaction (or `streamrec lake erase USER_ID`)."""
+    def erase_user(self, user_id: str, final: bool = False) -> dict[str, int]:
+        """Erase a user's history, real-time state and retained stream payloads now, and hide
+        their lake rows (a tombstone). `final` (see streamrec.erasure: once every group has
+        passed the erasure) rewrites the lake files holding their rows and drops the tombstone."""
         history_rows = self.history.erase_user(user_id) if self.history is not None else 0
-        state_rows = self.user_state.erase_user(user_id)
+        counts = {
+            "history_rows_deleted": history_rows,
+            "state_events_deleted": self.user_state.erase_user(user_id),
+            "stream_events_deleted": self.event_log.erase_user(user_id),
+        }
         if self.settings.datalake:
-            from streamrec.lake.erase import request_erasure
+            from streamrec.lake import erase
 
-            request_erasure(self.settings.lake_location, user_id)
-        return {"history_rows_deleted": history_rows, "state_events_deleted": state_rows}
+            location = self.settings.lake_location
+            if final:
+                counts["lake_rows_deleted"] = erase.erase_user(location, user_id)
+                erase.forget_erasure(location, user_id)
+            else:
+                erase.request_erasure(location, user_id)
+        return counts
 
     def close(self) -> None:
         self._stop.set()

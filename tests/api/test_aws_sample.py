@@ -17,6 +17,8 @@ def test_interaction_history_and_recommendation(client: TestClient, runtime: Run
         assert r.status_code == 200
         assert r.json()["ShardId"] == "shardId-000000000000"
     client.post("/interaction", json={"userId": "u2", "itemId": "a", "type": "click"})
+    # Stream-only items are served once two users sent events about them (item admission).
+    client.post("/interaction", json={"userId": "u2", "itemId": "b"})
     drain(runtime)
     history = client.get("/history/u1").json()
     assert sorted(h["id"] for h in history) == ["a", "b", "c"]

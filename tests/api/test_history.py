@@ -52,7 +52,7 @@ def test_delete_user_needs_admin_and_erases(client: TestClient, runtime: Runtime
     assert client.delete("/v1/users/u").status_code == 401
     assert client.delete("/v1/users/u", headers={"Authorization": "Bearer nope"}).status_code == 403
     r = client.delete("/v1/users/u", headers=ADMIN)
-    assert r.status_code == 200 and r.json()["history_rows_deleted"] == 1
+    assert r.status_code == 200 and r.json()["counts"]["history_rows_deleted"] == 1
     assert client.get("/v1/users/u/history").json()["items"] == []
     assert runtime.user_state.recent_events("u", 10) == []
     assert len(client.get("/v1/users/v/history").json()["items"]) == 1

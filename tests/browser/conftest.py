@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from streamrec.testing.fixtures import skip_or_fail
 from tests.browser.server import TRACKING_ID, Served, free_port, seed_demo_over_http, start_server
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -31,6 +32,12 @@ LAUNCH_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+
+def require_chromium() -> None:
+    """Skip without Chromium; under CI=true fail, as the README promises."""
+    if not CHROMIUM.exists():
+        skip_or_fail(f"no {CHROMIUM}: run scripts/install-browser.sh")
 
 
 SHOP_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>shop</title>
@@ -94,8 +101,7 @@ def allowed_shop_port() -> int:
 
 @pytest.fixture(scope="session")
 def served(tmp_path_factory: pytest.TempPathFactory, allowed_shop_port: int) -> Iterator[Served]:
-    if not CHROMIUM.exists():
-        pytest.skip("no /usr/bin/chromium: run scripts/install-browser.sh")
+    require_chromium()
     data_dir = tmp_path_factory.mktemp("browser") / "data"
     env = {"STREAMREC_ALLOWED_ORIGINS": f"http://127.0.0.1:{allowed_shop_port}"}
     server = start_server(data_dir, env)
@@ -123,8 +129,7 @@ def foreign_shop(served: Served) -> Iterator[Shop]:
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.skip("no /usr/bin/chromium: run scripts/install-browser.sh")
+    require_chromium()
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
         yield chromium

@@ -203,7 +203,7 @@ def test_rank_orders_known_items_and_puts_unknown_last(served: Runtime, knn_mode
 
 
 def test_no_model_serves_cooccurrence_then_popularity(make_runtime: RuntimeFactory) -> None:
-    runtime = make_runtime()
+    runtime = make_runtime(stream_item_min_users=1)  # q is seen from one user only
     attach(runtime, FakeRegistry(None))
     feed(runtime, [make_event("a", "p"), make_event("a", "q"), make_event("b", "p")])
     result = runtime.recommendations.recommend("b", 5)

@@ -68,7 +68,7 @@ def test_popularity_is_weighted_by_event_type() -> None:
 
 
 def test_realtime_sink_replay_counts_nothing_twice(make_runtime: RuntimeFactory) -> None:
-    runtime = make_runtime()
+    runtime = make_runtime(stream_item_min_users=1)  # a and b are seen from one user only
     runtime.event_log.append([make_event("u", "a"), make_event("u", "b")])
     runtime.make_runner("realtime").drain()
     state = runtime.recommendations.stream

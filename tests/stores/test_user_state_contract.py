@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from streamrec.stream.base import StreamRecord
 from tests.factories import make_event
 from tests.stores.conftest import UserStateFactory
@@ -153,3 +155,16 @@ def test_purge_drops_expired_event_ids_and_old_activity_buckets(
     # Their event ids were forgotten: resent at later offsets, they are applied again.
     again = [StreamRecord(0, 26 + k, r.event) for k, r in enumerate(old)]
     assert store.apply(again, {0: 51}) == 25
+
+
+def test_erase_user_removes_the_session_rows_of_their_events(
+    make_user_state: UserStateFactory, request: pytest.FixtureRequest
+) -> None:
+    if "redis" in request.node.name:
+        pytest.skip("Redis does not know a user's sessions yet (see streamrec.erasure)")
+    store = make_user_state()
+    mine = StreamRecord(0, 0, make_event("erased", "a", session_id="shared"))
+    theirs = StreamRecord(1, 0, make_event("kept", "b", session_id="shared"))
+    store.apply([mine, theirs], {0: 1, 1: 1})
+    store.erase_user("erased")
+    assert [e.item_id for e in store.recent_events("session:shared", 10)] == ["b"]

@@ -159,3 +159,17 @@ def test_unavailable_server_fails_under_ci(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="CI=true"):
         start_or_skip(_BrokenServer(tmp_path))
+
+
+def test_browser_tests_fail_without_chromium_under_ci(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from tests.browser import conftest as browser
+
+    monkeypatch.setattr(browser, "CHROMIUM", tmp_path / "no-chromium")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI=true"):
+        browser.require_chromium()
+    monkeypatch.setenv("CI", "")
+    with pytest.raises(pytest.skip.Exception, match="no-chromium"):
+        browser.require_chromium()

@@ -8,6 +8,8 @@ from starlette.middleware.cors import CORSMiddleware
 from streamrec import __version__
 from streamrec.api.errors import install_error_handlers
 from streamrec.api.metrics import Metrics, MetricsMiddleware
+from streamrec.api.openapi import install_openapi
+from streamrec.api.ratelimit import buckets_for
 from streamrec.api.routes import (
     aws,
     dashboard,
@@ -20,6 +22,7 @@ from streamrec.api.routes import (
     status,
     web,
 )
+from streamrec.erasure import ErasureJobs
 from streamrec.runtime import Runtime
 
 DESCRIPTION = """Self-hosted real-time personalization: send interactions to `POST /v1/events`,
@@ -40,7 +43,10 @@ def create_app(runtime: Runtime) -> FastAPI:
     metrics.watch_consumers(runtime.runners)
     app.state.runtime = runtime
     app.state.metrics = metrics
+    app.state.event_rate = buckets_for(runtime.settings)
+    app.state.erasures = ErasureJobs(runtime)
     install_error_handlers(app)
+    install_openapi(app)
     for module in (events, history, status, aws, dashboard, models, web, docs):
         app.include_router(module.router)
     for module in (recommendations, items):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -15,6 +16,7 @@ from streamrec.errors import (
     ConfigError,
     ModelError,
     NotFoundError,
+    RateLimitedError,
     StreamrecError,
     UnavailableError,
     ValidationError,
@@ -44,6 +46,8 @@ def _status_for(exc: StreamrecError) -> int:
         return 503
     if isinstance(exc, ModelError):
         return 409
+    if isinstance(exc, RateLimitedError):
+        return 429
     return 500
 
 
@@ -53,7 +57,7 @@ async def _streamrec_error(request: Request, exc: Exception) -> Response:
     field = getattr(exc, "field", None) or getattr(exc, "key", None)
     message = exc.message if isinstance(exc, ValidationError) else str(exc)
     headers = None
-    if isinstance(exc, UnavailableError):
+    if isinstance(exc, UnavailableError | RateLimitedError):
         headers = {"Retry-After": str(exc.retry_after_s)}
     if status == 401:
         headers = {"WWW-Authenticate": "Bearer"}
@@ -68,9 +72,28 @@ async def _request_validation(request: Request, exc: Exception) -> Response:
     return error_response(400, f"{field}: {first.get('msg', 'invalid')}", field)
 
 
+def allowed_methods(request: Request) -> str:
+    """The methods the OpenAPI document lists for this path (Starlette's 405 names the methods of
+    the first route that matched the path only, not of every route sharing it)."""
+    methods: set[str] = set()
+    for template, operations in request.app.openapi().get("paths", {}).items():
+        if re.fullmatch(_template_regex(template), request.url.path):
+            methods |= {method.upper() for method in operations}
+    return ", ".join(sorted(methods))
+
+
+def _template_regex(template: str) -> str:
+    """``/v1/items/{item_id}`` -> ``/v1/items/[^/]+``."""
+    parts = re.split(r"(\{[^}]+\})", template)
+    return "".join("[^/]+" if part.startswith("{") else re.escape(part) for part in parts)
+
+
 async def _http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    return error_response(exc.status_code, str(exc.detail), headers=exc.headers)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = allowed_methods(request)
+    return error_response(exc.status_code, str(exc.detail), headers=headers or None)
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:

@@ -6,8 +6,8 @@ Sinks are idempotent: each knows, from its own durable state, the stream positio
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Protocol
+from collections.abc import Mapping, Sequence, Set
+from typing import Protocol, runtime_checkable
 
 from streamrec.stream.base import StreamRecord
 
@@ -30,3 +30,11 @@ class Sink(Protocol):
     def close(self) -> Mapping[int, int]:
         """Flush everything buffered and release resources; returns the final safe offsets."""
         ...
+
+
+@runtime_checkable
+class ReleasingSink(Protocol):
+    """A sink that buffers records (the lake): on a rebalance it must drop what it holds of the
+    shards it lost, which the new owner reads again from the last commit."""
+
+    def release(self, shards: Set[int]) -> None: ...

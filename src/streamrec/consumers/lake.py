@@ -11,7 +11,7 @@ runner never commits past what is in a file. Replays are harmless: see :mod:`str
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence, Set
 
 from streamrec.config import Settings
 from streamrec.lake.writer import LakeWriter
@@ -52,6 +52,9 @@ class LakeSink:
         self._writer.add(records)
         self._since_file += len(records)
         self._idle = False
+
+    def release(self, shards: Set[int]) -> None:
+        self._writer.release(shards)
 
     def checkpoint(self, now: float) -> Mapping[int, int]:
         if self._idle and self._since_file >= IDLE_FLUSH_MIN_RECORDS:

@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Mapping
 
-from streamrec.consumers.base import Sink
+from streamrec.consumers.base import ReleasingSink, Sink
 from streamrec.errors import UnavailableError
 from streamrec.stream.base import EventLog, StreamConsumer, StreamRecord
 
@@ -50,6 +50,7 @@ class ConsumerRunner:
         self._poll_timeout_s = poll_timeout_s
         self._checkpoint_interval_s = checkpoint_interval_s
         self._consumer: StreamConsumer = event_log.consumer(sink.group)
+        self._consumer.on_revoke(self._release)
         self._committed: dict[int, int] = {}
         self._last_checkpoint = time.monotonic()
         self._unwritten: list[StreamRecord] = []
@@ -76,6 +77,16 @@ class ConsumerRunner:
         if time.monotonic() - self._last_checkpoint >= self._checkpoint_interval_s:
             self.checkpoint()
         return len(records)
+
+    def _release(self, shards: list[int]) -> None:
+        """Shards moved to another member: drop what this runner and its sink hold of them
+        (uncommitted, so the new owner reads them again); writing them too would duplicate."""
+        lost = set(shards)
+        self._unwritten = [r for r in self._unwritten if r.shard not in lost]
+        for shard in lost:
+            self._committed.pop(shard, None)
+        if isinstance(self._sink, ReleasingSink):
+            self._sink.release(lost)
 
     def checkpoint(self) -> None:
         self._last_checkpoint = time.monotonic()
@@ -126,8 +137,14 @@ class ConsumerRunner:
         return total
 
     def close(self) -> None:
-        self._commit(self._sink.close())
-        self._consumer.close()
+        """Flush the sink, commit what it made durable, leave the group. A failed final commit
+        (a rebalance under way) is logged: the sink's own positions make the replay harmless."""
+        try:
+            self._commit(self._sink.close())
+        except UnavailableError as exc:
+            log.warning("consumer %s: final commit failed (%s)", self.group, exc)
+        finally:
+            self._consumer.close()
 
 
 def start_in_thread(runner: ConsumerRunner, stop: threading.Event) -> threading.Thread:

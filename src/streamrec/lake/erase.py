@@ -25,7 +25,14 @@ import pyarrow.compute as pc
 from streamrec.lake.files import TEMP_PREFIX, LakeFile, LakeFiles
 from streamrec.lake.layout import ERASURE_SCHEMA, ERASURES_DIR, SCHEMA, file_name
 
-__all__ = ["CompactReport", "compact", "compact_all", "erase_user", "request_erasure"]
+__all__ = [
+    "CompactReport",
+    "compact",
+    "compact_all",
+    "erase_user",
+    "forget_erasure",
+    "request_erasure",
+]
 
 DEFAULT_TARGET_BYTES = 128 * 1024 * 1024
 _STALE_TEMP_S = 3600.0
@@ -80,6 +87,30 @@ def erase_user(location: str, user_id: str, now: float | None = None) -> int:
         if kept.num_rows < table.num_rows:
             files.write_table(f.path, kept.cast(SCHEMA))
             removed += table.num_rows - kept.num_rows
+    return removed
+
+
+def forget_erasure(location: str, user_id: str) -> int:
+    """Remove the user's tombstones (which hold their id) once no buffered event of theirs can
+    reach the lake any more; return how many files were removed."""
+    files = LakeFiles(location)
+    directory = files.path(ERASURES_DIR)
+    if not files.fs.exists(directory):
+        return 0
+    removed = 0
+    for path in files.fs.ls(directory, detail=False):
+        if not path.endswith(".parquet") or path.rsplit("/", 1)[-1].startswith(TEMP_PREFIX):
+            continue
+        table = files.read_table(path).cast(ERASURE_SCHEMA)
+        users = table.column("user_id").to_pylist()
+        if user_id not in users:
+            continue
+        others = table.filter(pc.not_equal(table.column("user_id"), user_id))
+        if others.num_rows:
+            files.write_table(path, others)
+        else:
+            files.fs.rm(path)
+        removed += 1
     return removed
 
 

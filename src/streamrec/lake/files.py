@@ -18,6 +18,7 @@ from fsspec import AbstractFileSystem
 from fsspec.core import url_to_fs
 
 from streamrec.durable import fsync_dir
+from streamrec.extras import extra_for_url, require_extra
 from streamrec.lake.layout import EVENTS_DIR, FileName, parse_file_name
 from streamrec.s3 import check_reachable
 
@@ -38,6 +39,9 @@ class LakeFiles:
     """The lake root on one filesystem: list, write, read and remove its Parquet files."""
 
     def __init__(self, location: str) -> None:
+        extra = extra_for_url(location)
+        if extra is not None:
+            require_extra(extra, "lake_url")
         fs, root = url_to_fs(location)
         self.fs: AbstractFileSystem = fs
         self.root = str(root).rstrip("/")

@@ -13,7 +13,7 @@ each one atomically, so "highest stored offset" always means "every earlier offs
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Sequence, Set
 
 import msgspec
 import numpy as np
@@ -91,6 +91,7 @@ class LakeWriter:
         self._stored = self.stored_positions()
         self._seen: dict[int, int] = {}
         self._buffers: dict[int, _ShardBuffer] = {}
+        self._released: set[int] = set()
         self.files_written = 0
         self.rows_written = 0
 
@@ -112,9 +113,20 @@ class LakeWriter:
         for shard in np.unique(shards).tolist():
             self._add_shard(batch, shards == shard, offsets, shard, now)
 
+    def release(self, shards: Set[int]) -> None:
+        """Drop the buffers of shards another writer now owns; if one comes back, where the
+        lake stands for it is read again from the file names (the other writer added files)."""
+        for shard in shards:
+            self._buffers.pop(shard, None)
+            self._seen.pop(shard, None)
+        self._released |= set(shards)
+
     def _add_shard(
         self, batch: pa.RecordBatch, mask: np.ndarray, offsets: np.ndarray, shard: int, now: float
     ) -> None:
+        if shard in self._released:
+            self._released.discard(shard)
+            self._stored[shard] = self.stored_positions().get(shard, 0)
         floor = max(self._stored.get(shard, 0), self._seen.get(shard, 0))
         keep = mask & (offsets >= floor)
         self._seen[shard] = max(floor, int(offsets[mask].max()) + 1)

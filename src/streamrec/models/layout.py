@@ -45,7 +45,8 @@ METADATA_FILE = "metadata.json"
 TMP_PREFIX = ".tmp-"
 
 # Version ids become folder names: no separators, no leading dot, bounded length (no path traversal).
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
+_NAME = re.compile(NAME_PATTERN)
 
 
 def check_name(kind: str, name: str) -> str:

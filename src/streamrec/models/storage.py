@@ -31,6 +31,7 @@ from fsspec.core import url_to_fs
 
 from streamrec.durable import fsync_dir
 from streamrec.errors import ConfigError
+from streamrec.extras import extra_for_url, require_extra
 from streamrec.models.layout import (
     CAMPAIGNS_DIR,
     METADATA_FILE,
@@ -95,6 +96,9 @@ def open_model_files(location: str) -> ModelFiles:
         return LocalModelFiles(Path(location[len("file://") :]))
     if "://" not in location:
         return LocalModelFiles(Path(location))
+    extra = extra_for_url(location)
+    if extra is not None:
+        require_extra(extra, "model_url")
     try:
         # Listings are never cached: another process publishes versions and moves pointers.
         fs, root = url_to_fs(location, use_listings_cache=False)

@@ -90,6 +90,9 @@ class StateFeed:
         self.interval_s = interval_s
         self.saved_at = time.monotonic()
         self.ready = threading.Event()  # set once the events before the start are replayed
+        # which new records may be counted (the runtime's ItemAdmission: ids only junk events
+        # mention stay out of the serving state); None: all
+        self.admit: Callable[[Sequence[StreamRecord]], list[StreamRecord]] | None = None
 
     def feed(self, records: Sequence[StreamRecord]) -> None:
         counted, paired = self.counted, self.paired
@@ -102,7 +105,7 @@ class StateFeed:
         for r in fresh:
             counted[r.shard] = max(counted.get(r.shard, 0), r.offset + 1)
         self.state.update_pairs(pairs_only)
-        self.state.update(fresh)
+        self.state.update(fresh if self.admit is None else self.admit(fresh))
 
     def skip_to(self, positions: Mapping[int, int]) -> None:
         """Treat everything before ``positions`` as counted (what a replay could not read any

@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from typing import NoReturn
 
 from streamrec.config import Settings
+from streamrec.extras import require_extra
 from streamrec.stores.base import HistoryEntry, HistoryStore, UserEvent, UserStateStore
 from streamrec.urls import scheme_of, sqlite_path
 
@@ -43,12 +44,14 @@ def _sqlite_user_state(url: str, settings: Settings) -> UserStateStore:
 
 
 def _redis_history(url: str, settings: Settings) -> HistoryStore:
+    require_extra("redis", "history_url")
     from streamrec.stores.redis_history import RedisHistoryStore
 
     return RedisHistoryStore(url, settings.history_days)
 
 
 def _redis_user_state(url: str, settings: Settings) -> UserStateStore:
+    require_extra("redis", "user_state_url")
     from streamrec.stores.redis_user_state import RedisUserStateStore
 
     return RedisUserStateStore(
@@ -60,12 +63,14 @@ def _redis_user_state(url: str, settings: Settings) -> UserStateStore:
 
 
 def _postgres_history(url: str, settings: Settings) -> HistoryStore:
+    require_extra("postgres", "history_url")
     from streamrec.stores.postgres_history import PostgresHistoryStore
 
     return PostgresHistoryStore(url, settings.history_days)
 
 
 def _postgres_user_state(url: str, settings: Settings) -> UserStateStore:
+    require_extra("postgres", "user_state_url")
     from streamrec.stores.postgres_user_state import PostgresUserStateStore
 
     return PostgresUserStateStore(

@@ -126,8 +126,14 @@ class PostgresUserStateStore:
         return {str(r[0]): float(r[1]) for r in rows}
 
     def erase_user(self, user_id: str) -> int:
+        """The user's rows and the session rows of the same events (they share a seq)."""
         with self._db.transaction() as conn:
             conn.execute("DELETE FROM user_state_excluded_items WHERE key = %s", (user_id,))
+            conn.execute(
+                "DELETE FROM user_state_events WHERE key LIKE 'session:%%' AND seq IN"
+                " (SELECT seq FROM user_state_events WHERE key = %s)",
+                (user_id,),
+            )
             return conn.execute("DELETE FROM user_state_events WHERE key = %s", (user_id,)).rowcount
 
     def purge_expired(self, now: float | None = None, max_rows: int = 10_000) -> int:

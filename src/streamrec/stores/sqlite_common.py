@@ -22,6 +22,8 @@ def connect(path: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")  # the stream is the durable copy; stores replay
     conn.execute("PRAGMA busy_timeout=30000")
+    # Deleted rows (an erasure, a purge) are overwritten on disk, not left in free pages.
+    conn.execute("PRAGMA secure_delete=ON")
     return conn
 
 
@@ -58,6 +60,12 @@ class SqliteDatabase:
                 raise
             conn.execute("COMMIT")
             self._wal.enforce(conn)
+
+    def truncate_wal(self) -> bool:
+        """Copy the WAL into the database and empty it (after an erasure: no old page images
+        stay in it); False when readers kept it busy."""
+        with self._write_lock:
+            return not self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
 
     def positions(self) -> dict[int, int]:
         rows = self.reader().execute("SELECT shard, next_offset FROM stream_positions").fetchall()

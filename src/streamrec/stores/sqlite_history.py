@@ -126,7 +126,9 @@ class SqliteHistoryStore:
 
     def erase_user(self, user_id: str) -> int:
         with self._db.transaction() as conn:
-            return conn.execute("DELETE FROM history WHERE user_id = ?", (user_id,)).rowcount
+            deleted = conn.execute("DELETE FROM history WHERE user_id = ?", (user_id,)).rowcount
+        self._db.truncate_wal()
+        return int(deleted)
 
     def purge_expired(self, now: float | None = None, max_rows: int = 10_000) -> int:
         now = time.time() if now is None else now

@@ -202,9 +202,17 @@ class SqliteUserStateStore:
         return {str(r[0]): float(r[1]) for r in rows}
 
     def erase_user(self, user_id: str) -> int:
+        """The user's rows and the session rows of the same events (they share a seq)."""
         with self._db.transaction() as conn:
             conn.execute("DELETE FROM excluded_items WHERE key = ?", (user_id,))
-            return int(conn.execute("DELETE FROM user_events WHERE key = ?", (user_id,)).rowcount)
+            conn.execute(
+                "DELETE FROM user_events WHERE key >= 'session:' AND key < 'session;'"
+                " AND seq IN (SELECT seq FROM user_events WHERE key = ?)",
+                (user_id,),
+            )
+            deleted = conn.execute("DELETE FROM user_events WHERE key = ?", (user_id,)).rowcount
+        self._db.truncate_wal()
+        return int(deleted)
 
     def purge_expired(self, now: float | None = None, max_rows: int = 10_000) -> int:
         now = time.time() if now is None else now

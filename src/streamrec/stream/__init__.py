@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from streamrec.config import Settings
 from streamrec.errors import ConfigError
+from streamrec.extras import require_extra
 from streamrec.stream.base import EventLog, ShardStatus, StreamConsumer, StreamRecord
 from streamrec.stream.partition import shard_for
 from streamrec.urls import sqlite_path
@@ -32,6 +33,7 @@ def _open_sqlite(url: str, settings: Settings) -> EventLog:
 
 
 def _open_kafka(url: str, settings: Settings) -> EventLog:
+    require_extra("kafka", "stream_url")
     from streamrec.stream.kafka import open_kafka_event_log  # type: ignore[import-not-found,unused-ignore]
 
     log: EventLog = open_kafka_event_log(url, settings)

@@ -9,7 +9,7 @@ group's committed offset is the *next* offset it will read.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from typing import Protocol
 
@@ -41,6 +41,11 @@ class StreamConsumer(Protocol):
 
     def poll(self, max_records: int, timeout_s: float) -> list[StreamRecord]:
         """Up to max_records records past those already returned; waits up to timeout_s for any."""
+        ...
+
+    def on_revoke(self, listener: Callable[[list[int]], None]) -> None:
+        """Call `listener` with the shards this member loses in a rebalance (Kafka), before
+        another member may read them; the embedded log never revokes."""
         ...
 
     def commit(self, next_offsets: Mapping[int, int]) -> None:
@@ -78,6 +83,11 @@ class EventLog(Protocol):
     def group_members(self, group: str) -> int | None:
         """How many consumers are members of ``group`` now, anywhere; None when the backend
         cannot tell (the embedded log: its consumers take a lock in data_dir instead)."""
+        ...
+
+    def erase_user(self, user_id: str) -> int:
+        """Remove the user's retained payloads where the backend can (SQLite: deleted, freed pages
+        zeroed); return how many. Kafka cannot delete records: they leave with retention."""
         ...
 
     def trim(self, older_than: float) -> int:

@@ -297,6 +297,11 @@ class KafkaEventLog:
         found = next(iter(futures.values())).result()
         return {tp.partition: tp.offset for tp in found.topic_partitions if tp.offset >= 0}
 
+    def erase_user(self, user_id: str) -> int:
+        """Kafka cannot delete single records: the user's leave with the topic's retention
+        (consumers of every group have applied the erasure to what they read meanwhile)."""
+        return 0
+
     def trim(self, older_than: float) -> int:
         """Delete records received before `older_than` (Kafka's time retention also does this)."""
         probe = Consumer(

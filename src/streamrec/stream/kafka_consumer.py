@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
@@ -39,6 +39,7 @@ class KafkaStreamConsumer:
         self._partitions: set[int] = set()
         self._started: set[int] = set()  # partitions that delivered a record or their end
         self._early: list[Message] = []
+        self._revoke_listeners: list[Callable[[list[int]], None]] = []
         self._consumer = Consumer(
             {
                 "bootstrap.servers": bootstrap_servers,
@@ -82,7 +83,16 @@ class KafkaStreamConsumer:
         self._assigned.set()
 
     def _on_revoke(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        self._partitions.difference_update(tp.partition for tp in partitions)
+        """Runs inside poll/consume on the consumer's thread, before the partitions move: the
+        listeners drop what they hold of them, so the next owner's copy is the only one."""
+        lost = [tp.partition for tp in partitions]
+        self._partitions.difference_update(lost)
+        self._early = [m for m in self._early if m.partition() not in lost]
+        for listener in self._revoke_listeners:
+            listener(lost)
+
+    def on_revoke(self, listener: Callable[[list[int]], None]) -> None:
+        self._revoke_listeners.append(listener)
 
     @property
     def group(self) -> str:
@@ -100,7 +110,8 @@ class KafkaStreamConsumer:
                     messages = [first, *rest]
         except KafkaException as exc:
             raise StreamUnavailable(f"kafka consumer {self._group}: {exc}") from exc
-        return [self._record(m) for m in messages if self._usable(m)]
+        owned = self._partitions
+        return [self._record(m) for m in messages if self._usable(m) and m.partition() in owned]
 
     def _usable(self, message: Message) -> bool:
         error = message.error()

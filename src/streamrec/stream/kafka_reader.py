@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Message, TopicPartition
 
@@ -69,6 +69,9 @@ class KafkaReader:
         except KafkaException as exc:
             raise StreamUnavailable(f"kafka reader: {exc}") from exc
         return [_record(m) for m in messages if m.error() is None]
+
+    def on_revoke(self, listener: Callable[[list[int]], None]) -> None:
+        """Nothing is ever revoked: the reader assigns its partitions itself, in no group."""
 
     def commit(self, next_offsets: Mapping[int, int]) -> None:
         return None

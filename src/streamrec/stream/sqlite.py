@@ -18,7 +18,7 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 
@@ -244,6 +244,32 @@ class SqliteEventLog:
         finally:
             conn.close()
 
+    def erase_user(self, user_id: str) -> int:
+        """Delete the user's events from their shard (in chunks; payloads are decoded to find
+        them), with secure_delete so freed pages hold no copy, then truncate the WAL."""
+        shard = shard_for(user_id, self._shard_count) if self._shard_count > 1 else 0
+        conn = connect(self._path)
+        try:
+            conn.execute("PRAGMA secure_delete=ON")
+            deleted = 0
+            start = -1
+            while True:
+                rows = conn.execute(
+                    "SELECT offset, payload FROM events WHERE shard = ? AND offset > ?"
+                    " ORDER BY offset LIMIT ?",
+                    (shard, start, TRIM_CHUNK_ROWS),
+                ).fetchall()
+                if not rows:
+                    break
+                start = rows[-1][0]
+                theirs = [(shard, o) for o, p in rows if decode_event(p).user_id == user_id]
+                conn.executemany("DELETE FROM events WHERE shard = ? AND offset = ?", theirs)
+                deleted += len(theirs)
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            return deleted
+        finally:
+            conn.close()
+
     def _checkpoint_loop(self) -> None:
         """Copy the WAL into the database in the background. PASSIVE never blocks the writer;
         it copies what no reader still needs, and the WAL is reused from its start after."""
@@ -369,6 +395,9 @@ class SqliteConsumer:
                 self._positions[shard] = rows[-1][0] + 1
         self._next_shard = (self._next_shard + 1) % shards
         return out
+
+    def on_revoke(self, listener: Callable[[list[int]], None]) -> None:
+        """One process reads all shards of the embedded log for a group: nothing is revoked."""
 
     def commit(self, next_offsets: Mapping[int, int]) -> None:
         self._conn.execute("BEGIN IMMEDIATE")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, NoReturn, Protocol, TypeVar
 
 import pytest
 
@@ -27,16 +27,20 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").lower() == "true"
 
 
+def skip_or_fail(reason: str) -> NoReturn:
+    """Skip a test whose requirement is missing here; under CI=true fail instead, saying why."""
+    if in_ci():
+        pytest.fail(f"{reason} (CI=true: every requirement must be installed)", pytrace=False)
+    pytest.skip(reason)
+
+
 def start_or_skip(server: ServerT) -> ServerT:
     """Start `server`; when it cannot run here, skip (fail under CI=true) saying why."""
     try:
         return server.start()
     except ServerUnavailableError as exc:
         server.close()
-        reason = f"{server.name} unavailable: {exc}"
-        if in_ci():
-            pytest.fail(f"{reason} (CI=true: real servers are required)", pytrace=False)
-        pytest.skip(reason)
+        skip_or_fail(f"{server.name} unavailable: {exc}")
 
 
 def _session_server(server: ServerT) -> Iterator[ServerT]:

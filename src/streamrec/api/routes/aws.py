@@ -16,13 +16,15 @@ from starlette.responses import Response
 
 from streamrec.api.auth import check_origin
 from streamrec.api.body import read_json
+from streamrec.api.openapi import AUTH_ERRORS, RATE_LIMITED, request_body
+from streamrec.api.ratelimit import check_rate
 from streamrec.api.responses import json_response
 from streamrec.api.routes.events import append_events
 from streamrec.api.routes.history import history_store
+from streamrec.api.schemas import Interaction, check_body
 from streamrec.api.state import runtime_of
 from streamrec.errors import ValidationError
 from streamrec.events import validate_event
-from streamrec.openapi import INTERACTION_SCHEMA
 from streamrec.stream import shard_for
 
 router = APIRouter(tags=["aws-sample"])
@@ -60,17 +62,17 @@ def interaction_to_event(body: object) -> dict[str, object]:
 
 @router.post(
     "/interaction",
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": INTERACTION_SCHEMA}},
-        }
-    },
+    openapi_extra=request_body("Interaction"),
+    responses={**AUTH_ERRORS, **RATE_LIMITED},
 )
 async def post_interaction(request: Request) -> Response:
-    check_origin(request, runtime_of(request).settings.allowed_origins)
+    settings = runtime_of(request).settings
+    check_origin(request, settings.allowed_origins)
+    check_rate(request, settings, request.app.state.event_rate)
     try:
-        event = validate_event(interaction_to_event(await read_json(request)))
+        raw = await read_json(request)
+        event = validate_event(interaction_to_event(raw))
+        check_body(raw, Interaction)
     except ValidationError as exc:
         names = {
             "user_id": "userId",

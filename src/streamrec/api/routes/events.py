@@ -12,11 +12,12 @@ from starlette.responses import Response
 
 from streamrec.api.auth import check_origin, check_tracking_id
 from streamrec.api.body import read_json
+from streamrec.api.openapi import AUTH_ERRORS, RATE_LIMITED, request_body, response_of
+from streamrec.api.ratelimit import check_rate
 from streamrec.api.responses import json_response
 from streamrec.api.state import metrics_of, runtime_of
 from streamrec.errors import StreamUnavailable, ValidationError
 from streamrec.events import MAX_EVENTS_PER_REQUEST, Event, validate_batch, validate_event
-from streamrec.openapi import EVENT_BODY_SCHEMA
 
 router = APIRouter(tags=["events"])
 
@@ -24,6 +25,9 @@ router = APIRouter(tags=["events"])
 def split_body(body: Any) -> tuple[list[Any], bool]:
     """(raw events, whether the body was a single event)."""
     if isinstance(body, dict) and "events" in body:
+        unknown = sorted(set(body) - {"events"})
+        if unknown:
+            raise ValidationError(unknown[0], "is not a field of a batch (only events)")
         events = body["events"]
         if not isinstance(events, list):
             raise ValidationError("events", "must be a list of event objects")
@@ -61,13 +65,12 @@ async def append_events(request: Request, events: Sequence[Event]) -> None:
 @router.post(
     "/v1/events",
     status_code=202,
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": EVENT_BODY_SCHEMA}},
-        }
+    openapi_extra=request_body("EventIn", "EventBatch"),
+    responses={
+        202: response_of("EventsAccepted", "Accepted events are durable in the stream"),
+        **AUTH_ERRORS,
+        **RATE_LIMITED,
     },
-    responses={202: {"description": '{"accepted": n, "rejected": [{"index": i, "error": "..."}]}'}},
 )
 async def post_events(request: Request) -> Response:
     """Record interactions: one event object, or {"events": [...]} with up to 500 events.
@@ -78,6 +81,7 @@ async def post_events(request: Request) -> Response:
     settings = runtime_of(request).settings
     check_tracking_id(request, settings.tracking_id)
     check_origin(request, settings.allowed_origins)
+    check_rate(request, settings, request.app.state.event_rate)
     raws, single = split_body(await read_json(request))
     accepted: list[Event]
     rejected: list[tuple[int, str]]

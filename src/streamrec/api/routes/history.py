@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
 from streamrec.api.auth import check_admin
+from streamrec.api.openapi import AUTH_ERRORS
 from streamrec.api.responses import json_response
 from streamrec.api.state import runtime_of
+from streamrec.erasure import ErasureJobs
 from streamrec.errors import NotFoundError
 from streamrec.stores import HistoryEntry, HistoryStore
 
@@ -44,15 +48,26 @@ async def get_history(
     return json_response({"user_id": user_id, "items": [entry_json(e) for e in entries]})
 
 
-@router.delete("/v1/users/{user_id:path}")
+def erasures_of(request: Request) -> ErasureJobs:
+    return cast(ErasureJobs, request.app.state.erasures)
+
+
+@router.delete("/v1/users/{user_id:path}", responses=AUTH_ERRORS)
 def delete_user(request: Request, user_id: str = UserId) -> Response:
-    """Erase the user's history and real-time state at once (admin). Lake rows: see the body."""
+    """Erase the user everywhere (admin): stores, stream payloads and lake rows within a minute
+    (see streamrec.erasure). Follow the erasure at ``status_url``."""
     runtime = runtime_of(request)
     check_admin(request, runtime.settings.admin_key)
-    return json_response(
-        {
-            "user_id": user_id,
-            **runtime.erase_user(user_id),
-            "lake": "rows are removed by the next lake compaction or `streamrec lake erase USER_ID`",
-        }
-    )
+    job = erasures_of(request).start(user_id)
+    url = f"/v1/erasures/{job.erasure_id}"
+    return json_response({"user_id": user_id, **job.as_json(), "status_url": url})
+
+
+@router.get("/v1/erasures/{erasure_id}", responses=AUTH_ERRORS)
+def get_erasure(request: Request, erasure_id: str = Path(min_length=1, max_length=64)) -> Response:
+    """An erasure's state (admin): running, done, partial or failed, with what it deleted."""
+    check_admin(request, runtime_of(request).settings.admin_key)
+    job = erasures_of(request).get(erasure_id)
+    if job is None:
+        raise NotFoundError(f"no erasure {erasure_id!r} in this process")
+    return json_response(job.as_json())

@@ -12,7 +12,9 @@ from starlette.responses import Response
 
 from streamrec.api.auth import check_admin
 from streamrec.api.body import read_json
+from streamrec.api.openapi import AUTH_ERRORS, request_body
 from streamrec.api.responses import json_response
+from streamrec.api.schemas import ItemBatch, ItemIn, ItemList, check_body
 from streamrec.api.state import runtime_of
 from streamrec.catalogue import Item, validate_item, validate_items
 from streamrec.errors import NotFoundError, ValidationError
@@ -62,17 +64,23 @@ async def get_item(request: Request, item_id: str = ItemId) -> Response:
     return json_response(item.to_json())
 
 
-@router.put("/v1/items/{item_id:path}")
+@router.put("/v1/items/{item_id:path}", openapi_extra=request_body("ItemIn"), responses=AUTH_ERRORS)
 async def put_item(request: Request, item_id: str = ItemId) -> Response:
     """Create or replace one item (admin): title, categories, properties, created_at, hidden."""
     runtime = runtime_of(request)
     check_admin(request, runtime.settings.admin_key)
-    item = validate_item(await read_json(request), item_id=item_id)
+    raw = await read_json(request)
+    item = validate_item(raw, item_id=item_id)  # its messages name the field best
+    check_body(raw, ItemIn)
     _store(runtime, [item])
     return json_response(item.to_json())
 
 
-@router.post("/v1/items")
+@router.post(
+    "/v1/items",
+    openapi_extra=request_body("ItemBatch", "ItemList"),
+    responses=AUTH_ERRORS,
+)
 async def post_items(request: Request) -> Response:
     """Create or replace up to 500 items at once (admin): ``{"items": [...]}`` or a bare list.
     All or nothing: one invalid item rejects the batch, naming it (``items[3].title``)."""
@@ -80,5 +88,6 @@ async def post_items(request: Request) -> Response:
     check_admin(request, runtime.settings.admin_key)
     body = await read_json(request, MAX_ITEMS_BODY_BYTES)
     raws = body.get("items") if isinstance(body, dict) else body
-    items = validate_items(raws)
+    items = validate_items(raws)  # its messages name the item and field best
+    check_body(body, ItemBatch if isinstance(body, dict) else ItemList)
     return json_response({"upserted": _store(runtime, items)})

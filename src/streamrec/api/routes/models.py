@@ -15,11 +15,14 @@ from starlette.responses import Response
 
 from streamrec.api.auth import check_admin
 from streamrec.api.body import read_json
+from streamrec.api.openapi import AUTH_ERRORS, request_body
 from streamrec.api.responses import json_response
+from streamrec.api.schemas import CampaignUpdate, TrainRequest, decode_body
 from streamrec.api.state import runtime_of
-from streamrec.errors import ValidationError
 from streamrec.models import ModelRegistry, TrainingJobs
 from streamrec.models.jobs import TrainFn
+from streamrec.models.layout import NAME_PATTERN
+from streamrec.recommenders.registry import recipe_class
 from streamrec.runtime import Runtime
 
 router = APIRouter(tags=["models"])
@@ -66,25 +69,27 @@ def list_models(request: Request) -> Response:
 
 
 def _train_request(body: Any) -> tuple[str | None, bool]:
-    if body is None:
-        return None, False
-    if not isinstance(body, dict):
-        raise ValidationError("body", "expected a JSON object")
-    recipe, activate = body.get("recipe"), body.get("activate", False)
-    if recipe is not None and not isinstance(recipe, str):
-        raise ValidationError("recipe", "must be a string")
-    if not isinstance(activate, bool):
-        raise ValidationError("activate", "must be true or false")
-    return recipe, activate
+    recipe = body.get("recipe") if isinstance(body, dict) else None
+    if isinstance(recipe, str) and recipe != "default":
+        recipe_class(recipe)  # names the known recipes, which the schema's pattern lists
+    train = decode_body(body, TrainRequest)
+    return train.recipe, bool(train.activate)
 
 
-@router.post("/v1/models/train", status_code=202)
+@router.post(
+    "/v1/models/train",
+    status_code=202,
+    openapi_extra={
+        "requestBody": {**request_body("TrainRequest")["requestBody"], "required": False}
+    },
+    responses=AUTH_ERRORS,
+)
 async def start_training(request: Request) -> Response:
     """Train in the background (admin): {"recipe"?, "activate"?} -> 202 with the job's id."""
     runtime = runtime_of(request)
     check_admin(request, runtime.settings.admin_key)
     has_body = bool((await request.body()).strip())
-    recipe, activate = _train_request(await read_json(request) if has_body else None)
+    recipe, activate = _train_request(await read_json(request) if has_body else {})
     from streamrec.models.train import resolve_recipe
 
     resolve_recipe(runtime.settings, recipe)  # an unknown recipe is a 400 now, not a failed job
@@ -112,17 +117,16 @@ def list_campaigns(request: Request) -> Response:
     )
 
 
-@router.put("/v1/campaigns/{name}")
+@router.put(
+    "/v1/campaigns/{name}", openapi_extra=request_body("CampaignUpdate"), responses=AUTH_ERRORS
+)
 async def set_campaign(
-    request: Request, name: str = Path(min_length=1, max_length=128)
+    request: Request, name: str = Path(min_length=1, max_length=128, pattern=NAME_PATTERN)
 ) -> Response:
     """Point a campaign at a version (admin): {"version"}; 404 for an unknown version."""
     runtime = runtime_of(request)
     check_admin(request, runtime.settings.admin_key)
-    body = await read_json(request)
-    version = body.get("version") if isinstance(body, dict) else None
-    if not isinstance(version, str) or not version:
-        raise ValidationError("version", "required: the model version to serve")
+    version = decode_body(await read_json(request), CampaignUpdate).version
     # Loading checks the whole model: off the event loop, so other requests are not held up.
     active = await run_in_threadpool(runtime.models.set_campaign, name, version)
     return json_response({"name": name, "version": active.version, "recipe": active.recipe})

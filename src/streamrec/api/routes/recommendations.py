@@ -14,7 +14,9 @@ from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
 from streamrec.api.body import read_json
+from streamrec.api.openapi import request_body
 from streamrec.api.responses import json_response
+from streamrec.api.schemas import RankRequest, decode_body
 from streamrec.api.state import runtime_of
 from streamrec.errors import ValidationError
 from streamrec.events import MAX_ID_LENGTH
@@ -24,7 +26,6 @@ from streamrec.serving.service import Recommendations, RecommendationService
 router = APIRouter(tags=["recommendations"])
 
 MAX_N = 500
-MAX_RANK_ITEMS = 500
 PARAM_PREFIX = "param."
 
 
@@ -135,29 +136,11 @@ async def get_trending(request: Request, n: int = _n()) -> Response:
 
 
 def _rank_body(body: Any) -> tuple[str, list[str], str | None]:
-    if not isinstance(body, dict):
-        raise ValidationError("body", "must be a JSON object")
-    unknown = sorted(set(body) - {"user_id", "item_ids", "session_id"})
-    if unknown:
-        raise ValidationError(unknown[0], "is not a rank field")
-    user_id, item_ids, session_id = (
-        body.get("user_id"),
-        body.get("item_ids"),
-        body.get("session_id"),
-    )
-    if not isinstance(user_id, str) or not 1 <= len(user_id) <= MAX_ID_LENGTH:
-        raise ValidationError("user_id", f"must be text of 1-{MAX_ID_LENGTH} characters")
-    if not isinstance(item_ids, list) or not 1 <= len(item_ids) <= MAX_RANK_ITEMS:
-        raise ValidationError("item_ids", f"must be a list of 1-{MAX_RANK_ITEMS} item ids")
-    for i, item in enumerate(item_ids):
-        if not isinstance(item, str) or not 1 <= len(item) <= MAX_ID_LENGTH:
-            raise ValidationError(f"item_ids[{i}]", f"must be text of 1-{MAX_ID_LENGTH} characters")
-    if session_id is not None and not isinstance(session_id, str):
-        raise ValidationError("session_id", "must be text")
-    return user_id, list(dict.fromkeys(item_ids)), session_id
+    rank = decode_body(body, RankRequest)
+    return rank.user_id, list(dict.fromkeys(rank.item_ids)), rank.session_id
 
 
-@router.post("/v1/rank")
+@router.post("/v1/rank", openapi_extra=request_body("RankRequest"))
 async def post_rank(request: Request) -> Response:
     """The given items re-ordered for the user (Personalized-Ranking); unknown items come last
     with score null, hidden items are left out."""

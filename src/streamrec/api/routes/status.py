@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 
 from streamrec.api.responses import json_response
 from streamrec.api.state import metrics_of, runtime_of
@@ -79,6 +79,6 @@ def healthz(request: Request) -> Response:
     return json_response(body, 503, headers={"Retry-After": "5"})
 
 
-@router.get("/metrics")
+@router.get("/metrics", response_class=PlainTextResponse)
 def metrics(request: Request) -> Response:
     return Response(generate_latest(metrics_of(request).registry), media_type=CONTENT_TYPE_LATEST)

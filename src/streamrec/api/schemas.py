@@ -1,0 +1,187 @@
+"""Every request and response body of the HTTP API, defined once as msgspec Structs.
+
+The OpenAPI document's schemas are generated from these Structs (see ``streamrec.api.openapi``), and
+request bodies are checked against them before a route reads them (:func:`decode_body`), so the
+document and the validation cannot drift. The limits are the constants of the modules that own the
+data (``streamrec.events``, ``streamrec.catalogue``). Rules JSON Schema cannot state are checked
+after the Struct by the domain validators and answered with a 400 naming the field: a timestamp
+relative to the clock (at most 5 minutes ahead, milliseconds refused with a hint), the encoded size
+of ``properties``, and the filter grammar (a query parameter).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, TypeVar
+
+import msgspec
+
+from streamrec.catalogue.base import (
+    MAX_CATEGORIES,
+    MAX_ITEMS_PER_REQUEST,
+    MAX_TITLE_LENGTH,
+)
+from streamrec.errors import ValidationError
+from streamrec.events import (
+    MAX_EVENT_TYPE_LENGTH,
+    MAX_EVENTS_PER_REQUEST,
+    MAX_ID_LENGTH,
+    MAX_IMPRESSION_ITEMS,
+    MILLISECONDS_THRESHOLD,
+)
+from streamrec.models.layout import NAME_PATTERN as VERSION_PATTERN
+from streamrec.recommenders.registry import RECIPES
+
+MAX_RANK_ITEMS = 500
+
+Id = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_ID_LENGTH)]
+EventType = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_EVENT_TYPE_LENGTH)]
+FiniteNumber = Annotated[float, msgspec.Meta(ge=-1e300, le=1e300)]
+EpochSeconds = Annotated[float, msgspec.Meta(ge=0, le=MILLISECONDS_THRESHOLD)]
+Scalar = str | FiniteNumber | bool | None
+Flat = dict[str, Scalar]
+
+
+class _Body(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    pass
+
+
+class EventIn(_Body):
+    """One interaction. ``timestamp``: epoch seconds or ISO-8601 text (no zone = UTC), at most
+    5 minutes in the future; default: the time of receipt. ``properties``: at most 4 KB as JSON."""
+
+    user_id: Id
+    item_id: Id
+    event_id: Id | None = None
+    event_type: EventType | None = None
+    event_value: FiniteNumber | None = None
+    session_id: Id | None = None
+    timestamp: EpochSeconds | str | None = None
+    properties: Flat | None = None
+    impression: Annotated[list[Id], msgspec.Meta(max_length=MAX_IMPRESSION_ITEMS)] | None = None
+    recommendation_id: Id | None = None
+
+
+class EventBatch(_Body):
+    events: Annotated[list[EventIn], msgspec.Meta(min_length=1, max_length=MAX_EVENTS_PER_REQUEST)]
+
+
+class RejectedEvent(msgspec.Struct):
+    index: int
+    error: str
+
+
+class EventsAccepted(msgspec.Struct, omit_defaults=True):
+    """``event_id`` is given for a single event."""
+
+    accepted: int
+    rejected: list[RejectedEvent]
+    event_id: str | None = None
+
+
+class Interaction(_Body):
+    """The AWS sample's interaction (API Gateway -> Kinesis PutRecord)."""
+
+    userId: Id
+    itemId: Id
+    type: EventType | None = None
+    sessionId: Id | None = None
+    time: EpochSeconds | str | None = None
+
+
+class ItemIn(_Body):
+    """An item of the catalogue; in ``PUT /v1/items/{item_id}`` the URL names it."""
+
+    item_id: Id | None = None
+    title: Annotated[str, msgspec.Meta(max_length=MAX_TITLE_LENGTH)] | None = None
+    categories: Annotated[list[Id], msgspec.Meta(max_length=MAX_CATEGORIES)] | None = None
+    properties: Flat | None = None
+    created_at: FiniteNumber | str | None = None
+    hidden: bool | None = None
+
+
+class ItemWithId(ItemIn):
+    item_id: Id
+
+
+class ItemBatch(_Body):
+    items: Annotated[list[ItemWithId], msgspec.Meta(min_length=1, max_length=MAX_ITEMS_PER_REQUEST)]
+
+
+ItemList = Annotated[list[ItemWithId], msgspec.Meta(min_length=1, max_length=MAX_ITEMS_PER_REQUEST)]
+
+
+class RankRequest(_Body):
+    user_id: Id
+    item_ids: Annotated[list[Id], msgspec.Meta(min_length=1, max_length=MAX_RANK_ITEMS)]
+    session_id: Id | None = None
+
+
+RecipeName = Annotated[
+    str,
+    msgspec.Meta(
+        pattern="^(" + "|".join(re.escape(n) for n in sorted([*RECIPES, "default"])) + ")$"
+    ),
+]
+
+
+class TrainRequest(_Body):
+    recipe: RecipeName | None = None
+    activate: bool | None = None
+
+
+class CampaignUpdate(_Body):
+    version: Annotated[str, msgspec.Meta(pattern=VERSION_PATTERN)]
+
+
+class ErrorBody(msgspec.Struct, omit_defaults=True):
+    """Every 4xx and 5xx answer: what was wrong and, where one field was, its name."""
+
+    error: str
+    field: str | None = None
+
+
+T = TypeVar("T")
+
+
+def field_of(error: msgspec.ValidationError) -> tuple[str, str]:
+    """(field, message) from msgspec's "Object missing required field `x` - at `$.items[3]`"."""
+    message, _, path = str(error).partition(" - at `$")
+    field = path.rstrip("`").lstrip(".")
+    missing = _MISSING.match(message) or _UNKNOWN.match(message)
+    if missing:
+        field = f"{field}.{missing[1]}" if field else missing[1]
+        message = "is required" if message.startswith("Object missing") else "is not a known field"
+    return field or "body", message
+
+
+_MISSING = re.compile(r"Object missing required field `(.*)`$")
+_UNKNOWN = re.compile(r"Object contains unknown field `(.*)`$")
+
+
+def decode_body(raw: Any, body_type: type[T]) -> T:
+    """Check a parsed JSON body against its Struct; a mismatch is a 400 naming the field."""
+    try:
+        return msgspec.convert(raw, body_type)
+    except msgspec.ValidationError as exc:
+        raise ValidationError(*field_of(exc)) from exc
+
+
+def check_body(raw: Any, body_type: type[Any]) -> None:
+    """Check `raw` against a Struct after a domain validator accepted it (items, interactions):
+    the body must also fit what the OpenAPI document declares."""
+    decode_body(raw, body_type)
+
+
+REQUEST_BODIES: dict[str, Any] = {
+    "EventIn": EventIn,
+    "EventBatch": EventBatch,
+    "Interaction": Interaction,
+    "ItemIn": ItemIn,
+    "ItemBatch": ItemBatch,
+    "ItemList": ItemList,
+    "RankRequest": RankRequest,
+    "TrainRequest": TrainRequest,
+    "CampaignUpdate": CampaignUpdate,
+}
+RESPONSE_BODIES: dict[str, Any] = {"ErrorBody": ErrorBody, "EventsAccepted": EventsAccepted}
