@@ -51,8 +51,9 @@ HOW = """\
 How to read: **served** is what the API returns (`RecommendationService.recommend(user, n=10)`,
 after the training part went through `import`, the consumers and `train --activate`); it is the
 product's quality. **model only** is the same trained model ranking the same users' whole
-training histories in one batch, without the service's blending, user-state window or
-popularity tie-break: a diagnostic, not a quality figure. Intervals: 95% percentile bootstrap
+training histories in one batch, without the user-state window and without the stream's
+co-occurrence term (the one thing the service adds, with the model's learned `stream_weight`):
+a diagnostic, not a quality figure. Intervals: 95% percentile bootstrap
 over test users (1,000 resamples, seeded). A target unknown to training is a miss.
 `recent-distinct` and `recent-cooc` ("recent 5 + co-occurrence of the last 5") are the
 baselines of EVALUATION.md; `ease:tuned` and `als:tuned` choose their parameters on a validation
