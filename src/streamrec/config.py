@@ -51,6 +51,7 @@ class Settings:
     data_dir: Path = Path("./data")
     host: str = "127.0.0.1"
     port: int = 8080
+    workers: int = 0  # API processes of `streamrec serve`; 0: one per core
     admin_key: str | None = None
     allowed_origins: tuple[str, ...] = ()
     # Stream and lake.
@@ -116,7 +117,12 @@ _POSITIVE = (
     "ease_max_items",
     "max_pending_events",
 )
-_NON_NEGATIVE = ("retrain_interval_s", "retrain_after_events", "consumer_poll_interval_s")
+_NON_NEGATIVE = (
+    "retrain_interval_s",
+    "retrain_after_events",
+    "consumer_poll_interval_s",
+    "workers",
+)
 
 
 def _check_ranges(s: Settings) -> None:

@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from streamrec.catalogue import ItemCatalogue, open_catalogue
 from streamrec.config import Settings
@@ -29,14 +29,30 @@ from streamrec.serving.service import RecommendationService
 from streamrec.stores import HistoryStore, UserStateStore, open_history_store, open_user_state_store
 from streamrec.stream import EventLog, open_event_log
 
+if TYPE_CHECKING:
+    from streamrec.processes.table import ProcessTable
+
 log = logging.getLogger(__name__)
 
 GROUPS = ("history", "lake", "realtime")
 MAINTENANCE_INTERVAL_S = 60.0
 
 
+def enabled_groups(settings: Settings) -> list[str]:
+    """The consumer groups these settings run (history and lake can be switched off)."""
+    groups = []
+    if settings.recently_visited_items:
+        groups.append("history")
+    if settings.datalake:
+        groups.append("lake")
+    groups.append("realtime")
+    return groups
+
+
 class Runtime:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, serving: bool = True) -> None:
+        """`serving=False` (a consumer or maintenance process of ``serve``) skips warming the
+        in-memory serving state, which only processes answering requests use."""
         self.settings = settings
         Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
         self.event_log: EventLog = open_event_log(settings)
@@ -45,27 +61,29 @@ class Runtime:
         )
         self.user_state: UserStateStore = open_user_state_store(settings)
         self.catalogue: ItemCatalogue = open_catalogue(settings)
+        # Store reads may wait on a network (Redis, PostgreSQL): requests run them off the loop.
+        self.remote_reads = not all(
+            location.startswith("sqlite")
+            for location in (settings.history_location, settings.user_state_location)
+        )
         self.models = ModelRegistry(settings)
         self.recommendations = RecommendationService(
             settings, self.user_state, self.catalogue, lambda: self.models
         )
-        self.recommendations.stream.warm(self.user_state)
+        if serving:
+            self.recommendations.stream.warm(self.user_state)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.runners: list[ConsumerRunner] = []
         self.started_at = time.time()
         self.start_hooks: list[Callable[[Runtime], None]] = []
+        # Set in the API workers of a supervised ``serve``: the processes /v1/status shows.
+        self.process_table: ProcessTable | None = None
 
     # -- consumers -----------------------------------------------------------------------------
 
     def enabled_groups(self) -> list[str]:
-        groups = []
-        if self.settings.recently_visited_items:
-            groups.append("history")
-        if self.settings.datalake:
-            groups.append("lake")
-        groups.append("realtime")
-        return groups
+        return enabled_groups(self.settings)
 
     def make_sink(self, group: str, serving: bool = True) -> Sink:
         """The sink for a group. `serving=False` (a batch job such as an import catching up)

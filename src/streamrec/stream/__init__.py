@@ -26,7 +26,9 @@ def _open_sqlite(url: str, settings: Settings) -> EventLog:
     from streamrec.stream.sqlite import SqliteEventLog
 
     path = sqlite_path(url, "stream_url")
-    return SqliteEventLog(path, settings.shard_count, settings.max_pending_events)
+    return SqliteEventLog(
+        path, settings.shard_count, settings.max_pending_events, settings.consumer_poll_interval_s
+    )
 
 
 def _open_kafka(url: str, settings: Settings) -> EventLog:

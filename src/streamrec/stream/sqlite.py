@@ -52,10 +52,19 @@ def connect(path: Path) -> sqlite3.Connection:
 
 
 class SqliteEventLog:
-    def __init__(self, path: str | Path, shard_count: int, max_pending_events: int = 100_000):
+    def __init__(
+        self,
+        path: str | Path,
+        shard_count: int,
+        max_pending_events: int = 100_000,
+        poll_interval_s: float = 0.005,
+    ):
         self._path = Path(path)
         self._path.parent.mkdir(parents=True, exist_ok=True)
         self._shard_count = shard_count
+        # How often an idle consumer looks for events appended by *other* processes (its own
+        # process's appends wake it at once): the API workers and consumers of `serve`.
+        self.poll_interval_s = poll_interval_s
         self._max_pending = max_pending_events
         self._pending = 0
         self._pending_lock = threading.Lock()
@@ -296,7 +305,8 @@ class SqliteConsumer:
             return records
         deadline = time.monotonic() + timeout_s
         while not records and time.monotonic() < deadline:
-            self._log.wait_for_append(min(0.05, max(0.0, deadline - time.monotonic())))
+            step = max(self._log.poll_interval_s, 0.001)
+            self._log.wait_for_append(min(step, max(0.0, deadline - time.monotonic())))
             records = self._read(max_records)
         return records
 

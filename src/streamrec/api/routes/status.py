@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -39,19 +40,25 @@ def stream_json(runtime: Runtime) -> list[dict[str, Any]]:
 
 @router.get("/v1/status")
 def get_status(request: Request) -> Response:
-    """Per shard: head offset, each consumer group's committed offset and lag; event counts; lake."""
+    """Per shard: head offset, each consumer group's committed offset and lag; event counts
+    and uptime
+    (this process's); lake; under ``streamrec serve``, every supervised process (``processes``:
+    name, role, pid, alive, restarts)."""
     runtime = runtime_of(request)
-    return json_response(
-        {
-            "shards": stream_json(runtime),
-            "events": {
-                "accepted": int(_counter_total(request, "streamrec_events_accepted_total")),
-                "rejected": int(_counter_total(request, "streamrec_events_rejected_total")),
-            },
-            "lake": runtime.lake_stats(),
-            "uptime_s": round(time.time() - runtime.started_at, 3),
-        }
-    )
+    body: dict[str, Any] = {
+        "shards": stream_json(runtime),
+        "events": {
+            "accepted": int(_counter_total(request, "streamrec_events_accepted_total")),
+            "rejected": int(_counter_total(request, "streamrec_events_rejected_total")),
+        },
+        "lake": runtime.lake_stats(),
+        "uptime_s": round(time.time() - runtime.started_at, 3),
+        "pid": os.getpid(),  # the API process that answered (one of several under `serve`)
+    }
+    table = runtime.process_table.read() if runtime.process_table is not None else None
+    if table is not None:
+        body.update(table)
+    return json_response(body)
 
 
 @router.get("/healthz")
