@@ -7,6 +7,7 @@ from starlette.responses import Response
 
 from streamrec.api.auth import check_admin
 from streamrec.api.body import read_json
+from streamrec.api.offload import off_loop
 from streamrec.api.responses import json_response
 from streamrec.api.state import runtime_of
 from streamrec.catalogue import Item, validate_item, validate_items
@@ -40,7 +41,7 @@ async def put_item(request: Request, item_id: str = ItemId) -> Response:
     runtime = runtime_of(request)
     check_admin(request, runtime.settings.admin_key)
     item = validate_item(await read_json(request), item_id=item_id)
-    _store(runtime, [item])
+    await off_loop(_store, runtime, [item])
     return json_response(item.to_json())
 
 
@@ -53,4 +54,4 @@ async def post_items(request: Request) -> Response:
     body = await read_json(request, MAX_ITEMS_BODY_BYTES)
     raws = body.get("items") if isinstance(body, dict) else body
     items = validate_items(raws)
-    return json_response({"upserted": _store(runtime, items)})
+    return json_response({"upserted": await off_loop(_store, runtime, items)})
