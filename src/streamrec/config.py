@@ -65,7 +65,7 @@ class Settings:
     lake_url: str = ""
     model_url: str = ""
     # Consumers.
-    consumer_batch_size: int = 1000
+    consumer_batch_size: int = 5000  # the most a consumer applies at once (when behind)
     consumer_poll_interval_s: float = 0.005
     checkpoint_interval_s: float = 1.0
     # Recommender.

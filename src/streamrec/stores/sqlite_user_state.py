@@ -102,7 +102,7 @@ class SqliteUserStateStore:
         conn.executemany(
             "DELETE FROM user_events WHERE key = ? AND seq <= (SELECT seq FROM user_events"
             " WHERE key = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)",
-            [(k, k, self._max_events) for k in self._untrimmed],
+            [(k, k, self._max_events) for k in sorted(self._untrimmed)],
         )
         self._untrimmed.clear()
         self._last_trim = time.monotonic()
@@ -115,7 +115,7 @@ class SqliteUserStateStore:
             todo = unapplied(conn, records)
             newest = max((r.event.received_at for r in todo), default=0.0)
             todo = new_event_ids(conn, todo, newest + SEEN_EVENT_TTL_S)
-            rows = user_event_rows(todo)
+            rows = sorted(user_event_rows(todo))  # in key order: see SqliteHistoryStore.apply
             conn.executemany("INSERT OR REPLACE INTO user_events VALUES (?, ?, ?, ?, ?, ?)", rows)
             self._untrimmed.update(row[0] for row in rows)
             if self._trim_due():
