@@ -8,7 +8,8 @@ to the dispatcher handing the request out) says by how much it did.
 
 Two modes:
 
-- ``ack``: single-event ``POST /v1/events``; latency is the acknowledgement (202) time.
+- ``ack``: single-event ``POST /v1/events`` (or ``{"events": [...]}`` bodies of ``batch``
+  events when ``batch`` > 1; ``rate`` still counts requests); latency is the 202's time.
 - ``freshness``: the same load, where every ``probe_every``-th event belongs to a fresh user;
   once it is acknowledged, that user's ``GET /v1/users/{id}/history`` is polled every
   ``poll_interval_ms`` and the time from the 202 to the answer that first shows the event is
@@ -52,6 +53,7 @@ class LoadSpec:
     users: int = 100_000
     items: int = 10_000
     seed: int = 1
+    batch: int = 1  # events per request (ack mode)
 
 
 class Connection:
@@ -240,6 +242,8 @@ class OpenLoop(OpenLoopBase[LoadSpec, Tally]):
         import random
 
         rng = random.Random(self.spec.seed)
+        if self.spec.batch > 1:
+            return [orjson.dumps({"events": self._events(rng)}) for _ in range(64)]
         return [
             orjson.dumps(
                 {
@@ -249,6 +253,17 @@ class OpenLoop(OpenLoopBase[LoadSpec, Tally]):
                 }
             )
             for _ in range(1024)
+        ]
+
+    def _events(self, rng: Any) -> list[dict[str, str]]:
+        spec = self.spec
+        return [
+            {
+                "user_id": f"u{rng.randrange(spec.users)}",
+                "item_id": f"i{rng.randrange(spec.items)}",
+                "event_type": rng.choice(("view", "view", "click", "purchase")),
+            }
+            for _ in range(spec.batch)
         ]
 
     def _is_probe(self, i: int) -> bool:
