@@ -95,6 +95,8 @@ class SqliteDatabase:
         return {int(s): int(o) for s, o in rows}
 
     def close(self) -> None:
+        if self._closing.is_set():
+            return  # closed already (closing twice is harmless, as for a connection)
         self._closing.set()
         if self._checkpoints is not None:
             self._checkpoints.join(timeout=30)
