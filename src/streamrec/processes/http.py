@@ -11,8 +11,13 @@ __all__ = ["bind_socket", "serve_http"]
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
-    """The listening socket the API workers share (bound once, in the supervisor, so a port in
-    use is one clear error at start and every worker accepts from the same queue)."""
+    """The socket the API workers share: bound once, in the supervisor, so a port in use is one
+    clear error at start and every worker accepts from the same queue.
+
+    It is not listening yet: the first worker ready to serve makes it listen (asyncio's server
+    calls ``listen()``). A listening socket with no worker would queue connections that no one
+    answers; a client that timed out and retried would then find its first request served too,
+    late, once a worker came up (after a restart, the same events stored three times)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -21,7 +26,6 @@ def bind_socket(host: str, port: int) -> socket.socket:
     except OSError:
         sock.close()
         raise
-    sock.listen(2048)
     sock.set_inheritable(True)
     return sock
 
