@@ -54,6 +54,10 @@ class LoadSpec:
     items: int = 10_000
     seed: int = 1
     batch: int = 1  # events per request (ack mode)
+    # 0: send the whole schedule however long it takes. Else requests not yet sent this many
+    # seconds after the start are dropped and counted as `unsent` (a server slower than the
+    # schedule would otherwise stretch a 60 s load to minutes).
+    deadline_s: float = 0.0
 
 
 class Connection:
@@ -104,6 +108,7 @@ class Tally:
     polls: int = 0
     unseen: int = 0
     errors: int = 0
+    unsent: int = 0
 
 
 class ScheduleSpec(Protocol):
@@ -145,6 +150,7 @@ class OpenLoopBase(abc.ABC, Generic[SpecT, TallyT]):
         self.queue: asyncio.Queue[tuple[int, float] | None] = asyncio.Queue()
         self.pollers: asyncio.Queue[Connection] = asyncio.Queue()
         self.probe_tasks: set[asyncio.Task[None]] = set()
+        self._give_up_at = float("inf")
 
     @abc.abstractmethod
     def _request(self, i: int) -> bytes:
@@ -183,6 +189,9 @@ class OpenLoopBase(abc.ABC, Generic[SpecT, TallyT]):
         total = int(self.spec.rate * self.spec.seconds)
         interval = 1.0 / self.spec.rate
         t0 = time.perf_counter() + 0.01
+        deadline_s = float(getattr(self.spec, "deadline_s", 0.0))
+        if deadline_s > 0:
+            self._give_up_at = t0 + deadline_s
         i = 0
         while i < total:
             now = time.perf_counter()
@@ -198,6 +207,9 @@ class OpenLoopBase(abc.ABC, Generic[SpecT, TallyT]):
         port = self.spec.port
         while (job := await self.queue.get()) is not None:
             i, intended = job
+            if time.perf_counter() > self._give_up_at:
+                self.tally.unsent += 1
+                continue
             try:
                 status, _ = await conn.request(self._request(i))
             except (OSError, asyncio.IncompleteReadError, RuntimeError):
