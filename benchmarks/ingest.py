@@ -91,7 +91,8 @@ def run_batched(ctx: Context) -> Section:
         f" answers/s x {BATCH_SIZE}.",
         "Limit: SqliteEventLog.append of 500-event batches in a loop in the harness process"
         " (one transaction, one fsync each; synchronous=FULL, WAL), run just before each wrk run.",
-        "The server runs every consumer group in its process, as `streamrec serve` does; between"
+        "The server is `streamrec serve`: API workers (one per core) and a process per consumer"
+        " group; between"
         " repetitions the harness waits for history and realtime to catch up (time shown).",
     ]
     section.notes.append(f"non-2xx answers and socket errors over all repetitions: {errors}")

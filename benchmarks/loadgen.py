@@ -8,7 +8,8 @@ to the dispatcher handing the request out) says by how much it did.
 
 Two modes:
 
-- ``ack``: single-event ``POST /v1/events``; latency is the acknowledgement (202) time.
+- ``ack``: single-event ``POST /v1/events`` (or ``{"events": [...]}`` bodies of ``batch``
+  events when ``batch`` > 1; ``rate`` still counts requests); latency is the 202's time.
 - ``freshness``: the same load, where every ``probe_every``-th event belongs to a fresh user;
   once it is acknowledged, that user's ``GET /v1/users/{id}/history`` is polled every
   ``poll_interval_ms`` and the time from the 202 to the answer that first shows the event is
@@ -52,6 +53,11 @@ class LoadSpec:
     users: int = 100_000
     items: int = 10_000
     seed: int = 1
+    batch: int = 1  # events per request (ack mode)
+    # 0: send the whole schedule however long it takes. Else requests not yet sent this many
+    # seconds after the start are dropped and counted as `unsent` (a server slower than the
+    # schedule would otherwise stretch a 60 s load to minutes).
+    deadline_s: float = 0.0
 
 
 class Connection:
@@ -102,6 +108,7 @@ class Tally:
     polls: int = 0
     unseen: int = 0
     errors: int = 0
+    unsent: int = 0
 
 
 class ScheduleSpec(Protocol):
@@ -143,6 +150,7 @@ class OpenLoopBase(abc.ABC, Generic[SpecT, TallyT]):
         self.queue: asyncio.Queue[tuple[int, float] | None] = asyncio.Queue()
         self.pollers: asyncio.Queue[Connection] = asyncio.Queue()
         self.probe_tasks: set[asyncio.Task[None]] = set()
+        self._give_up_at = float("inf")
 
     @abc.abstractmethod
     def _request(self, i: int) -> bytes:
@@ -181,6 +189,9 @@ class OpenLoopBase(abc.ABC, Generic[SpecT, TallyT]):
         total = int(self.spec.rate * self.spec.seconds)
         interval = 1.0 / self.spec.rate
         t0 = time.perf_counter() + 0.01
+        deadline_s = float(getattr(self.spec, "deadline_s", 0.0))
+        if deadline_s > 0:
+            self._give_up_at = t0 + deadline_s
         i = 0
         while i < total:
             now = time.perf_counter()
@@ -196,6 +207,9 @@ class OpenLoopBase(abc.ABC, Generic[SpecT, TallyT]):
         port = self.spec.port
         while (job := await self.queue.get()) is not None:
             i, intended = job
+            if time.perf_counter() > self._give_up_at:
+                self.tally.unsent += 1
+                continue
             try:
                 status, _ = await conn.request(self._request(i))
             except (OSError, asyncio.IncompleteReadError, RuntimeError):
@@ -240,6 +254,8 @@ class OpenLoop(OpenLoopBase[LoadSpec, Tally]):
         import random
 
         rng = random.Random(self.spec.seed)
+        if self.spec.batch > 1:
+            return [orjson.dumps({"events": self._events(rng)}) for _ in range(64)]
         return [
             orjson.dumps(
                 {
@@ -249,6 +265,17 @@ class OpenLoop(OpenLoopBase[LoadSpec, Tally]):
                 }
             )
             for _ in range(1024)
+        ]
+
+    def _events(self, rng: Any) -> list[dict[str, str]]:
+        spec = self.spec
+        return [
+            {
+                "user_id": f"u{rng.randrange(spec.users)}",
+                "item_id": f"i{rng.randrange(spec.items)}",
+                "event_type": rng.choice(("view", "view", "click", "purchase")),
+            }
+            for _ in range(spec.batch)
         ]
 
     def _is_probe(self, i: int) -> bool:

@@ -73,7 +73,20 @@ def _goal_text(figure: Figure) -> str:
 
 
 def _met_text(figure: Figure) -> str:
-    return {True: "**yes**", False: "**no**", None: ""}[figure.met]
+    """The verdict on the median run, and the runs that missed the goal when there are any: a
+    "yes" with two of five runs at four times the goal is not averaged away."""
+    verdict = {True: "**yes**", False: "**no**", None: ""}[figure.met]
+    goal = figure.goal
+    if goal is None:
+        return verdict
+    missed = [s for s in figure.stat.samples if not goal.met(s)]
+    if not missed or len(missed) == len(figure.stat.samples):
+        return verdict
+    worst = max(missed) if goal.op == "<" else min(missed)
+    return (
+        f"{verdict} ({len(missed)} of {len(figure.stat.samples)} runs miss;"
+        f" worst {fmt(worst, figure.unit)} {figure.unit})"
+    )
 
 
 def _limit_text(figure: Figure, section: Section) -> str:

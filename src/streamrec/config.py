@@ -51,6 +51,7 @@ class Settings:
     data_dir: Path = Path("./data")
     host: str = "127.0.0.1"
     port: int = 8080
+    workers: int = 0  # API processes of `streamrec serve`; 0: one per core
     admin_key: str | None = None
     allowed_origins: tuple[str, ...] = ()
     # Stream and lake.
@@ -70,7 +71,7 @@ class Settings:
     s3_access_key_id: str = ""
     s3_secret_access_key: str = ""
     # Consumers.
-    consumer_batch_size: int = 1000
+    consumer_batch_size: int = 5000  # the most a consumer applies at once (when behind)
     consumer_poll_interval_s: float = 0.005
     checkpoint_interval_s: float = 1.0
     # /healthz answers 503 when a group has failed, or its lag has not come down, for this long.
@@ -147,6 +148,7 @@ _NON_NEGATIVE = (
     "consumer_poll_interval_s",
     "event_rate_limit_per_s",
     "event_rate_limit_burst",
+    "workers",
 )
 
 

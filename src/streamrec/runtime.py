@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from streamrec.catalogue import ItemCatalogue, open_catalogue
 from streamrec.config import Settings
@@ -38,14 +38,30 @@ from streamrec.serving.state_snapshot import (
 from streamrec.stores import HistoryStore, UserStateStore, open_history_store, open_user_state_store
 from streamrec.stream import EventLog, open_event_log
 
+if TYPE_CHECKING:
+    from streamrec.processes.table import ProcessTable
+
 log = logging.getLogger(__name__)
 
 GROUPS = ("history", "lake", "realtime")
 MAINTENANCE_INTERVAL_S = 60.0
 
 
+def enabled_groups(settings: Settings) -> list[str]:
+    """The consumer groups these settings run (history and lake can be switched off)."""
+    groups = []
+    if settings.recently_visited_items:
+        groups.append("history")
+    if settings.datalake:
+        groups.append("lake")
+    groups.append("realtime")
+    return groups
+
+
 class Runtime:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, serving: bool = True) -> None:
+        """`serving=False` (a consumer or maintenance process of ``serve``) skips warming the
+        in-memory serving state, which only processes answering requests use."""
         self.settings = settings
         export_s3_settings(settings)
         Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
@@ -55,11 +71,21 @@ class Runtime:
         )
         self.user_state: UserStateStore = open_user_state_store(settings)
         self.catalogue: ItemCatalogue = open_catalogue(settings)
+        # Store reads may wait on a network (Redis, PostgreSQL): requests run them off the loop.
+        self.remote_reads = not all(
+            location.startswith("sqlite")
+            for location in (settings.history_location, settings.user_state_location)
+        )
         self.models = ModelRegistry(settings)
         self.recommendations = RecommendationService(
             settings, self.user_state, self.catalogue, lambda: self.models
         )
-        self.state_feed = self._restore_stream_state()
+        # consumer and maintenance processes of ``serve`` answer no requests: no restore or warm-up
+        self.state_feed = (
+            self._restore_stream_state()
+            if serving
+            else StateFeed(self.recommendations.stream, self.user_state.positions())
+        )
         self.item_admission = ItemAdmission(
             self.recommendations.space,
             settings.stream_item_min_users,
@@ -74,6 +100,8 @@ class Runtime:
         self.lag_watch = LagWatch()
         self.started_at = time.time()
         self.start_hooks: list[Callable[[Runtime], None]] = []
+        # Set in the API workers of a supervised ``serve``: the processes /v1/status shows.
+        self.process_table: ProcessTable | None = None
 
     def _restore_stream_state(self) -> StateFeed:
         """The real-time state from its snapshot, else warmed from the store (see
@@ -97,13 +125,7 @@ class Runtime:
     # -- consumers -----------------------------------------------------------------------------
 
     def enabled_groups(self) -> list[str]:
-        groups = []
-        if self.settings.recently_visited_items:
-            groups.append("history")
-        if self.settings.datalake:
-            groups.append("lake")
-        groups.append("realtime")
-        return groups
+        return enabled_groups(self.settings)
 
     def make_sink(self, group: str, serving: bool = True) -> Sink:
         """The sink for a group. `serving=False` (a batch job such as an import catching up)

@@ -15,7 +15,14 @@ from pathlib import Path
 import pytest
 from benchmarks.harness import Goal, Section, Stat, percentile
 from benchmarks.loadgen import LoadSpec, run_load
-from benchmarks.report import GENERATED, load_section, render, save_section, write_results
+from benchmarks.report import (
+    GENERATED,
+    load_section,
+    render,
+    render_section,
+    save_section,
+    write_results,
+)
 from benchmarks.run import all_benchmarks, select
 from benchmarks.wrk import parse_wrk, post_script
 from hypothesis import given
@@ -188,3 +195,14 @@ def test_open_loop_sends_the_whole_schedule(accepting_server: int) -> None:
     assert len(result["latencies_ms"]) == len(result["send_lag_ms"]) == 200
     assert result["wall_s"] >= 0.49  # the schedule is spread over the time, not sent at once
     assert all(latency >= 0 for latency in result["latencies_ms"])
+
+
+def test_a_met_goal_still_names_the_runs_that_missed_it() -> None:
+    section = Section("x", "X")
+    section.add("p99", "ms", [10.0, 12.0, 64.0, 11.0, 63.0], goal=Goal("<", 15.0))
+    section.add("rate", "req/s", [900.0, 2500.0, 2600.0], goal=Goal(">=", 2000.0))
+    section.add("clean", "req/s", [2100.0, 2200.0], goal=Goal(">=", 2000.0))
+    rows = {line.split(" | ")[0]: line for line in render_section(section) if line.startswith("| ")}
+    assert "**yes** (2 of 5 runs miss; worst 64.0 ms)" in rows["| p99"]
+    assert "**yes** (1 of 3 runs miss; worst 900 req/s)" in rows["| rate"]
+    assert "**yes** |" in rows["| clean"] and "miss" not in rows["| clean"]

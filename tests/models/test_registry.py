@@ -214,3 +214,22 @@ def test_file_url_is_a_local_folder(tmp_path: Path, fitted: FittedFactory) -> No
     registry = ModelRegistry(Settings(data_dir=tmp_path, model_url=f"file://{tmp_path}/m"))
     version = _save(registry, fitted)
     assert (tmp_path / "m" / VERSIONS_DIR / version / "metadata.json").is_file()
+
+
+def test_loads_on_next_read_says_when_a_read_would_load_on_the_caller(
+    settings: Settings, fitted: FittedFactory
+) -> None:
+    """Async routes ask this before calling the service inline: True only while nothing is
+    served and a check is due (the read would then load the model on the event loop)."""
+    admin = ModelRegistry(settings)
+    now = [0.0]
+    server = ModelRegistry(settings, refresh_s=10.0, clock=lambda: now[0])
+    assert server.loads_on_next_read("default")
+    assert server.active("default") is None  # no campaign yet: checked, nothing to load
+    assert not server.loads_on_next_read("default")
+    admin.set_campaign("default", _save(admin, fitted))
+    now[0] = 10.0
+    assert server.loads_on_next_read("default")
+    assert server.active("default") is not None
+    now[0] = 20.0
+    assert not server.loads_on_next_read("default")  # a switch now loads in the background

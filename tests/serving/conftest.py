@@ -31,6 +31,9 @@ class FakeRegistry:
         self.asked.append(campaign)
         return self.current
 
+    def loads_on_next_read(self, campaign: str) -> bool:
+        return False  # nothing to load: the model is in memory
+
 
 def fit_knn(n_items: int = 60, n_users: int = 80, n_events: int = 4000, seed: int = 3) -> ItemKNN:
     table = generate_interactions(n_users, n_items, n_events, seed=seed)

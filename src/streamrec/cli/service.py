@@ -1,9 +1,10 @@
-"""``streamrec serve`` (API + every consumer group in one process) and ``streamrec consume GROUP``."""
+"""``streamrec serve`` (a supervisor: API workers and a process per consumer group),
+``streamrec api`` (one API process) and ``streamrec consume GROUP``."""
 
 from __future__ import annotations
 
+import os
 import signal
-import sys
 import threading
 from typing import Annotated
 
@@ -14,35 +15,12 @@ from streamrec.cli.common import ConfigOption, settings_from, with_tracking_id
 from streamrec.config import Settings
 from streamrec.errors import StreamrecError
 from streamrec.locks import GroupLock
-from streamrec.runtime import Runtime
+from streamrec.processes import ProcessTable, Supervisor
+from streamrec.processes.http import bind_socket, serve_http
+from streamrec.processes.roles import serve_children
+from streamrec.runtime import Runtime, enabled_groups
 
 out = Console(soft_wrap=True)
-
-
-def serve_http(runtime: Runtime) -> None:
-    import uvicorn
-    from threadpoolctl import threadpool_limits
-
-    # The consumer threads share the GIL with the event loop; a shorter switch interval (default
-    # 5 ms) bounds how long a consumer's Python work can hold up an acknowledgement.
-    sys.setswitchinterval(0.001)
-    # One BLAS thread per request: scoring is a small matrix-vector product, and BLAS thread pools
-    # fighting over the cores cost more (ALS fold-in p50 went from ~5 ms to ~24 ms under load).
-    threadpool_limits(1)
-
-    from streamrec.api.app import create_app
-
-    s = runtime.settings
-    uvicorn.run(
-        create_app(runtime),
-        host=s.host,
-        port=s.port,
-        log_level="warning",
-        access_log=False,
-        loop="uvloop",
-        http="httptools",
-        timeout_graceful_shutdown=5,
-    )
 
 
 def lock_groups(settings: Settings, groups: list[str]) -> list[GroupLock]:
@@ -80,24 +58,40 @@ DemoOption = Annotated[
 ]
 
 
+def worker_count(settings: Settings) -> int:
+    """``workers``, or one per core this process may run on when it is 0."""
+    return settings.workers or len(os.sched_getaffinity(0))
+
+
 def cmd_serve(config: ConfigOption = None, demo: DemoOption = False) -> None:
-    """Run the API and every enabled consumer group in one process (the embedded default)."""
+    """Run API workers (one per core, or `workers`) sharing the port, and a process per consumer
+    group and for maintenance; each is restarted if it dies. Ctrl-C or SIGTERM stops them all."""
     settings = with_tracking_id(settings_from(config))
-    runtime = Runtime(settings)
+    for lock in lock_groups(settings, enabled_groups(settings)):
+        lock.release()  # only a check: each consumer process holds its own group's lock
     if demo:
-        runtime.start_hooks.append(seed_demo_shop)
-    locks = lock_groups(settings, runtime.enabled_groups())
-    runtime.keep_snapshots()
+        runtime = Runtime(settings, serving=False)
+        try:
+            seed_demo_shop(runtime)
+        finally:
+            runtime.close()
     try:
-        runtime.start_consumers()
-        runtime.start_maintenance()
-        runtime.after_start()
-        print_banner(settings, "serve")
-        serve_http(runtime)
+        sock = bind_socket(settings.host, settings.port)
+    except OSError as exc:
+        raise StreamrecError(f"cannot listen on {settings.host}:{settings.port}: {exc}") from exc
+    table = ProcessTable(settings.data_dir / "processes.json")
+    children = serve_children(settings, sock, table.path, worker_count(settings))
+    supervisor = Supervisor(children, table, on_event=lambda text: out.print(text))
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    supervisor.start()
+    print_banner(settings, "serve")
+    out.print(f"  processes   : {', '.join(supervisor.names)}")
+    try:
+        supervisor.run(stop)
     finally:
-        runtime.close()
-        for lock in locks:
-            lock.release()
+        sock.close()
 
 
 def cmd_api(config: ConfigOption = None) -> None:

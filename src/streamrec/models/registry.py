@@ -219,6 +219,12 @@ class ModelRegistry:
                 self._poll_in_background(campaign, slot)
         return slot.current
 
+    def loads_on_next_read(self, campaign: str) -> bool:
+        """Whether ``active(campaign)`` would load a model on the calling thread now (nothing
+        served yet and a check is due): an async request then calls it from a worker thread."""
+        slot = self._slots.get(campaign)
+        return slot is None or (slot.current is None and self._clock() >= slot.next_check)
+
     def refresh(self, campaign: str) -> ActiveModel | None:
         """Re-read the pointer now and load a changed version before returning (CLI, tests)."""
         slot = self._slot(campaign)

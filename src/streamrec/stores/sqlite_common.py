@@ -8,6 +8,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+import orjson
+
 from streamrec.sqlite_wal import DEFAULT_WAL_MAX_BYTES, WalBound
 from streamrec.stream.base import StreamRecord
 
@@ -27,6 +29,10 @@ def connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
+WRITER_CACHE_KIB = 65_536
+CHECKPOINT_INTERVAL_S = 1.0
+
+
 class SqliteDatabase:
     """One database file: a writer connection (guarded by a lock) and a reader per thread."""
 
@@ -36,9 +42,37 @@ class SqliteDatabase:
         self._writer.executescript(POSITIONS_SCHEMA + schema)
         self._wal = WalBound(path, wal_max_bytes)
         self._wal.configure(self._writer)
+        # The consumer's batches touch rows all over the tables: a page cache larger than the
+        # default 2 MiB keeps the upper B-tree levels and hot users' pages in memory.
+        self._writer.execute(f"PRAGMA cache_size=-{WRITER_CACHE_KIB}")
+        # Checkpoints on a thread of their own (started with the first write): an automatic one
+        # ran inside the COMMIT that crossed the WAL threshold, on the consumer's thread. The
+        # writer still truncates a WAL past wal_max_bytes after its commit (WalBound).
+        self._writer.execute("PRAGMA wal_autocheckpoint=0")
+        self._checkpoints: threading.Thread | None = None
+        self._closing = threading.Event()
         self._write_lock = threading.Lock()
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
+
+    def _start_checkpoints(self) -> None:
+        self._checkpoints = threading.Thread(
+            target=self._checkpoint_loop, name=f"checkpoint-{self.path.name}", daemon=True
+        )
+        self._checkpoints.start()
+
+    def _checkpoint_loop(self) -> None:
+        """PASSIVE never waits for the writer or readers: it copies what it can; the rest waits
+        for the next round."""
+        conn = connect(self.path)
+        try:
+            while not self._closing.wait(CHECKPOINT_INTERVAL_S):
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                except sqlite3.Error:  # busy or locked now
+                    continue
+        finally:
+            conn.close()
 
     def reader(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -51,6 +85,8 @@ class SqliteDatabase:
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         with self._write_lock:
+            if self._checkpoints is None:
+                self._start_checkpoints()
             conn = self._writer
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -72,6 +108,12 @@ class SqliteDatabase:
         return {int(s): int(o) for s, o in rows}
 
     def close(self) -> None:
+        if self._closing.is_set():
+            return  # closed already (closing twice is harmless, as for a connection)
+        self._closing.set()
+        if self._checkpoints is not None:
+            self._checkpoints.join(timeout=30)
+            self._writer.execute("PRAGMA wal_checkpoint(PASSIVE)")
         for conn in self._readers:
             conn.close()
         self._writer.close()
@@ -95,27 +137,25 @@ def new_event_ids(
     conn: sqlite3.Connection, records: Sequence[StreamRecord], expires_at: float
 ) -> list[StreamRecord]:
     """Drop records whose event id was applied before (a client's retry); remember the rest."""
-    fresh: list[StreamRecord] = []
-    seen_in_batch: set[str] = set()
-    ids = [r.event.event_id for r in records]
-    known: set[str] = set()
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        marks = ",".join("?" * len(chunk))
-        known.update(
-            row[0]
-            for row in conn.execute(
-                f"SELECT event_id FROM seen_events WHERE event_id IN ({marks})", chunk
-            )
+    # The ids travel as one JSON array that SQLite unpacks itself (json_each): binding them one
+    # row at a time from Python cost more than the lookups and inserts.
+    ids = orjson.dumps([r.event.event_id for r in records]).decode()
+    known = {
+        row[0]
+        for row in conn.execute(
+            "SELECT event_id FROM seen_events WHERE event_id IN (SELECT value FROM json_each(?))",
+            (ids,),
         )
+    }
+    fresh: list[StreamRecord] = []
     for record in records:
         event_id = record.event.event_id
-        if event_id in known or event_id in seen_in_batch:
-            continue
-        seen_in_batch.add(event_id)
-        fresh.append(record)
-    conn.executemany(
-        "INSERT OR IGNORE INTO seen_events VALUES (?, ?)", [(i, expires_at) for i in seen_in_batch]
+        if event_id not in known:
+            known.add(event_id)  # a second copy within the batch is a duplicate too
+            fresh.append(record)
+    new_ids = orjson.dumps(sorted(r.event.event_id for r in fresh)).decode()
+    conn.execute(
+        "INSERT OR IGNORE INTO seen_events SELECT value, ? FROM json_each(?)", (expires_at, new_ids)
     )
     return fresh
 

@@ -40,9 +40,9 @@ CREATE INDEX IF NOT EXISTS history_expiry ON history (expires_at);
 # A row that expired before the new event arrived starts counting afresh (DynamoDB would have
 # deleted it); `excluded.expires_at - ttl` is when the newest event of the batch was received.
 _UPSERT = """
-INSERT INTO history VALUES (:u, :i, :t, :ls, :c, :x)
+INSERT INTO history VALUES (?1, ?2, ?3, ?4, ?5, ?6)
 ON CONFLICT (user_id, item_id, event_type) DO UPDATE SET
-    count = CASE WHEN history.expires_at <= excluded.expires_at - :ttl
+    count = CASE WHEN history.expires_at <= excluded.expires_at - ?7
                  THEN excluded.count ELSE history.count + excluded.count END,
     last_seen = MAX(history.last_seen, excluded.last_seen),
     expires_at = MAX(history.expires_at, excluded.expires_at)
@@ -84,20 +84,12 @@ class SqliteHistoryStore:
             newest = max((r.event.received_at for r in todo), default=time.time())
             todo = new_event_ids(conn, todo, newest + self._ttl_s)
             rows = aggregate(todo, self._ttl_s)
+            # Positional parameters, in key order: the upserts walk the primary key's B-tree
+            # from one end to the other instead of jumping about it (fewer pages touched).
+            ttl = self._ttl_s
             conn.executemany(
                 _UPSERT,
-                [
-                    {
-                        "u": u,
-                        "i": i,
-                        "t": t,
-                        "ls": v[0],
-                        "c": int(v[1]),
-                        "x": v[2],
-                        "ttl": self._ttl_s,
-                    }
-                    for (u, i, t), v in rows.items()
-                ],
+                [(u, i, t, v[0], int(v[1]), v[2], ttl) for (u, i, t), v in sorted(rows.items())],
             )
             store_positions(conn, next_offsets)
         return len(todo)

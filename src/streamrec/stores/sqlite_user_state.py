@@ -138,7 +138,7 @@ class SqliteUserStateStore:
         conn.executemany(
             "DELETE FROM user_events WHERE key = ? AND (ts, seq) <= (SELECT ts, seq"
             " FROM user_events WHERE key = ? ORDER BY ts DESC, seq DESC LIMIT 1 OFFSET ?)",
-            [(k, k, self._max_events) for k in self._untrimmed],
+            [(k, k, self._max_events) for k in sorted(self._untrimmed)],
         )
         self._untrimmed.clear()
         self._last_trim = time.monotonic()
@@ -151,7 +151,7 @@ class SqliteUserStateStore:
             todo = unapplied(conn, records)
             newest = max((r.event.received_at for r in todo), default=0.0)
             todo = new_event_ids(conn, todo, newest + SEEN_EVENT_TTL_S)
-            rows = user_event_rows(todo)
+            rows = sorted(user_event_rows(todo))  # in key order: see SqliteHistoryStore.apply
             conn.executemany("INSERT OR REPLACE INTO user_events VALUES (?, ?, ?, ?, ?, ?)", rows)
             conn.executemany(
                 "INSERT OR IGNORE INTO excluded_items VALUES (?, ?)",

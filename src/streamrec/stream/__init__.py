@@ -28,7 +28,11 @@ def _open_sqlite(url: str, settings: Settings) -> EventLog:
 
     path = sqlite_path(url, "stream_url")
     return SqliteEventLog(
-        path, settings.shard_count, settings.max_pending_events, settings.sqlite_wal_max_bytes
+        path,
+        settings.shard_count,
+        settings.max_pending_events,
+        settings.consumer_poll_interval_s,
+        settings.sqlite_wal_max_bytes,
     )
 
 

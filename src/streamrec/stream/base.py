@@ -13,11 +13,16 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from typing import Protocol
 
+import msgspec
+
 from streamrec.events import Event
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class StreamRecord:
+class StreamRecord(msgspec.Struct, frozen=True):
+    """One event at its place in the stream. A msgspec Struct rather than a frozen dataclass:
+    consumers build one per event, and a frozen dataclass's ``__init__`` (an
+    ``object.__setattr__`` per field) was a tenth of the lake consumer's time."""
+
     shard: int
     offset: int
     event: Event

@@ -13,7 +13,9 @@ starts a new one (the queued submissions are kept). The HTTP layer also bounds h
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import queue
 import sqlite3
 import threading
@@ -60,23 +62,51 @@ def connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
+class WriteLock:
+    """The stream file's writers (each API process's writer thread, each consumer committing
+    its offsets, retention trims, an import) queue on an exclusive file lock before they take
+    SQLite's: the kernel wakes the next one as soon as the lock is free, where SQLite's busy
+    handler sleeps 1, 2, 5, 10... ms between tries. With several API worker processes each
+    commit (an fsync) otherwise paid those sleeps on top of the others' commits.
+
+    One instance per writer: flock excludes open files, so two threads of a process with their
+    own instances exclude each other too."""
+
+    def __init__(self, db_path: Path) -> None:
+        self._fd = os.open(f"{db_path}.write-lock", os.O_RDWR | os.O_CREAT, 0o644)
+
+    def __enter__(self) -> None:
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+
+    def __exit__(self, *exc: object) -> None:
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+
 class SqliteEventLog:
     def __init__(
         self,
         path: str | Path,
         shard_count: int,
         max_pending_events: int = 100_000,
+        poll_interval_s: float = 0.005,
         wal_max_bytes: int = DEFAULT_WAL_MAX_BYTES,
     ):
         self._path = Path(path)
         self._path.parent.mkdir(parents=True, exist_ok=True)
         self._shard_count = shard_count
+        # How often an idle consumer looks for events appended by *other* processes (its own
+        # process's appends wake it at once): the API workers and consumers of `serve`.
+        self.poll_interval_s = poll_interval_s
         self._max_pending = max_pending_events
         self._pending = 0
         self._pending_lock = threading.Lock()
         self._queue: queue.SimpleQueue[_Submission | None] = queue.SimpleQueue()
         self._appended = threading.Condition()
         self._conn = connect(self._path)
+        self._write_lock = WriteLock(self._path)
         self._conn.executescript(_SCHEMA)
         # Checkpoints run on their own thread: an automatic one runs inside the COMMIT that crosses
         # the WAL threshold, and every acknowledgement waiting on that commit stalled with it.
@@ -175,6 +205,10 @@ class SqliteEventLog:
                 self._appended.notify_all()
 
     def _insert(self, events: list[Event]) -> None:
+        with self._write_lock:
+            self._insert_locked(events)
+
+    def _insert_locked(self, events: list[Event]) -> None:
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -235,14 +269,16 @@ class SqliteEventLog:
         `older_than`. A plain `DELETE ... WHERE received_at < ?` scanned the whole table while
         holding the write lock, and every acknowledgement waited for that scan."""
         conn = connect(self._path)
+        lock = WriteLock(self._path)
         try:
             deleted = 0
             for shard in range(self._shard_count):
                 end = _first_offset_received_since(conn, shard, older_than)
-                deleted += _delete_before(conn, shard, end)
+                deleted += _delete_before(conn, lock, shard, end)
             return deleted
         finally:
             conn.close()
+            lock.close()
 
     def erase_user(self, user_id: str) -> int:
         """Delete the user's events from their shard (in chunks; payloads are decoded to find
@@ -293,6 +329,7 @@ class SqliteEventLog:
         self._checkpointer.join(timeout=30)
         self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
         self._conn.close()
+        self._write_lock.close()
 
     @property
     def path(self) -> Path:
@@ -335,14 +372,15 @@ def _first_offset_received_since(conn: sqlite3.Connection, shard: int, since: fl
     return low
 
 
-def _delete_before(conn: sqlite3.Connection, shard: int, end: int) -> int:
+def _delete_before(conn: sqlite3.Connection, lock: WriteLock, shard: int, end: int) -> int:
     deleted = 0
     while True:
-        cursor = conn.execute(
-            "DELETE FROM events WHERE shard = ? AND offset IN (SELECT offset FROM events"
-            " WHERE shard = ? AND offset < ? ORDER BY offset LIMIT ?)",
-            (shard, shard, end, TRIM_CHUNK_ROWS),
-        )
+        with lock:
+            cursor = conn.execute(
+                "DELETE FROM events WHERE shard = ? AND offset IN (SELECT offset FROM events"
+                " WHERE shard = ? AND offset < ? ORDER BY offset LIMIT ?)",
+                (shard, shard, end, TRIM_CHUNK_ROWS),
+            )
         deleted += cursor.rowcount
         if cursor.rowcount < TRIM_CHUNK_ROWS:
             return deleted
@@ -355,6 +393,7 @@ class SqliteConsumer:
         self._log = log
         self._group = group
         self._conn = connect(log.path)
+        self._write_lock = WriteLock(log.path)
         rows = self._conn.execute(
             "SELECT shard, next_offset FROM group_offsets WHERE grp = ?", (group,)
         ).fetchall()
@@ -372,7 +411,8 @@ class SqliteConsumer:
             return records
         deadline = time.monotonic() + timeout_s
         while not records and time.monotonic() < deadline:
-            self._log.wait_for_append(min(0.05, max(0.0, deadline - time.monotonic())))
+            step = max(self._log.poll_interval_s, 0.001)
+            self._log.wait_for_append(min(step, max(0.0, deadline - time.monotonic())))
             records = self._read(max_records)
         return records
 
@@ -400,6 +440,10 @@ class SqliteConsumer:
         """One process reads all shards of the embedded log for a group: nothing is revoked."""
 
     def commit(self, next_offsets: Mapping[int, int]) -> None:
+        with self._write_lock:
+            self._commit_locked(next_offsets)
+
+    def _commit_locked(self, next_offsets: Mapping[int, int]) -> None:
         self._conn.execute("BEGIN IMMEDIATE")
         try:
             self._conn.executemany(
@@ -413,6 +457,7 @@ class SqliteConsumer:
 
     def close(self) -> None:
         self._conn.close()
+        self._write_lock.close()
 
 
 class SqliteReader(SqliteConsumer):

@@ -16,6 +16,7 @@ from starlette.responses import Response
 
 from streamrec.api.auth import check_origin
 from streamrec.api.body import read_json
+from streamrec.api.offload import off_loop_when_blocking
 from streamrec.api.openapi import AUTH_ERRORS, RATE_LIMITED, request_body
 from streamrec.api.ratelimit import check_rate
 from streamrec.api.responses import json_response
@@ -92,7 +93,7 @@ async def get_history(request: Request, userId: str) -> Response:
     limit = bounded_limit(
         request.query_params.get("limit"), HISTORY_LIMIT_DEFAULT, HISTORY_LIMIT_MAX
     )
-    entries = history_store(request).recent(userId, limit)
+    entries = await off_loop_when_blocking(request, history_store(request).recent, userId, limit)
     return json_response([{"id": e.item_id, "viewed": int(e.last_seen)} for e in entries])
 
 
@@ -102,5 +103,6 @@ async def get_recommendation(request: Request, userId: str) -> Response:
         request.query_params.get("limit"), RECOMMENDATION_LIMIT_DEFAULT, RECOMMENDATION_LIMIT_MAX
     )
     item_id = request.query_params.get("itemId") or None
-    result = runtime_of(request).recommendations.for_aws_sample(userId, limit, item_id)
+    service = runtime_of(request).recommendations
+    result = await off_loop_when_blocking(request, service.for_aws_sample, userId, limit, item_id)
     return json_response([{"id": i} for i in result])

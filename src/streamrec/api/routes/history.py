@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
 from streamrec.api.auth import check_admin
+from streamrec.api.offload import off_loop_when_blocking
 from streamrec.api.openapi import AUTH_ERRORS
 from streamrec.api.responses import json_response
 from streamrec.api.state import runtime_of
@@ -44,7 +45,8 @@ async def get_history(
     event_type: str | None = Query(None, min_length=1, max_length=64),
 ) -> Response:
     """The user's recently visited items, newest first, one row per item (TTL: history_days)."""
-    entries = history_store(request).recent(user_id, limit, event_type)
+    store = history_store(request)
+    entries = await off_loop_when_blocking(request, store.recent, user_id, limit, event_type)
     return json_response({"user_id": user_id, "items": [entry_json(e) for e in entries]})
 
 

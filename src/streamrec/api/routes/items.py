@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from streamrec.api.auth import check_admin
 from streamrec.api.body import read_json
+from streamrec.api.offload import off_loop
 from streamrec.api.openapi import AUTH_ERRORS, request_body
 from streamrec.api.responses import json_response
 from streamrec.api.schemas import ItemBatch, ItemIn, ItemList, check_body
@@ -72,7 +73,7 @@ async def put_item(request: Request, item_id: str = ItemId) -> Response:
     raw = await read_json(request)
     item = validate_item(raw, item_id=item_id)  # its messages name the field best
     check_body(raw, ItemIn)
-    _store(runtime, [item])
+    await off_loop(_store, runtime, [item])
     return json_response(item.to_json())
 
 
@@ -90,4 +91,4 @@ async def post_items(request: Request) -> Response:
     raws = body.get("items") if isinstance(body, dict) else body
     items = validate_items(raws)  # its messages name the item and field best
     check_body(body, ItemBatch if isinstance(body, dict) else ItemList)
-    return json_response({"upserted": _store(runtime, items)})
+    return json_response({"upserted": await off_loop(_store, runtime, items)})

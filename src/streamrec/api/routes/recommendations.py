@@ -14,6 +14,7 @@ from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
 from streamrec.api.body import read_json
+from streamrec.api.offload import off_loop_when_blocking
 from streamrec.api.openapi import request_body
 from streamrec.api.responses import json_response
 from streamrec.api.schemas import RankRequest, decode_body
@@ -96,6 +97,7 @@ def answer(service: RecommendationService, result: Recommendations, **extra: Any
 # Read routes are `async def`: their store reads take well under a millisecond, and handing each
 # request to a worker thread cost more than the work itself (the event loop held the GIL 82% of
 # the time under wrk at 100,000 items, for 455 requests/s against 895 scored per second in-process).
+# They go to a thread only when the call may wait on I/O: see streamrec.api.offload.
 @router.get("/v1/recommendations/{user_id:path}")
 async def get_recommendations(
     request: Request,
@@ -107,8 +109,15 @@ async def get_recommendations(
 ) -> Response:
     """Personalised recommendations; reflects every event the realtime consumer has processed."""
     service = service_of(request)
-    result = service.recommend(
-        user_id, n, session_id, filter or None, filter_params(request), _ids(exclude)
+    result = await off_loop_when_blocking(
+        request,
+        service.recommend,
+        user_id,
+        n,
+        session_id,
+        filter or None,
+        filter_params(request),
+        _ids(exclude),
     )
     return json_response(
         answer(service, result, user_id=user_id, recommendation_id=result.recommendation_id)
@@ -119,20 +128,24 @@ async def get_recommendations(
 async def get_similar(request: Request, item_id: str = _id(), n: int = _n()) -> Response:
     """Items related to this one (the model's item-item view, else stream co-occurrence)."""
     service = service_of(request)
-    return json_response(answer(service, service.similar(item_id, n), item_id=item_id))
+    result = await off_loop_when_blocking(request, service.similar, item_id, n)
+    return json_response(answer(service, result, item_id=item_id))
 
 
 @router.get("/v1/popular")
 async def get_popular(request: Request, n: int = _n()) -> Response:
     service = service_of(request)
-    return json_response(answer(service, service.popular_items(n)))
+    return json_response(
+        answer(service, await off_loop_when_blocking(request, service.popular_items, n))
+    )
 
 
 @router.get("/v1/trending")
 async def get_trending(request: Request, n: int = _n()) -> Response:
     """Items whose interaction rate rises fastest (last trending_window_s vs the one before)."""
     service = service_of(request)
-    return json_response(answer(service, service.trending_items(n)))
+    result = await off_loop_when_blocking(request, service.trending_items, n)
+    return json_response(answer(service, result))
 
 
 def _rank_body(body: Any) -> tuple[str, list[str], str | None]:
@@ -146,7 +159,7 @@ async def post_rank(request: Request) -> Response:
     with score null, hidden items are left out."""
     user_id, item_ids, session_id = _rank_body(await read_json(request))
     service = service_of(request)
-    result = service.rank(user_id, item_ids, session_id)
+    result = await off_loop_when_blocking(request, service.rank, user_id, item_ids, session_id)
     return json_response(
         answer(service, result, user_id=user_id, recommendation_id=result.recommendation_id)
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -40,23 +41,28 @@ def stream_json(runtime: Runtime) -> list[dict[str, Any]]:
 @router.get("/v1/status")
 def get_status(request: Request) -> Response:
     """Per shard: head offset, each consumer group's committed offset and lag; event counts (the
-    API's since start, and every event the stream ever received, imports included); lake."""
+    answering API process's since it started, and every event the stream ever received, imports
+    included); lake; under ``streamrec serve``, every supervised process (``processes``: name,
+    role, pid, alive, restarts)."""
     runtime = runtime_of(request)
-    return json_response(
-        {
-            "shards": stream_json(runtime),
-            "events": {
-                # What this process's HTTP API took since it started (imports bypass it) ...
-                "accepted": int(_counter_total(request, "streamrec_events_accepted_total")),
-                "rejected": int(_counter_total(request, "streamrec_events_rejected_total")),
-                "counted": "by this process's HTTP API since it started",
-                # ... and everything the stream ever received, imports included.
-                "in_stream": runtime.events_seen(),
-            },
-            "lake": runtime.lake_stats(),
-            "uptime_s": round(time.time() - runtime.started_at, 3),
-        }
-    )
+    body: dict[str, Any] = {
+        "shards": stream_json(runtime),
+        "events": {
+            # What this process's HTTP API took since it started (imports bypass it) ...
+            "accepted": int(_counter_total(request, "streamrec_events_accepted_total")),
+            "rejected": int(_counter_total(request, "streamrec_events_rejected_total")),
+            "counted": "by this process's HTTP API since it started",
+            # ... and everything the stream ever received, imports included.
+            "in_stream": runtime.events_seen(),
+        },
+        "lake": runtime.lake_stats(),
+        "uptime_s": round(time.time() - runtime.started_at, 3),
+        "pid": os.getpid(),  # the API process that answered (one of several under `serve`)
+    }
+    table = runtime.process_table.read() if runtime.process_table is not None else None
+    if table is not None:
+        body.update(table)
+    return json_response(body)
 
 
 @router.get(

@@ -1,0 +1,120 @@
+"""`streamrec serve` end to end: API workers sharing the port, a process per consumer group;
+an event posted to one worker shows in another's recommendations; killed processes come back
+and /v1/status says so."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from streamrec.testing._process import free_port, wait_until
+
+pytestmark = pytest.mark.slow
+
+TRACKING_ID = "serve-test"
+
+
+@pytest.fixture
+def serve(tmp_path: Path) -> Iterator[str]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "STREAMREC_DATA_DIR": str(tmp_path / "data"),
+        "STREAMREC_PORT": str(port),
+        "STREAMREC_TRACKING_ID": TRACKING_ID,
+        "STREAMREC_WORKERS": "2",
+    }
+    log_path = tmp_path / "serve.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamrec.cli", "serve"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(
+            lambda: all_alive(url), 120, "streamrec serve", lambda: proc.poll() is None, log_path
+        )
+        yield url
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0, log_path.read_text()
+
+
+def status(url: str) -> dict[str, Any]:
+    body: dict[str, Any] = httpx.get(f"{url}/v1/status", timeout=5).json()
+    return body
+
+
+def all_alive(url: str) -> bool:
+    try:
+        processes = status(url).get("processes", [])
+    except httpx.HTTPError:
+        return False
+    return len(processes) == 6 and all(p["alive"] for p in processes)
+
+
+def clients_of_two_workers(url: str) -> list[httpx.Client]:
+    """One kept-alive connection to each of two different API workers (told apart by the pid
+    /v1/status reports); a connection stays with the worker that accepted it."""
+    found: dict[int, httpx.Client] = {}
+    for _ in range(100):
+        client = httpx.Client(base_url=url, limits=httpx.Limits(max_connections=1), timeout=10)
+        pid = client.get("/v1/status").json()["pid"]
+        if pid in found:
+            client.close()
+            continue
+        found[pid] = client
+        if len(found) == 2:
+            return list(found.values())
+    raise AssertionError("100 connections all went to the same worker")
+
+
+def recommended(client: httpx.Client, user: str) -> list[str]:
+    response = client.get(f"/v1/recommendations/{user}", params={"n": 5})
+    assert response.status_code == 200, response.text
+    return [item["item_id"] for item in response.json()["items"]]
+
+
+def test_an_event_posted_to_one_worker_reaches_the_others(serve: str) -> None:
+    posting, reading = clients_of_two_workers(serve)
+    events = [
+        {"user_id": f"u{k}", "item_id": "fresh-item", "event_type": "purchase"} for k in range(3)
+    ]
+    response = posting.post(
+        "/v1/events", json={"events": events}, headers={"X-Tracking-Id": TRACKING_ID}
+    )
+    assert response.status_code == 202
+    for client in (reading, posting):
+        wait_until(lambda c=client: "fresh-item" in recommended(c, "someone-new"), 30, "fresh item")
+    assert posting.get("/v1/status").json()["pid"] != reading.get("/v1/status").json()["pid"]
+    for client in (posting, reading):
+        client.close()
+
+
+def test_killed_processes_are_restarted_and_shown(serve: str) -> None:
+    killed = ("consumer-history", "api-0")
+    before = {p["name"]: p for p in status(serve)["processes"]}
+    for name in killed:
+        os.kill(before[name]["pid"], signal.SIGKILL)
+
+    def back() -> bool:
+        if not all_alive(serve):
+            return False
+        now = {p["name"]: p for p in status(serve)["processes"]}
+        return all(now[n]["restarts"] == 1 and now[n]["pid"] != before[n]["pid"] for n in killed)
+
+    wait_until(back, 60, "restarts")
+    now = {p["name"]: p for p in status(serve)["processes"]}
+    assert all(now[n]["last_exit_code"] == -signal.SIGKILL for n in killed)
+    assert now["consumer-lake"]["restarts"] == 0 and now["api-1"]["restarts"] == 0
