@@ -114,3 +114,24 @@ def test_window_counts_count_exactly_the_recent_events(
     np.testing.assert_allclose(counts, expected, rtol=1e-5)
     if window > np.ptp(ts):  # a window longer than the data is plain popularity
         np.testing.assert_allclose(counts, decayed_counts(inter, None, True), rtol=1e-5)
+
+
+def test_tiny_session_data_still_brings_back_the_users_own_items() -> None:
+    """Too little data to tune, but sessions that keep going back to what they viewed: the
+    fallback puts an own item whose (calibrated) repeat chance beats the top item's share of
+    events ahead of the popular items."""
+    users, items, times = [], [], []
+    for user in range(10):
+        own = [10 + 2 * user, 11 + 2 * user]
+        for step, item in enumerate([0, *own, *own, *own]):  # item 0: everyone's first click
+            users.append(user)
+            items.append(item)
+            times.append(user * DAY + step * 60.0)
+    model = Hybrid()
+    model.fit(Interactions.build(np.array(users), np.array(items), np.array(times)))
+    assert model.metadata["tuning"].startswith("prior fallback")
+    assert model.config.repeat_weight > 0
+    history = UserHistory.of([28, 29, 28], timestamps=[0.0, 60.0, 120.0])
+    ranked = np.argsort(-model.score([history])[0], kind="stable").tolist()
+    # these sessions alternate: after 28 comes 29, which beats the popular item 0
+    assert ranked[0] == 29 and ranked.index(29) < ranked.index(0)

@@ -206,7 +206,7 @@ class Hybrid(Recommender):
             if isinstance(fold, int):  # too few cases: the first fold decides on the fallback
                 if back == 1:
                     self.config = cfg
-                    return self._fallback(fold)
+                    return self._fallback(fold, interactions)
                 break
             folds.append(fold)
         n_cases = sum(f.val.targets.size for f in folds)
@@ -286,15 +286,25 @@ class Hybrid(Recommender):
         batch = full.last_events(self.config.max_history)
         return _Validation(batch, (rows, items), targets)
 
-    def _fallback(self, n_validation: int) -> HybridConfig:
+    def _fallback(self, n_validation: int, interactions: Interactions) -> HybridConfig:
         """Too few reachable validation cases to tune: shrink towards the recent-window prior in
         proportion to the missing evidence (the personalised signals weigh n /
         min_validation_cases of the prior), so tiny data is served mostly by what is popular now
-        and, with no evidence at all, the personalised signals only break near-ties."""
+        and, with no evidence at all, the personalised signals only break near-ties.
+
+        The user's own items keep their place without a tuned weight: the repeat table is a
+        calibrated chance that the next event is that item, and the prior (1 at the top item)
+        stands for about the top item's share of events, so the repeat weight puts both on one
+        scale (pw / top share): an own item comes first exactly when it is likelier than what is
+        popular."""
         cfg = self.config
         self.metadata["tuning"] = f"prior fallback ({n_validation} reachable validation cases)"
         share = max(n_validation / cfg.min_validation_cases, _TIE_BREAK_SHARE)
-        return replace(cfg, prior="window", popularity_weight=1.0 / share)
+        pw = 1.0 / share
+        counts = np.bincount(interactions.item, minlength=interactions.n_items)
+        top_share = float(counts.max(initial=0)) / max(1, int(counts.sum()))
+        rw = pw / top_share if top_share > 0 else 0.0
+        return replace(cfg, prior="window", popularity_weight=pw, repeat_weight=rw)
 
     # -- scoring ----------------------------------------------------------------------------
     def _base_scores(self, batch: HistoryBatch, half_life: float | None) -> np.ndarray:
