@@ -17,9 +17,10 @@ Signals, each normalised per user so that their blend weights mean the same on a
   tuned here by replaying the training events through the same co-occurrence the stream keeps.
 
 Every weight and the half-life are tuned at fit time on a validation split carved from the
-training data only: each user's last event, the rest fitted, ranked as serving ranks it (the
-user's last ``max_history`` events folded in, items with an event of ``excluded_types`` removed
-over the whole history, the other own items allowed back). With too few validation cases whose
+training data only: each user's last event with the events before it fitted, and the event
+before that with its own fit (two folds: twice the evidence on small data), each ranked as
+serving ranks it (the user's last ``max_history`` events folded in, items with an event of
+``excluded_types`` removed over the whole history, the other own items allowed back). With too few validation cases whose
 target the model could reach to tell settings apart (tiny data, where item-item statistics are
 noise too), no tuning happens and the recent-window prior leads, more so the less evidence there
 is: the empirical-Bayes move of shrinking towards the prior. A switch away from the default prior
