@@ -47,7 +47,8 @@ class WalSizes:
 def test_wal_files_stay_bounded_during_a_long_import(
     make_runtime: RuntimeFactory, tmp_path: Path
 ) -> None:
-    runtime = make_runtime(sqlite_wal_max_bytes=WAL_LIMIT, datalake=False)
+    # batches of 1,000 events: ONE_COMMIT bounds what one such batch adds to a WAL
+    runtime = make_runtime(sqlite_wal_max_bytes=WAL_LIMIT, datalake=False, consumer_batch_size=1000)
     csv = tmp_path / "events.csv"
     pacsv.write_csv(generate_interactions(2_000, 500, 120_000, seed=1), csv)
     runtime.start_consumers()

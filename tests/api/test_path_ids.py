@@ -59,5 +59,5 @@ def test_admin_routes(seeded: TestClient) -> None:
     lookup = seeded.get(f"/v1/admin/dashboard/users/{seg(USER)}", headers=ADMIN).json()
     assert lookup["user_id"] == USER
     erased = seeded.delete(f"/v1/users/{seg(USER)}", headers=ADMIN).json()
-    assert erased["user_id"] == USER and erased["history_rows_deleted"] == 2
+    assert erased["user_id"] == USER and erased["counts"]["history_rows_deleted"] == 2
     assert seeded.get(f"/v1/users/{seg(USER)}/history").json()["items"] == []

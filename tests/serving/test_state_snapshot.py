@@ -105,7 +105,7 @@ def similar_and_popular(runtime: Runtime) -> tuple[list[str], list[str], list[st
 
 
 def test_a_restart_serves_what_was_served_before(make_runtime: RuntimeFactory) -> None:
-    first = make_runtime(datalake=False)
+    first = make_runtime(datalake=False, stream_item_min_users=1)  # every id counts at once
     events = random_events(2000, users=30, items=40)
     first.event_log.append(events)
     serve_like(first)
@@ -127,7 +127,7 @@ def test_a_restart_serves_what_was_served_before(make_runtime: RuntimeFactory) -
 
 
 def test_events_after_the_snapshot_are_replayed(make_runtime: RuntimeFactory) -> None:
-    runtime = make_runtime(datalake=False)
+    runtime = make_runtime(datalake=False, stream_item_min_users=1)  # every id counts at once
     runtime.event_log.append([make_event("u", "a"), make_event("u", "b")])
     serve_like(runtime)
     wait_counted(runtime, 2)
@@ -150,7 +150,7 @@ def test_events_after_the_snapshot_are_replayed(make_runtime: RuntimeFactory) ->
 def test_without_a_snapshot_cooccurrence_is_rebuilt_from_the_stream(
     make_runtime: RuntimeFactory,
 ) -> None:
-    first = make_runtime(datalake=False)
+    first = make_runtime(datalake=False, stream_item_min_users=1)  # every id counts at once
     first.event_log.append(random_events(1500, users=20, items=30))
     first.make_runner("realtime").drain()  # no snapshot written: not a serving process
     before = neighbours_by_id(first.recommendations.stream, "i3")

@@ -106,3 +106,10 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _request_validation)
     app.add_exception_handler(HTTPException, _http_exception)
     app.add_exception_handler(Exception, _unexpected)
+
+
+async def method_not_allowed() -> Response:
+    """For a sub-path of a ``{id:path}`` route that would otherwise reach the parent's handler
+    (``DELETE /v1/users/alice/history`` is not the erasure of user "alice/history"): a 405 whose
+    ``Allow`` lists what the OpenAPI document offers there."""
+    raise HTTPException(405)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
 from streamrec.api.auth import check_admin
+from streamrec.api.errors import method_not_allowed
 from streamrec.api.offload import off_loop_when_blocking
 from streamrec.api.openapi import AUTH_ERRORS
 from streamrec.api.responses import json_response
@@ -52,6 +53,14 @@ async def get_history(
 
 def erasures_of(request: Request) -> ErasureJobs:
     return cast(ErasureJobs, request.app.state.erasures)
+
+
+router.add_api_route(
+    "/v1/users/{user_id:path}/history",
+    method_not_allowed,
+    methods=["DELETE"],
+    include_in_schema=False,
+)
 
 
 @router.delete("/v1/users/{user_id:path}", responses=AUTH_ERRORS)

@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from streamrec.api.auth import check_admin
 from streamrec.api.body import read_json
+from streamrec.api.errors import method_not_allowed
 from streamrec.api.offload import off_loop
 from streamrec.api.openapi import AUTH_ERRORS, request_body
 from streamrec.api.responses import json_response
@@ -63,6 +64,14 @@ async def get_item(request: Request, item_id: str = ItemId) -> Response:
     if item is None:
         raise NotFoundError(f"item {item_id!r} is not in the catalogue")
     return json_response(item.to_json())
+
+
+router.add_api_route(
+    "/v1/items/{item_id:path}/similar",
+    method_not_allowed,
+    methods=["PUT"],
+    include_in_schema=False,
+)
 
 
 @router.put("/v1/items/{item_id:path}", openapi_extra=request_body("ItemIn"), responses=AUTH_ERRORS)
