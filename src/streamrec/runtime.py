@@ -92,7 +92,8 @@ class Runtime:
             settings.stream_item_max_pending,
             self._item_exists,
         )
-        self.state_feed.admit = self.item_admission.admit
+        self.state_feed.use_admission(self.item_admission)
+        self.recommendations.waiting = self.item_admission.waiting
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.runners: list[ConsumerRunner] = []

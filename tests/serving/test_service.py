@@ -191,6 +191,16 @@ def test_similar_unknown_item_is_not_found(served: Runtime) -> None:
         served.recommendations.similar("no-such-item", 5)
 
 
+def test_similar_to_an_item_waiting_for_admission_is_empty_not_unknown(
+    served: Runtime,
+) -> None:
+    feed(served, [make_event("importer", "uncatalogued-7")])  # one user: not admitted yet
+    assert served.recommendations.space.index("uncatalogued-7") < 0
+    assert served.recommendations.similar("uncatalogued-7", 5).items == []
+    with pytest.raises(NotFoundError):
+        served.recommendations.similar("no-such-item", 5)
+
+
 def test_rank_orders_known_items_and_puts_unknown_last(served: Runtime, knn_model: ItemKNN) -> None:
     items = ids_of(knn_model)
     feed(served, [make_event("u1", items[0])])

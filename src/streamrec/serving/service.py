@@ -93,6 +93,9 @@ class RecommendationService:
         self._weights = dict(settings.event_type_weights)
         self._seen_types = frozenset(settings.exclude_seen_event_types)
         self._fresh_cache: tuple[object, ModelView | None, np.ndarray] | None = None
+        # Whether an id the space lacks came on the stream and waits for admission (the
+        # runtime's ItemAdmission.waiting): such an item exists, it has nothing similar yet.
+        self.waiting: Callable[[str], bool] = lambda item_id: False
 
     # -- the public API ---------------------------------------------------------------------------
 
@@ -122,9 +125,10 @@ class RecommendationService:
         return Recommendations(personal.recipe, personal.version, items)
 
     def similar(self, item_id: str, n: int) -> Recommendations:
-        """Items related to ``item_id``: the model's one-item history plus stream co-occurrence."""
+        """Items related to ``item_id``: the model's one-item history plus stream co-occurrence.
+        An id known only from stream events that wait for admission has none yet (not a 404)."""
         idx = self.space.index(item_id)
-        if idx < 0 and not self.catalogue.items([item_id]):
+        if idx < 0 and not self.catalogue.items([item_id]) and not self.waiting(item_id):
             raise NotFoundError(
                 f"item {item_id!r} is unknown: not in the catalogue, the model or the stream"
             )

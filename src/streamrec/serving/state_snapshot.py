@@ -22,12 +22,17 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import msgspec
 from fsspec.core import url_to_fs
 
 from streamrec.models.layout import write_bytes_atomic
-from streamrec.serving.stream_state import StreamState
+from streamrec.serving.stream_state import StreamState, snapshot_admission
 from streamrec.stream.base import EventLog, StreamRecord
+
+if TYPE_CHECKING:
+    from streamrec.consumers.admission import ItemAdmission
 
 __all__ = ["SNAPSHOT_INTERVAL_S", "SnapshotStore", "StateFeed", "replay_retained"]
 
@@ -92,7 +97,9 @@ class StateFeed:
         self.ready = threading.Event()  # set once the events before the start are replayed
         # which new records may be counted (the runtime's ItemAdmission: ids only junk events
         # mention stay out of the serving state); None: all
-        self.admit: Callable[[Sequence[StreamRecord]], list[StreamRecord]] | None = None
+        self.admission: ItemAdmission | None = None
+        # the ids waiting for admission when the restored snapshot was written
+        self.restored_waiting = b""
 
     def feed(self, records: Sequence[StreamRecord]) -> None:
         counted, paired = self.counted, self.paired
@@ -105,7 +112,17 @@ class StateFeed:
         for r in fresh:
             counted[r.shard] = max(counted.get(r.shard, 0), r.offset + 1)
         self.state.update_pairs(pairs_only)
-        self.state.update(fresh if self.admit is None else self.admit(fresh))
+        self.state.update(fresh, self.admission)
+
+    def use_admission(self, admission: ItemAdmission) -> None:
+        """Count through ``admission`` from now on, with the ids the snapshot had waiting."""
+        if self.restored_waiting:
+            try:
+                admission.load(self.restored_waiting)
+            except (msgspec.DecodeError, ValueError) as exc:  # those ids wait from scratch
+                log.warning("ignoring the snapshot's ids waiting for admission: %s", exc)
+            self.restored_waiting = b""
+        self.admission = admission
 
     def skip_to(self, positions: Mapping[int, int]) -> None:
         """Treat everything before ``positions`` as counted (what a replay could not read any
@@ -128,7 +145,8 @@ class StateFeed:
             return
         self.saved_at = time.monotonic()
         try:
-            self.store.save(self.state.snapshot(self.counted))
+            waiting = b"" if self.admission is None else self.admission.dump()
+            self.store.save(self.state.snapshot(self.counted, waiting))
         except Exception:  # a snapshot is an optimisation: serving goes on without it
             log.exception("cannot write the real-time state snapshot %s", self.store.location)
 
@@ -144,8 +162,10 @@ def restore_state(
     if data is not None:
         try:
             counted = state.restore(data)
+            feed = StateFeed(state, counted, store=store)
+            feed.restored_waiting = snapshot_admission(data)
             log.info("real-time state restored from %s", store.location)
-            return StateFeed(state, counted, store=store)
+            return feed
         except (ValueError, KeyError, OSError) as exc:
             log.warning("ignoring the real-time state snapshot %s: %s", store.location, exc)
     warm(state)

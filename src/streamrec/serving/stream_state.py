@@ -26,6 +26,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -36,7 +37,10 @@ from streamrec.serving.space import ItemSpace, pad
 from streamrec.stores.base import UserStateStore
 from streamrec.stream.base import StreamRecord
 
-__all__ = ["StreamState"]
+if TYPE_CHECKING:
+    from streamrec.consumers.admission import ItemAdmission
+
+__all__ = ["StreamState", "snapshot_admission"]
 
 POPULARITY_HALF_LIFE_S = 7 * 86_400.0
 POPULARITY_WARM_WINDOW_S = 30 * 86_400.0
@@ -64,7 +68,8 @@ class StreamState:
         self._popularity = np.zeros(0, np.float64)
         self._origin = time.time()  # popularity = sum of w * 2^((t - origin) / half-life)
         self._neighbours: dict[int, dict[int, float]] = {}
-        self._last: OrderedDict[str, tuple[int, float]] = OrderedDict()
+        # user -> (their last item: its index, or its id while it waits for admission; when)
+        self._last: OrderedDict[str, tuple[int | str, float]] = OrderedDict()
         self._max_neighbours = max_neighbours
         self._max_users = max_users
         self.events_seen = 0
@@ -73,20 +78,61 @@ class StreamState:
 
     # -- writes (the realtime consumer) ---------------------------------------------------------
 
-    def update(self, records: Sequence[StreamRecord]) -> None:
-        """Count a batch of stream records (in stream order per shard)."""
+    def update(
+        self, records: Sequence[StreamRecord], admission: ItemAdmission | None = None
+    ) -> None:
+        """Count a batch of stream records (in stream order per shard). With ``admission``, only
+        the records it admits are counted, and co-occurrence still pairs each user's consecutive
+        events in stream order: a pair with an item waiting for admission is held with it and
+        counted on admission, so the state does not depend on when an item was admitted."""
         if not records:
             return
-        events = [r.event for r in records]
+        counted = records if admission is None else admission.admit(records)
+        events = [r.event for r in counted]
         items = self.space.add(e.item_id for e in events).astype(np.int64)
         weights = np.array([self._weights.get(e.event_type, 1.0) for e in events], np.float32)
         received = np.array([e.received_at for e in events], np.float64)
         happened = np.array([e.timestamp for e in events], np.float64)
         with self._lock:
-            self.trending.update(items, happened, weights)
-            self._add_popularity(items, received, weights)
-            self._pairs(events, items.tolist())
-            self.events_seen += len(events)
+            if events:
+                self.trending.update(items, happened, weights)
+                self._add_popularity(items, received, weights)
+                self.events_seen += len(events)
+            if admission is None:
+                self._pairs(events, items.tolist())
+            else:
+                self._pairs_admitted([r.event for r in records], admission)
+
+    def _pairs_admitted(self, events: Sequence[Event], admission: ItemAdmission) -> None:
+        weights, index = self._weights, self.space.index
+        for event in events:
+            item = index(event.item_id)
+            key: int | str = item if item >= 0 else event.item_id
+            last = self._step(event.user_id, key, event.timestamp)
+            if last is not None:
+                weight = float(weights.get(event.event_type, 1.0))
+                self._count_pair((last, key, weight), admission)
+        for pair in admission.released_pairs():
+            self._count_pair(pair, admission)
+
+    def _count_pair(
+        self, pair: tuple[int | str, int | str, float], admission: ItemAdmission
+    ) -> None:
+        a, b, weight = self._resolve(pair[0]), self._resolve(pair[1]), pair[2]
+        if isinstance(a, str):
+            admission.hold_pair(a, (a, b, weight))
+        elif isinstance(b, str):
+            admission.hold_pair(b, (a, b, weight))
+        else:
+            self._bump(a, b, weight)
+            self._bump(b, a, weight)
+
+    def _resolve(self, key: int | str) -> int | str:
+        """An item's index once it is in the space; its id while it waits for admission."""
+        if isinstance(key, int):
+            return key
+        item = self.space.index(key)
+        return item if item >= 0 else key
 
     def update_pairs(self, records: Sequence[StreamRecord]) -> None:
         """Only the co-occurrence of a batch: for events whose counts the state already holds
@@ -120,14 +166,22 @@ class StreamState:
         self._origin = origin
 
     def _pair(self, user: str, item: int, timestamp: float, weight: float) -> None:
+        last = self._step(user, item, timestamp)
+        if isinstance(last, int):
+            self._bump(last, item, weight)
+            self._bump(item, last, weight)
+
+    def _step(self, user: str, item: int | str, timestamp: float) -> int | str | None:
+        """Record the user's newest item; returns the one before it when the two make a pair
+        (a different item, within SESSION_GAP_S)."""
         last = self._last.pop(user, None)
         self._last[user] = (item, timestamp)
         if len(self._last) > self._max_users:
             self._last.popitem(last=False)
-        if last is None or last[0] == item or abs(timestamp - last[1]) > SESSION_GAP_S:
-            return
-        self._bump(last[0], item, weight)
-        self._bump(item, last[0], weight)
+        if last is None or abs(timestamp - last[1]) > SESSION_GAP_S:
+            return None
+        before = self._resolve(last[0])
+        return None if before == item else before
 
     def _bump(self, a: int, b: int, weight: float) -> None:
         row = self._neighbours.setdefault(a, {})
@@ -161,9 +215,10 @@ class StreamState:
 
     # -- snapshot (survives restarts) -----------------------------------------------------------
 
-    def snapshot(self, positions: Mapping[int, int]) -> bytes:
+    def snapshot(self, positions: Mapping[int, int], admission: bytes = b"") -> bytes:
         """The whole state as ``.npz`` bytes (no pickle), with the stream ``positions`` (per
-        shard, the next offset not yet counted) it reflects.
+        shard, the next offset not yet counted) it reflects, and the ids waiting for admission
+        then (``ItemAdmission.dump``; read back with :func:`snapshot_admission`).
 
         Call it from the thread that feeds the state (the only writer): nothing changes while it
         runs, so it takes no lock and requests reading the state are not held up by it (on a
@@ -172,6 +227,7 @@ class StreamState:
         shards = sorted(positions)
         arrays["shards"] = np.array(shards, np.int64)
         arrays["offsets"] = np.array([positions[s] for s in shards], np.int64)
+        arrays["admission"] = np.frombuffer(admission, np.uint8)
         buffer = io.BytesIO()
         np.savez(buffer, allow_pickle=False, **arrays)
         return buffer.getvalue()
@@ -184,6 +240,10 @@ class StreamState:
         w = [v for row in self._neighbours.values() for v in row.values()]
         users_blob, users_len = pack_strings(list(self._last))
         last = list(self._last.values())
+        # a user's last item still waiting for admission: index -1 and its id in last_waiting
+        waiting_blob, waiting_len = pack_strings(
+            [x[0] if isinstance(x[0], str) else "" for x in last]
+        )
         t_items, t_times, t_weights = trending_entries(self.trending)
         return {
             "format": np.array([SNAPSHOT_FORMAT], np.int64),
@@ -192,7 +252,8 @@ class StreamState:
             "pair_a": np.array(a, np.int64), "pair_b": np.array(b, np.int64),
             "pair_w": np.array(w, np.float64),
             "users_blob": users_blob, "users_len": users_len,
-            "last_item": np.array([x[0] for x in last], np.int64),
+            "last_item": np.array([x[0] if isinstance(x[0], int) else -1 for x in last], np.int64),
+            "waiting_blob": waiting_blob, "waiting_len": waiting_len,
             "last_time": np.array([x[1] for x in last], np.float64),
             "trend_item": t_items, "trend_time": t_times, "trend_weight": t_weights,
             "events_seen": np.array([self.events_seen], np.int64),
@@ -234,7 +295,15 @@ class StreamState:
         for a, b, w in pairs:
             self._neighbours.setdefault(a, {})[b] = w
         users = unpack_strings(arrays["users_blob"], arrays["users_len"])
-        last = zip(index[arrays["last_item"]].tolist(), arrays["last_time"].tolist(), strict=True)
+        last_item = arrays["last_item"]
+        items: list[int | str] = list(index[last_item].tolist())
+        if "waiting_len" in arrays:  # last items waiting for admission (-1), by id
+            waiting = unpack_strings(arrays["waiting_blob"], arrays["waiting_len"])
+            items = [
+                w if i < 0 else k
+                for k, i, w in zip(items, last_item.tolist(), waiting, strict=True)
+            ]
+        last = zip(items, arrays["last_time"].tolist(), strict=True)
         self._last = OrderedDict(zip(users, last, strict=True))
 
     # -- reads (the request path) ---------------------------------------------------------------
@@ -285,6 +354,12 @@ class StreamState:
                         acc[other] = acc.get(other, 0.0) + weight * count / total
         idx = np.fromiter(acc.keys(), np.int64, len(acc))
         return idx, np.fromiter(acc.values(), np.float64, len(acc))
+
+
+def snapshot_admission(data: bytes) -> bytes:
+    """The ids waiting for admission a snapshot holds (b"" in one written without them)."""
+    with np.load(io.BytesIO(data), allow_pickle=False) as z:
+        return z["admission"].tobytes() if "admission" in z.files else b""
 
 
 def pack_strings(values: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:

@@ -103,6 +103,20 @@ class SqliteDatabase:
         with self._write_lock:
             return not self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
 
+    def rewrite(self) -> bool:
+        """Rebuild the file from its live rows (VACUUM), then copy it out of the WAL and empty
+        that (after an erasure); False when readers kept the WAL busy.
+
+        secure_delete overwrites a row where it lies when it is deleted, but a B-tree rebalance
+        (a page split as rows arrive, a merge as the trim deletes) moves cells to other offsets
+        and pages and leaves the old bytes in the pages' unallocated space: an erased user's rows
+        survived there. VACUUM writes every page afresh, and the file shrinks to the live rows.
+        It reads and writes the whole file, under the write lock (writers wait; readers do not).
+        """
+        with self._write_lock:
+            self._writer.execute("VACUUM")
+            return not self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+
     def positions(self) -> dict[int, int]:
         rows = self.reader().execute("SELECT shard, next_offset FROM stream_positions").fetchall()
         return {int(s): int(o) for s, o in rows}

@@ -117,9 +117,14 @@ class SqliteHistoryStore:
         return [HistoryEntry(r[0], r[1], float(r[2]), int(r[3])) for r in rows]
 
     def erase_user(self, user_id: str) -> int:
+        """The user's rows; when any were there, the file is rebuilt (see
+        SqliteDatabase.rewrite): page splits leave copies of rows in unallocated page space."""
         with self._db.transaction() as conn:
             deleted = conn.execute("DELETE FROM history WHERE user_id = ?", (user_id,)).rowcount
-        self._db.truncate_wal()
+        if deleted:
+            self._db.rewrite()
+        else:
+            self._db.truncate_wal()
         return int(deleted)
 
     def purge_expired(self, now: float | None = None, max_rows: int = 10_000) -> int:

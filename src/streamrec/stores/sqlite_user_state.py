@@ -202,16 +202,21 @@ class SqliteUserStateStore:
         return {str(r[0]): float(r[1]) for r in rows}
 
     def erase_user(self, user_id: str) -> int:
-        """The user's rows and the session rows of the same events (they share a seq)."""
+        """The user's rows and the session rows of the same events (they share a seq). When any
+        were there, the file is rebuilt (see SqliteDatabase.rewrite): copies of the user's rows
+        that page splits and merges left in unallocated page space go with it."""
         with self._db.transaction() as conn:
-            conn.execute("DELETE FROM excluded_items WHERE key = ?", (user_id,))
+            excluded = conn.execute("DELETE FROM excluded_items WHERE key = ?", (user_id,)).rowcount
             conn.execute(
                 "DELETE FROM user_events WHERE key >= 'session:' AND key < 'session;'"
                 " AND seq IN (SELECT seq FROM user_events WHERE key = ?)",
                 (user_id,),
             )
             deleted = conn.execute("DELETE FROM user_events WHERE key = ?", (user_id,)).rowcount
-        self._db.truncate_wal()
+        if deleted or excluded:
+            self._db.rewrite()
+        else:
+            self._db.truncate_wal()
         return int(deleted)
 
     def purge_expired(self, now: float | None = None, max_rows: int = 10_000) -> int:
