@@ -42,6 +42,10 @@ class ModelView:
         ids = vocab.ids() if vocab is not None else []
         self.to_space = space.add(ids).astype(np.int64)
         self.n_items = min(self.model.n_items, self.to_space.size)
+        # the usual case (the model loaded into a fresh space): model index == space index, so
+        # a request copies a slice instead of scattering 100,000 scores by index
+        head = self.to_space[: self.n_items]
+        self.contiguous = bool(np.array_equal(head, np.arange(self.n_items)))
         self._inverse = np.full(int(self.to_space.max(initial=-1)) + 1, -1, np.int64)
         self._inverse[self.to_space] = np.arange(self.to_space.size)
 

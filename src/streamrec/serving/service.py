@@ -285,6 +285,9 @@ class RecommendationService:
         types = event_type_codes([e.event_type for e in events])
         history = UserHistory.of(model_items[known], weights[known], stamps[known], types[known])
         raw = view.model.score([history])[0][: view.n_items]
+        if view.contiguous and view.n_items <= scores.size:
+            scores[: view.n_items] = raw
+            return True
         target = view.to_space[: view.n_items]
         ok = target < scores.size
         scores[target[ok]] = raw[ok]
