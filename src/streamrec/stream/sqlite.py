@@ -282,7 +282,8 @@ class SqliteEventLog:
 
     def erase_user(self, user_id: str) -> int:
         """Delete the user's events from their shard (in chunks; payloads are decoded to find
-        them), with secure_delete so freed pages hold no copy, then truncate the WAL."""
+        them), with secure_delete so freed pages hold no copy, rewrite the file (VACUUM) so no
+        moved copy of a cell survives either, then truncate the WAL."""
         shard = shard_for(user_id, self._shard_count) if self._shard_count > 1 else 0
         conn = connect(self._path)
         try:
@@ -301,6 +302,11 @@ class SqliteEventLog:
                 theirs = [(shard, o) for o, p in rows if decode_event(p).user_id == user_id]
                 conn.executemany("DELETE FROM events WHERE shard = ? AND offset = ?", theirs)
                 deleted += len(theirs)
+            if deleted:
+                # secure_delete zeroes a row where it lies, but page splits and merges had moved
+                # copies of cells into unallocated space: VACUUM writes every page afresh (the
+                # whole file, appends wait meanwhile; erasures are rare)
+                conn.execute("VACUUM")
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
             return deleted
         finally:
