@@ -173,3 +173,12 @@ def test_browser_tests_fail_without_chromium_under_ci(
     monkeypatch.setenv("CI", "")
     with pytest.raises(pytest.skip.Exception, match="no-chromium"):
         browser.require_chromium()
+
+
+def test_kafka_cluster_ids_never_read_as_an_option() -> None:
+    """One random id in 64 began with "-", which the storage tool took for an option, and the
+    Kafka start failed."""
+    from streamrec.testing.servers import _kafka_cluster_id
+
+    ids = [_kafka_cluster_id() for _ in range(5_000)]
+    assert all(len(i) == 22 and not i.startswith("-") for i in ids)

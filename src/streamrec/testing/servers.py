@@ -133,7 +133,7 @@ class KafkaServer(ManagedProcess):
         ]
 
     def _format_storage(self) -> None:
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster_id = _kafka_cluster_id()
         properties = str(self.directory / "server.properties")
         command = self._java(
             "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", properties
@@ -290,3 +290,12 @@ class S3Server(ManagedProcess):
         except FileNotFoundError:
             # s3fs.mkdir() would not do: s3proxy answers GetBucketLocation for any name.
             fs.call_s3("create_bucket", Bucket=self.bucket)
+
+
+def _kafka_cluster_id() -> str:
+    """A KRaft cluster id (a UUID in URL-safe base64) that does not start with "-": the storage
+    tool's argument parser would read such an id as an option (1 start in 64 failed)."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
