@@ -31,6 +31,7 @@ class ALSConfig:
     tune: bool = False  # choose the first four on a validation split of the training data
 
 
+VALIDATION_USERS = 1_000
 # Searched one parameter at a time, from the defaults, in this order (tuning.coordinate_search).
 TUNING_AXES: dict[str, tuple[float, ...]] = {
     "factors": (32, 64, 128),
@@ -89,7 +90,9 @@ class ALS(Recommender):
         from streamrec.recommenders.tuning import coordinate_search, validation_split
 
         config: ALSConfig = self.config
-        validation = validation_split(interactions)
+        # every candidate folds in each validation user in Python: 1,000 users keep a search
+        # of ten fits within about a minute on 100,000 events
+        validation = validation_split(interactions, max_users=VALIDATION_USERS)
         if validation is None:
             self.metadata["tuning"] = "not enough validation cases: defaults kept"
             return config

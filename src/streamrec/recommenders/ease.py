@@ -30,7 +30,7 @@ class EASEConfig:
 
 
 REGULARIZATION_GRID = (5.0, 20.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0)
-LARGE_CATALOGUE = 3_000  # above this many items each fit takes seconds: a coarser grid
+LARGE_CATALOGUE = 2_000  # above this many items each fit takes seconds: a coarser grid
 COARSE_REGULARIZATION_GRID = (20.0, 100.0, 500.0, 2500.0)
 
 
