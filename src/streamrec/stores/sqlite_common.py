@@ -117,6 +117,14 @@ class SqliteDatabase:
             self._writer.execute("VACUUM")
             return not self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
 
+    def scrub(self, removed: bool) -> None:
+        """After an erasure: rebuild the file when rows were removed (see :meth:`rewrite`),
+        otherwise only empty the WAL."""
+        if removed:
+            self.rewrite()
+        else:
+            self.truncate_wal()
+
     def positions(self) -> dict[int, int]:
         rows = self.reader().execute("SELECT shard, next_offset FROM stream_positions").fetchall()
         return {int(s): int(o) for s, o in rows}

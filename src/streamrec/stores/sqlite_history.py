@@ -121,10 +121,7 @@ class SqliteHistoryStore:
         SqliteDatabase.rewrite): page splits leave copies of rows in unallocated page space."""
         with self._db.transaction() as conn:
             deleted = conn.execute("DELETE FROM history WHERE user_id = ?", (user_id,)).rowcount
-        if deleted:
-            self._db.rewrite()
-        else:
-            self._db.truncate_wal()
+        self._db.scrub(bool(deleted))
         return int(deleted)
 
     def purge_expired(self, now: float | None = None, max_rows: int = 10_000) -> int:

@@ -213,10 +213,7 @@ class SqliteUserStateStore:
                 (user_id,),
             )
             deleted = conn.execute("DELETE FROM user_events WHERE key = ?", (user_id,)).rowcount
-        if deleted or excluded:
-            self._db.rewrite()
-        else:
-            self._db.truncate_wal()
+        self._db.scrub(bool(deleted or excluded))
         return int(deleted)
 
     def purge_expired(self, now: float | None = None, max_rows: int = 10_000) -> int:
