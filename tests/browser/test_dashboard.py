@@ -53,6 +53,11 @@ def test_with_the_key_it_renders_charts_tables_and_lookups(
     page.wait_for_function("() => Number(document.body.dataset.polls || 0) >= 2")
     assert page.locator("#chart-events canvas").count() == 1
     assert page.locator("#chart-lag canvas").count() == 1
+    # under `serve` each poll may reach another API worker: wait until one has counted them
+    page.wait_for_function(
+        "() => document.querySelector('#chart-events').innerText.includes('purchase')",
+        timeout=15_000,
+    )
     legend = page.inner_text("#chart-events")
     assert "view" in legend and "purchase" in legend  # one series per event type seen
     groups = {row.split("\t")[0] for row in page.locator("#table-lag tbody tr").all_inner_texts()}
