@@ -20,6 +20,7 @@ from streamrec.testing._process import free_port, wait_until
 pytestmark = pytest.mark.slow
 
 TRACKING_ID = "serve-test"
+ADMIN_KEY = "serve-test-admin"
 
 
 @pytest.fixture
@@ -31,6 +32,7 @@ def serve(tmp_path: Path) -> Iterator[str]:
         "STREAMREC_PORT": str(port),
         "STREAMREC_TRACKING_ID": TRACKING_ID,
         "STREAMREC_WORKERS": "2",
+        "STREAMREC_ADMIN_KEY": ADMIN_KEY,
     }
     log_path = tmp_path / "serve.log"
     with log_path.open("wb") as log:
@@ -98,6 +100,25 @@ def test_an_event_posted_to_one_worker_reaches_the_others(serve: str) -> None:
     for client in (reading, posting):
         wait_until(lambda c=client: "fresh-item" in recommended(c, "someone-new"), 30, "fresh item")
     assert posting.get("/v1/status").json()["pid"] != reading.get("/v1/status").json()["pid"]
+    for client in (posting, reading):
+        client.close()
+
+
+def test_every_worker_reports_the_counts_of_all_workers(serve: str) -> None:
+    posting, reading = clients_of_two_workers(serve)
+    events = [{"user_id": "u1", "item_id": "i1", "event_type": "purchase"}] * 3
+    response = posting.post(
+        "/v1/events", json={"events": events}, headers={"X-Tracking-Id": TRACKING_ID}
+    )
+    assert response.status_code == 202
+    for client in (posting, reading):
+        assert client.get("/v1/status").json()["events"]["accepted"] == 3
+        metrics = client.get("/metrics").text
+        assert 'streamrec_events_accepted_total{event_type="purchase"} 3.0' in metrics
+        board = client.get(
+            "/v1/admin/dashboard", headers={"Authorization": f"Bearer {ADMIN_KEY}"}
+        ).json()
+        assert board["events"]["accepted_by_type"] == {"purchase": 3}
     for client in (posting, reading):
         client.close()
 

@@ -12,10 +12,12 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from streamrec.consumers.runner import ConsumerRunner
+from streamrec.shared_metrics import shared_dir
 from streamrec.stream.base import EventLog
 
 LATENCY_BUCKETS = (
@@ -40,37 +42,46 @@ LATENCY_BUCKETS = (
 
 
 class Metrics:
+    """The API's metrics. ``registry`` is what a scrape reads: under ``streamrec serve`` it sums
+    every process's counts (see :mod:`streamrec.shared_metrics`), else this process's own."""
+
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self._shared = shared_dir()
+        if self._shared is not None:
+            MultiProcessCollector(self.registry, path=self._shared)  # type: ignore[no-untyped-call]
+        own = None if self._shared is not None else self.registry
         self.requests = Counter(
             "streamrec_http_requests",
             "HTTP requests",
             ["method", "route", "status"],
-            registry=self.registry,
+            registry=own,
         )
         self.latency = Histogram(
             "streamrec_http_request_duration_seconds",
             "HTTP request latency",
             ["method", "route"],
             buckets=LATENCY_BUCKETS,
-            registry=self.registry,
+            registry=own,
         )
         self.events_accepted = Counter(
             "streamrec_events_accepted",
             "Events acknowledged (durable in the stream)",
             ["event_type"],
-            registry=self.registry,
+            registry=own,
         )
         self.events_rejected = Counter(
-            "streamrec_events_rejected", "Events refused by validation", registry=self.registry
+            "streamrec_events_rejected", "Events refused by validation", registry=own
         )
 
     def watch_stream(self, event_log: EventLog, groups: list[str]) -> None:
         self.registry.register(_LagCollector(event_log, groups))
 
     def watch_consumers(self, runners: list[ConsumerRunner]) -> None:
-        """Export the failures of the consumer runners of this process (the list may grow)."""
-        self.registry.register(_FailureCollector(runners))
+        """Export the failures of the consumer runners of this process (the list may grow);
+        in the shared folder every process counts its own (``consumer_failures``)."""
+        if self._shared is None:
+            self.registry.register(_FailureCollector(runners))
 
 
 class _FailureCollector(Collector):

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from streamrec import shared_metrics
 from streamrec.cli.common import ConfigOption, settings_from, with_tracking_id
 from streamrec.config import Settings
 from streamrec.errors import StreamrecError
@@ -80,6 +81,7 @@ def cmd_serve(config: ConfigOption = None, demo: DemoOption = False) -> None:
     except OSError as exc:
         raise StreamrecError(f"cannot listen on {settings.host}:{settings.port}: {exc}") from exc
     table = ProcessTable(settings.data_dir / "processes.json")
+    shared_metrics.prepare_dir(settings.data_dir)  # before the children start: they inherit it
     children = serve_children(settings, sock, table.path, worker_count(settings))
     supervisor = Supervisor(children, table, on_event=lambda text: out.print(text))
     stop = threading.Event()

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 
 from streamrec.consumers.base import ReleasingSink, Sink
 from streamrec.errors import UnavailableError
+from streamrec.shared_metrics import consumer_failures
 from streamrec.stream.base import EventLog, StreamConsumer, StreamRecord
 
 log = logging.getLogger(__name__)
@@ -114,6 +115,9 @@ class ConsumerRunner:
         """Record a failure; return how long to wait before the retry."""
         kind = type(exc).__name__
         self.failures[kind] = self.failures.get(kind, 0) + 1
+        shared = consumer_failures()
+        if shared is not None:
+            shared.labels(self.group, kind).inc()
         self.consecutive_failures += 1
         if self.failing_since is None:
             self.failing_since = time.monotonic()
