@@ -4,7 +4,7 @@ Under ``serve`` every API worker and consumer group is its own process, and each
 what it saw: ``/metrics``, ``/v1/status`` and the dashboard would show whichever worker answered.
 prometheus_client's multiprocess mode fixes that: each process writes its counters and histograms
 to memory-mapped files in one folder, and any worker's scrape sums them all. The supervisor empties
-the folder (``data_dir/run/metrics``) at start and names it in ``PROMETHEUS_MULTIPROC_DIR`` before
+the folder (``data_dir/run/serve-PID/metrics``) at start and names it in ``PROMETHEUS_MULTIPROC_DIR`` before
 it spawns the children, which read the variable when they import prometheus_client. Totals are
 since the supervisor started; a restarted child's files stay, so its counts are not lost.
 
@@ -26,9 +26,9 @@ __all__ = ["ENV", "consumer_failures", "prepare_dir", "shared_dir"]
 ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
-def prepare_dir(data_dir: Path) -> Path:
-    """An empty folder for this supervisor's children, named in the environment they inherit."""
-    path = Path(data_dir) / "run" / "metrics"
+def prepare_dir(path: Path) -> Path:
+    """``path`` made an empty folder for this supervisor's children and named in the
+    environment they inherit."""
     shutil.rmtree(path, ignore_errors=True)
     path.mkdir(parents=True)
     os.environ[ENV] = str(path)

@@ -43,7 +43,8 @@ def _default_port() -> int:
 def cmd_run(
     directory: DirOption = Path(".cluster"),
     port: Annotated[int | None, typer.Option(help="First API port (else STREAMREC_PORT).")] = None,
-    apis: Annotated[int, typer.Option(help="API processes, on consecutive ports.")] = 2,
+    apis: Annotated[int, typer.Option(help="API hosts, on consecutive ports.")] = 2,
+    api_workers: Annotated[int, typer.Option(help="Worker processes of each API host.")] = 1,
     shards: Annotated[int, typer.Option(help="Kafka partitions (shard_count).")] = 2,
     consumers: Annotated[int, typer.Option(help="Processes per consumer group.")] = 1,
     retrain_interval: Annotated[
@@ -64,6 +65,7 @@ def cmd_run(
         directory=directory,
         port=port or _default_port(),
         api_count=apis,
+        api_workers=api_workers,
         shard_count=shards,
         instances=dict.fromkeys(GROUPS, consumers),
         retrain_interval_s=retrain_interval,

@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+import socket
 import threading
 from typing import Annotated
 
@@ -18,7 +20,7 @@ from streamrec.errors import StreamrecError
 from streamrec.locks import GroupLock
 from streamrec.processes import ProcessTable, Supervisor
 from streamrec.processes.http import bind_socket, serve_http
-from streamrec.processes.roles import serve_children
+from streamrec.processes.roles import parse_roles, serve_children, supervisor_dir
 from streamrec.runtime import Runtime, enabled_groups
 
 out = Console(soft_wrap=True)
@@ -64,36 +66,59 @@ def worker_count(settings: Settings) -> int:
     return settings.workers or len(os.sched_getaffinity(0))
 
 
-def cmd_serve(config: ConfigOption = None, demo: DemoOption = False) -> None:
+RolesOption = Annotated[
+    str,
+    typer.Option(
+        "--roles",
+        help="all, or some of api,history,lake,realtime,maintenance (one host of a cluster)",
+    ),
+]
+
+
+def cmd_serve(
+    config: ConfigOption = None, demo: DemoOption = False, roles: RolesOption = "all"
+) -> None:
     """Run API workers (one per core, or `workers`) sharing the port, and a process per consumer
-    group and for maintenance; each is restarted if it dies. Ctrl-C or SIGTERM stops them all."""
+    group and for maintenance; each is restarted if it dies. Ctrl-C or SIGTERM stops them all.
+    `--roles` runs a subset: each host of a cluster runs this same supervisor for its roles."""
     settings = with_tracking_id(settings_from(config))
-    for lock in lock_groups(settings, enabled_groups(settings)):
-        lock.release()  # only a check: each consumer process holds its own group's lock
+    chosen = parse_roles(roles, settings)
+    consumers = [r for r in chosen if r in enabled_groups(settings)]
+    if settings.stream_location.startswith("sqlite"):
+        for lock in lock_groups(settings, consumers):
+            lock.release()  # only a check: each consumer process holds its own group's lock
     if demo:
         runtime = Runtime(settings, serving=False)
         try:
             seed_demo_shop(runtime)
         finally:
             runtime.close()
-    try:
-        sock = bind_socket(settings.host, settings.port)
-    except OSError as exc:
-        raise StreamrecError(f"cannot listen on {settings.host}:{settings.port}: {exc}") from exc
-    table = ProcessTable(settings.data_dir / "processes.json")
-    shared_metrics.prepare_dir(settings.data_dir)  # before the children start: they inherit it
-    children = serve_children(settings, sock, table.path, worker_count(settings))
+    sock = _listen(settings) if "api" in chosen else None
+    run_dir = supervisor_dir(settings.data_dir)
+    table = ProcessTable(run_dir / "processes.json")
+    shared_metrics.prepare_dir(run_dir / "metrics")  # before the children start: they inherit it
+    children = serve_children(settings, sock, table.path, worker_count(settings), chosen)
     supervisor = Supervisor(children, table, on_event=lambda text: out.print(text))
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     supervisor.start()
-    print_banner(settings, "serve")
+    if sock is not None:
+        print_banner(settings, "serve")
     out.print(f"  processes   : {', '.join(supervisor.names)}")
     try:
         supervisor.run(stop)
     finally:
-        sock.close()
+        if sock is not None:
+            sock.close()
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def _listen(settings: Settings) -> socket.socket:
+    try:
+        return bind_socket(settings.host, settings.port)
+    except OSError as exc:
+        raise StreamrecError(f"cannot listen on {settings.host}:{settings.port}: {exc}") from exc
 
 
 def cmd_api(config: ConfigOption = None) -> None:

@@ -44,6 +44,7 @@ class ClusterPlan:
     directory: Path = Path(".cluster")
     port: int = 8080
     api_count: int = 2
+    api_workers: int = 1  # worker processes of each API host's supervisor
     shard_count: int = 2
     instances: Mapping[str, int] = dataclasses.field(
         default_factory=lambda: dict.fromkeys(GROUPS, 1)

@@ -3,8 +3,9 @@
 :class:`LocalCluster` starts the real servers (Kafka, Redis, PostgreSQL, s3proxy, from
 :mod:`streamrec.testing.servers`), writes the settings every process shares to
 ``<dir>/streamrec.toml``, then starts the streamrec processes as separate OS processes, exactly as
-they would run on separate hosts: ``api`` (several, on consecutive ports), ``consume GROUP`` (one
-or more instances per group) and ``retrain`` (one job). Nothing is shared between them but the
+they would run on separate hosts, each the supervisor of ``streamrec serve --roles ROLE``: API
+hosts (several, on consecutive ports, ``api_workers`` worker processes each), consumer hosts (one
+or more instances per group) and a maintenance host that retrains when due. Nothing is shared between them but the
 servers and that file, so what works here works across hosts.
 
 Every child gets a pid file in ``<dir>/pids`` (see :mod:`streamrec.cluster.pids`). Children also
@@ -136,18 +137,23 @@ class LocalCluster:
         return env
 
     def plan_members(self) -> list[Member]:
+        """One ``streamrec serve --roles ...`` supervisor per simulated host: the API hosts
+        (``api_workers`` worker processes each), one host per consumer instance and one for
+        maintenance (retraining when due)."""
+        workers = {"STREAMREC_WORKERS": str(self.plan.api_workers)}
         members = [
-            self._member(f"api-{port}", ["api"], {"STREAMREC_PORT": str(port)}, port=port)
+            self._member(
+                f"api-{port}", _serve("api"), {"STREAMREC_PORT": str(port), **workers}, port=port
+            )
             for port in self.plan.api_ports
         ]
         for group in GROUPS:
             for i in range(self.plan.instances.get(group, 0)):
                 ready = f"consuming group {group}"
-                members.append(
-                    self._member(f"consume-{group}-{i}", ["consume", group], ready=ready)
-                )
+                members.append(self._member(f"consume-{group}-{i}", _serve(group), ready=ready))
         if self.plan.retrain_interval_s > 0:
-            members.append(self._member("retrain", ["retrain"], ready="retraining when due"))
+            ready = "maintenance running"
+            members.append(self._member("retrain", _serve("maintenance"), ready=ready))
         return members
 
     def _member(
@@ -329,11 +335,14 @@ class LocalCluster:
         self.stop()
 
 
+def _serve(role: str) -> list[str]:
+    return ["serve", "--roles", role]
+
+
 def _consumer_group(member: Member) -> str | None:
-    """The group a ``consume GROUP`` member belongs to (None for APIs and the retrain job)."""
-    if "consume" in member.args:
-        return member.args[member.args.index("consume") + 1]
-    return None
+    """The group a consumer member runs (None for APIs and the retrain job)."""
+    role = member.args[member.args.index("--roles") + 1]
+    return role if role in GROUPS else None
 
 
 def _healthy(port: int) -> bool:

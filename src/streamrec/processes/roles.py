@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
 import socket
 import sys
@@ -18,7 +19,16 @@ from streamrec.config import Settings
 from streamrec.locks import GroupLock
 from streamrec.processes.supervisor import ChildSpec
 
-__all__ = ["EXIT_GROUP_LOCKED", "api_worker", "consumer", "maintenance", "serve_children"]
+__all__ = [
+    "EXIT_GROUP_LOCKED",
+    "ROLES",
+    "api_worker",
+    "consumer",
+    "maintenance",
+    "parse_roles",
+    "serve_children",
+    "supervisor_dir",
+]
 
 EXIT_GROUP_LOCKED = 3
 
@@ -66,7 +76,11 @@ def consumer(parent_pid: int, settings: Settings, group: str) -> None:
 
     runtime = Runtime(settings, serving=False)
     try:
-        runtime.make_runner(group, serving=False).run(stop)
+        runner = runtime.make_runner(group, serving=False)
+        logging.getLogger(__name__).info(
+            "consuming group %s from %s", group, settings.stream_location
+        )
+        runner.run(stop)
     finally:
         runtime.close()
         lock.release()
@@ -80,24 +94,80 @@ def maintenance(parent_pid: int, settings: Settings) -> None:
     runtime = Runtime(settings, serving=False)
     try:
         runtime.start_maintenance()
+        logging.getLogger(__name__).info("maintenance running (purges; retraining when due)")
         stop.wait()
     finally:
         runtime.close()
 
 
-def serve_children(
-    settings: Settings, sock: socket.socket, table: Path, workers: int
-) -> list[ChildSpec]:
-    """``serve``'s processes: ``workers`` API workers on ``sock``, one per enabled consumer group,
-    one for maintenance."""
+def supervisor_dir(data_dir: Path) -> Path:
+    """This supervisor's own folder, ``data_dir/run/serve-PID``: its process table and shared
+    metrics. Several supervisors may share a data dir (the hosts of a cluster on one machine);
+    the folders of supervisors no longer running are removed."""
+    run = Path(data_dir) / "run"
+    for old in run.glob("serve-*"):
+        pid = old.name.removeprefix("serve-")
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(old, ignore_errors=True)
+    path = run / f"serve-{os.getpid()}"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+ROLES = ("api", "history", "lake", "realtime", "maintenance")
+
+
+def parse_roles(text: str, settings: Settings) -> list[str]:
+    """``--roles``: "all" (every enabled group, the API and maintenance) or a comma-separated
+    subset of :data:`ROLES`, as one host of a cluster runs (e.g. ``api`` on the web hosts,
+    ``history,realtime`` on a consumer host)."""
+    from streamrec.errors import ValidationError
     from streamrec.runtime import enabled_groups
 
-    children = [
-        ChildSpec(f"api-{i}", "api", api_worker, (settings, sock, table)) for i in range(workers)
-    ]
+    groups = enabled_groups(settings)
+    enabled = [r for r in ROLES if r not in ("history", "lake", "realtime") or r in groups]
+    if text.strip() == "all":
+        return enabled
+    roles = [r.strip() for r in text.split(",") if r.strip()]
+    for role in roles:
+        if role not in ROLES:
+            raise ValidationError(
+                "roles", f"unknown role {role!r}: all, or some of {', '.join(ROLES)}"
+            )
+        if role not in enabled:
+            raise ValidationError("roles", f"group {role!r} is switched off in the settings")
+    if not roles:
+        raise ValidationError("roles", "name at least one role")
+    return [r for r in ROLES if r in roles]
+
+
+def serve_children(
+    settings: Settings, sock: socket.socket | None, table: Path, workers: int, roles: list[str]
+) -> list[ChildSpec]:
+    """``serve``'s processes for ``roles``: ``workers`` API workers on ``sock``, one process per
+    consumer group, one for maintenance."""
+    children = []
+    if "api" in roles:
+        assert sock is not None
+        children += [
+            ChildSpec(f"api-{i}", "api", api_worker, (settings, sock, table))
+            for i in range(workers)
+        ]
     children += [
         ChildSpec(f"consumer-{group}", "consumer", consumer, (settings, group))
-        for group in enabled_groups(settings)
+        for group in roles
+        if group in ("history", "lake", "realtime")
     ]
-    children.append(ChildSpec("maintenance", "maintenance", maintenance, (settings,)))
+    if "maintenance" in roles:
+        children.append(ChildSpec("maintenance", "maintenance", maintenance, (settings,)))
     return children
