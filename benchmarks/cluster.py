@@ -9,6 +9,9 @@
   the time from its 202 to the moment it shows in ``GET /v1/users/{id}/history`` and in the
   user-state store that recommendations read is recorded; p50/p99 per repetition.
 - Memory: resident set size of every process of the cluster after the freshness load.
+- The API host: one ``serve --roles api`` supervisor with 2 worker processes on one port, driven
+  by wrk (4 connections): single-event POSTs (Kafka ``acks=all``) and GET /v1/recommendations for
+  users with history (no trained model: stream co-occurrence and popularity).
 
 Each figure is the median over repetitions with min-max; results go to benchmarks/RESULTS.md in
 their own section (replaced on each run). ``python -m benchmarks.cluster --quick`` runs less.
@@ -17,6 +20,7 @@ their own section (replaced on each run). ``python -m benchmarks.cluster --quick
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 import time
@@ -214,6 +218,38 @@ def bench_freshness(ctx: Context, cluster: LocalCluster, probes: int, rate: floa
     return section
 
 
+def bench_api(ctx: Context, cluster: LocalCluster, seconds: float) -> Section:
+    from benchmarks.wrk import post_script, run_wrk
+
+    settings = cluster.settings
+    assert settings is not None
+    workers = cluster.plan.api_workers
+    section = Section(
+        "cluster-api", f"The API host: one supervisor, {workers} worker processes on one port"
+    )
+    base = f"http://127.0.0.1:{cluster.plan.port}"
+    bodies = [
+        json.dumps({"user_id": f"w{i}", "item_id": f"i{i % 500}", "event_type": "view"}).encode()
+        for i in range(1024)
+    ]
+    headers = {"Content-Type": "application/json", "X-Tracking-Id": str(settings.tracking_id)}
+    script = post_script(ctx.scratch("wrk") / "post.lua", bodies, headers)
+    posts, recs, errors = [], [], 0
+    for _ in range(ctx.reps):
+        post = run_wrk(f"{base}/v1/events", seconds, connections=4, script=script)
+        rec = run_wrk(f"{base}/v1/recommendations/w7?n=10", seconds, connections=4)
+        posts.append(post.requests_per_s)
+        recs.append(rec.requests_per_s)
+        errors += post.non_2xx + post.socket_errors + rec.non_2xx + rec.socket_errors
+    section.add("POST /v1/events, one event a request (Kafka acks=all)", "req/s", posts)
+    section.add("GET /v1/recommendations/{id}?n=10", "req/s", recs)
+    section.method.append(
+        f"wrk -t1 -c4 for {seconds:.0f} s each, {ctx.reps} runs, after the freshness load; "
+        f"non-2xx and socket errors over all runs: {errors}"
+    )
+    return section
+
+
 def memory_section(cluster: LocalCluster) -> Section:
     section = Section("cluster-memory", "Memory (RSS) of each cluster process after the load")
     pids: dict[str, int] = {n: s.pid for n, s in cluster.servers.by_name().items() if s.pid}
@@ -232,12 +268,13 @@ def main(argv: list[str] | None = None) -> None:
     sections: list[Section] = []
     with Context.create(args.quick, reps=3) as ctx:
         plan = ClusterPlan(
-            directory=ctx.scratch("cluster"), port=_free_pair(), api_count=1,
+            directory=ctx.scratch("cluster"), port=_free_pair(), api_count=1, api_workers=2,
             retrain_interval_s=3600.0,  # the job runs (its memory is measured) but stays idle
         )  # fmt: skip
         with LocalCluster(plan) as cluster:
             probes = 30 if args.quick else 100
             sections.append(_timed(partial(bench_freshness, ctx, cluster, probes, 200.0)))
+            sections.append(_timed(partial(bench_api, ctx, cluster, 3.0 if args.quick else 8.0)))
             sections.append(memory_section(cluster))
             # The cluster's own consumers would share the measured groups: stop them first.
             for member in cluster.members.values():

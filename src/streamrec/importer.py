@@ -34,6 +34,7 @@ from streamrec.config import Settings
 from streamrec.errors import ValidationError
 from streamrec.events import (
     FUTURE_TOLERANCE_S,
+    MAX_EVENT_TYPE_LENGTH,
     MAX_ID_LENGTH,
     MILLISECONDS_THRESHOLD,
     Event,
@@ -268,7 +269,9 @@ def _fast_checks(table: pa.Table, now: float) -> tuple[np.ndarray, np.ndarray, n
         ok &= _mask(
             pc.or_(
                 pc.is_null(lengths),
-                pc.and_(pc.greater_equal(lengths, 1), pc.less_equal(lengths, 64)),
+                pc.and_(
+                    pc.greater_equal(lengths, 1), pc.less_equal(lengths, MAX_EVENT_TYPE_LENGTH)
+                ),
             )
         )
     timestamps, ts_ok = _numbers(table, "timestamp", default=now)
