@@ -38,13 +38,15 @@ from typing import Any, Literal
 import numpy as np
 import scipy.sparse as sp
 
-from streamrec.recommenders.base import Recommender, StreamBlend, as_batch
+from streamrec.recommenders.base import Recommender, StreamBlend
 from streamrec.recommenders.data import HistoryBatch, Interactions, UserHistory, type_codes_of
 from streamrec.recommenders.ease import ease_weights
 from streamrec.recommenders.one_user import (
     UserScores,
+    distinct,
+    history_row,
+    one_user_batch,
     sparse_row_product,
-    unique,
     unique_inverse,
 )
 from streamrec.recommenders.popularity import decayed_counts, window_counts
@@ -365,25 +367,24 @@ class Hybrid(Recommender):
         cfg = self.config
         if cfg.popularity_weight < 0:
             return None  # the rule would not fall along the popularity order
-        batch = as_batch([history]).known(self.n_items).last_events(cfg.max_history)
+        batch = one_user_batch(history, self.n_items, cfg.max_history)
         base_items, base, rest_const = self._base_row(batch, cfg.half_life_events)
         trans_items, trans = self._recent_row(batch) if cfg.transition_weight else _NONE
         rep = (user_repeat_candidates(batch.items, batch.types(), self._excluded)
                if cfg.repeat_weight else None)  # fmt: skip
         rep_items = rep.items if rep is not None else _NONE[0]
-        items = unique(np.concatenate([base_items, trans_items, rep_items]))
+        items, where = distinct(np.concatenate([base_items, trans_items, rep_items]))
+        split = np.cumsum([base_items.size, trans_items.size])
         scores = np.full(items.size, rest_const, np.float32)
-        scores[np.searchsorted(items, base_items)] = base
+        scores[where[: split[0]]] = base
         if cfg.transition_weight:
             row = np.zeros(items.size, np.float32)
-            row[np.searchsorted(items, trans_items)] = trans
+            row[where[split[0] : split[1]]] = trans
             scores += cfg.transition_weight * row
         if cfg.popularity_weight:
             scores += cfg.popularity_weight * self.popularity[items]
         if rep is not None and rep.items.size:
-            scores[np.searchsorted(items, rep.items)] += cfg.repeat_weight * self.repeat.rates_of(
-                rep
-            )
+            scores[where[split[1] :]] += cfg.repeat_weight * self.repeat.rates_of(rep)
         order, ties = self._rest_order()
         return UserScores(items, scores, order, self.popularity, rest_const,
                           cfg.popularity_weight, ties)  # fmt: skip
@@ -393,13 +394,13 @@ class Hybrid(Recommender):
     ) -> tuple[np.ndarray, np.ndarray, float]:
         """(items, row-normalised base scores, the normalised score of every other item)."""
         if not self.base_dense.size:
-            hist = history_matrix(batch, self.n_items, half_life)
-            cols, sums = sparse_row_product(hist.indices, hist.data, self.base_sparse)
+            hist_items, hist_values = history_row(batch, self.n_items, half_life)
+            cols, sums = sparse_row_product(hist_items, hist_values, self.base_sparse)
             return cols, _row_normalised(sums[None, :])[0], 0.0
-        hist = history_matrix(batch, self.n_items, half_life, binary=True)
-        pos = self._ease_positions()[hist.indices]
+        hist_items, hist_values = history_row(batch, self.n_items, half_life, binary=True)
+        pos = self._ease_positions()[hist_items]
         keep = pos >= 0  # scipy's column selection keeps the history's entry order
-        active_hist = sp.csr_matrix((hist.data[keep], pos[keep], np.array([0, int(keep.sum())])),
+        active_hist = sp.csr_matrix((hist_values[keep], pos[keep], np.array([0, int(keep.sum())])),
                                     shape=(1, self.base_items.size))  # fmt: skip
         active = np.asarray(active_hist @ self.base_dense, dtype=np.float32)
         floor = active.min(axis=1, keepdims=True) if active.size else np.zeros((1, 1), np.float32)

@@ -23,10 +23,16 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from streamrec.recommenders.data import HistoryBatch, UserHistory
+from streamrec.recommenders.sparse import history_matrix
+
 __all__ = [
     "UserScores",
     "best_n",
+    "distinct",
+    "history_row",
     "member",
+    "one_user_batch",
     "sparse_row_product",
     "top_n",
     "unique",
@@ -41,7 +47,7 @@ _FIRST_HEAD = 32  # items of the prior's head looked at first (beyond n); x4 whi
 class UserScores:
     """One user's score for every item of a model (see the module docstring)."""
 
-    items: np.ndarray  # int64, sorted, unique: the candidates
+    items: np.ndarray  # int64, unique (in no particular order): the candidates
     scores: np.ndarray  # float32: their exact scores
     order: np.ndarray  # int64: every item, the rule's values non-increasing along it
     prior: np.ndarray  # float32 per item, the rule's input
@@ -58,11 +64,48 @@ class UserScores:
 
     def at(self, items: np.ndarray) -> np.ndarray:
         """Exact scores of any ``items`` (model indices)."""
-        pos = np.searchsorted(self.items, items).clip(max=max(self.items.size - 1, 0))
-        hit = self.items[pos] == items if self.items.size else np.zeros(items.size, bool)
+        order = np.argsort(self.items)
+        ordered = self.items[order]
+        pos = np.searchsorted(ordered, items).clip(max=max(ordered.size - 1, 0))
+        hit = ordered[pos] == items if ordered.size else np.zeros(items.size, bool)
         out = self.rest(items)
-        out[hit] = self.scores[pos[hit]]
+        out[hit] = self.scores[order[pos[hit]]]
         return out
+
+
+def one_user_batch(history: UserHistory, n_items: int, max_history: int | None) -> HistoryBatch:
+    """``as_batch([history]).known(n_items).last_events(max_history)``, without the batch
+    machinery (a request's share of it was ~40 us)."""
+    items, weights, stamps, types = (history.items, history.weights, history.timestamps,
+                                     history.types())  # fmt: skip
+    known = (items >= 0) & (items < n_items)
+    if not known.all():
+        items, weights, stamps, types = items[known], weights[known], stamps[known], types[known]
+    if max_history is not None and items.size > max_history:
+        cut = items.size - max_history
+        items, weights, stamps, types = items[cut:], weights[cut:], stamps[cut:], types[cut:]
+    indptr = np.array([0, items.size], np.int64)
+    return HistoryBatch(indptr, items.astype(np.int32), weights.astype(np.float32),
+                        stamps.astype(np.float64), types.astype(np.int8))  # fmt: skip
+
+
+def history_row(
+    batch: HistoryBatch, n_items: int, half_life: float | None, binary: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """``history_matrix`` of a one-user batch as (ascending items, values). Repeated events of
+    an item are summed as scipy sums them; only three or more of one item make the order of
+    that float32 sum matter, and then scipy itself does it."""
+    values = np.ones(batch.items.size, np.float32) if binary else batch.weights.copy()
+    if half_life is not None and batch.items.size:
+        rank = np.arange(batch.items.size - 1, -1, -1)
+        values = values * np.exp2(-rank / half_life).astype(np.float32)
+    items, inverse = unique_inverse(batch.items)
+    if items.size and int(np.bincount(inverse).max()) > 2:
+        hist = history_matrix(batch, n_items, half_life, binary)
+        return hist.indices.astype(np.int64), hist.data
+    sums = np.zeros(items.size, np.float32)
+    np.add.at(sums, inverse, values)
+    return items, np.minimum(sums, 1.0) if binary else sums
 
 
 def sparse_row_product(
@@ -80,19 +123,20 @@ def sparse_row_product(
     offsets = np.repeat(np.cumsum(lengths) - lengths, lengths)
     where = np.repeat(starts, lengths) + (np.arange(total) - offsets)
     products = np.repeat(values.astype(np.float32), lengths) * matrix.data[where]
-    cols, inverse = _distinct(matrix.indices[where], matrix.shape[1])
+    cols, inverse = distinct(matrix.indices[where])
     sums = np.zeros(cols.size, np.float32)
     np.add.at(sums, inverse, products)  # unbuffered, in order: scipy's accumulation order
     return cols, sums
 
 
-def _distinct(values: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct ``values`` (in no particular order) and each value's position among them,
-    through a per-thread scratch array of ``size`` slots instead of a sort; every slot read
-    here is written first, so the scratch needs no clearing."""
+def distinct(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct non-negative ``values`` (in no particular order) and each value's position
+    among them, through a per-thread scratch array instead of a sort; every slot read here is
+    written first, so the scratch needs no clearing."""
+    size = int(values.max(initial=-1)) + 1
     slots = getattr(_SCRATCH, "slots", None)
     if slots is None or slots.size < size:
-        slots = _SCRATCH.slots = np.empty(size, np.int64)
+        slots = _SCRATCH.slots = np.empty(max(size, 1024), np.int64)
     entries = np.arange(values.size)
     slots[values] = entries  # one of each value's entries wins, the same for all of them
     distinct = values[slots[values] == entries].astype(np.int64)
@@ -149,12 +193,11 @@ def top_n(
     known_idx, known_scores = known
     if n <= 0:
         return known_idx[:0], known_scores[:0]
-    sorted_known = np.sort(known_idx)
     ok = ~blocked(known_idx)
     head = min(order.size, n + _FIRST_HEAD)
     while True:
         pos = np.arange(head)
-        fresh = ~member(order[:head], sorted_known)
+        fresh = ~_marked(order[:head], known_idx)
         pos = pos[fresh]
         pos = pos[~blocked(order[pos])]
         idx = np.concatenate([known_idx[ok], order[pos]])
@@ -182,6 +225,19 @@ def _closed(
     if last > bound:
         return True
     return ties_in_order and last == bound and int(top_idx[-1]) <= int(order[head - 1])
+
+
+def _marked(values: np.ndarray, marks: np.ndarray) -> np.ndarray:
+    """``np.isin(values, marks)`` for non-negative indices, through a per-thread bool scratch
+    (set, read, cleared: no sort of ``marks``)."""
+    size = int(max(values.max(initial=-1), marks.max(initial=-1))) + 1
+    flags = getattr(_SCRATCH, "flags", None)
+    if flags is None or flags.size < size:
+        flags = _SCRATCH.flags = np.zeros(max(size, 1024), bool)
+    flags[marks] = True
+    out = flags[values]
+    flags[marks] = False
+    return np.asarray(out)
 
 
 def member(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:

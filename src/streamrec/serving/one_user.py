@@ -50,7 +50,7 @@ class SparseScores:
     """One request's scores in the space: exact ones for ``idx``, the model's rule for the rest
     of its items (along ``order``); every other item of the space scores -inf."""
 
-    idx: np.ndarray  # int64 space indices, unique
+    idx: np.ndarray  # int64 space indices, unique (any order)
     scores: np.ndarray  # float64
     model: UserScores
     order: np.ndarray  # int64 space indices: the model's rest order
