@@ -1,4 +1,5 @@
-"""The one-user path (recommend_user / user_scores) returns exactly the batch path's ranking."""
+"""The one-user path (recommend_user / user_scores) returns exactly the batch path's ranking,
+for every recipe that has one (Hybrid with each base, ItemKNN)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streamrec.recommenders.base import as_batch, top_k
+from streamrec.recommenders.base import Recommender, as_batch, top_k
 from streamrec.recommenders.data import EVENT_TYPES, Interactions, UserHistory
 from streamrec.recommenders.hybrid import Hybrid
+from streamrec.recommenders.itemknn import ItemKNN
 from streamrec.recommenders.one_user import best_n, sparse_row_product
 from streamrec.recommenders.sparse import history_matrix
 from streamrec.synthetic import generate_interactions
@@ -32,11 +34,24 @@ def data() -> Interactions:
     return encode_events(table).interactions()
 
 
+KNN_VARIANTS = {
+    "item-knn": {"k": 20},
+    "item-knn-binary-recent": {"k": 20, "binary": True, "half_life_events": 4.0},
+}
+
+
 @functools.cache
-def fitted(variant: str) -> Hybrid:
-    model = Hybrid(tune=False, **VARIANTS[variant])  # type: ignore[arg-type]
+def fitted(variant: str) -> Recommender:
+    model: Recommender
+    if variant in KNN_VARIANTS:
+        model = ItemKNN(**KNN_VARIANTS[variant])  # type: ignore[arg-type]
+    else:
+        model = Hybrid(tune=False, **VARIANTS[variant])  # type: ignore[arg-type]
     model.fit(data())
     return model
+
+
+ALL = sorted(VARIANTS) + sorted(KNN_VARIANTS)
 
 
 @functools.cache
@@ -64,7 +79,7 @@ def histories(n: int, seed: int) -> list[UserHistory]:
 
 
 def assert_same_rows(
-    model: Hybrid, batch: list[UserHistory], n: int, exclude: list[np.ndarray]
+    model: Recommender, batch: list[UserHistory], n: int, exclude: list[np.ndarray]
 ) -> None:
     ids, vals = model.recommend(batch, n, exclude=exclude)
     for row, history in enumerate(batch):
@@ -73,7 +88,7 @@ def assert_same_rows(
         np.testing.assert_array_equal(one_vals, vals[row], err_msg=f"row {row}")
 
 
-@pytest.mark.parametrize("variant", sorted(VARIANTS))
+@pytest.mark.parametrize("variant", ALL)
 def test_one_user_path_ranks_as_the_batch_path(variant: str) -> None:
     model = fitted(variant)
     batch = histories(700, seed=1)
@@ -113,7 +128,7 @@ history_entries = st.lists(
 @settings(max_examples=60, deadline=None)
 @given(
     entries=history_entries,
-    variant=st.sampled_from(sorted(VARIANTS)),
+    variant=st.sampled_from(ALL),
     n=st.integers(1, 30),
     exclude=st.lists(st.integers(-3, 210), max_size=20),
 )
@@ -131,7 +146,7 @@ def test_random_histories_rank_as_the_batch_path(
         np.testing.assert_array_equal(one_vals, vals[0])
 
 
-@pytest.mark.parametrize("variant", sorted(VARIANTS))
+@pytest.mark.parametrize("variant", ALL)
 def test_no_method_changes_its_inputs(variant: str) -> None:
     model = fitted(variant)
     history = histories(400, seed=4)[350]
@@ -150,8 +165,9 @@ def test_no_method_changes_its_inputs(variant: str) -> None:
     np.testing.assert_array_equal(user.items, user_items)
 
 
-def test_user_scores_give_every_items_batch_score() -> None:
-    model = fitted("ease")
+@pytest.mark.parametrize("variant", ["ease", "knn", "item-knn"])
+def test_user_scores_give_every_items_batch_score(variant: str) -> None:
+    model = fitted(variant)
     for history in histories(320, seed=5)[300:]:
         user = model.user_scores(history)
         assert user is not None
@@ -161,6 +177,7 @@ def test_user_scores_give_every_items_batch_score() -> None:
 
 def test_sparse_row_product_sums_as_scipy_does() -> None:
     model = fitted("knn")
+    assert isinstance(model, Hybrid)
     for history in histories(310, seed=6)[300:]:
         hist = history_matrix(as_batch([history]).known(model.n_items), model.n_items, 8.0)
         cols, sums = sparse_row_product(hist.indices, hist.data, model.base_sparse)

@@ -10,7 +10,9 @@ import pytest
 
 from streamrec.catalogue import Item
 from streamrec.events import Event
+from streamrec.recommenders.base import Recommender
 from streamrec.recommenders.hybrid import Hybrid
+from streamrec.recommenders.itemknn import ItemKNN
 from streamrec.runtime import Runtime
 from streamrec.serving.service import RecommendationService
 from streamrec.synthetic import generate_interactions
@@ -27,9 +29,11 @@ def feed(runtime: Runtime, events: Sequence[Event]) -> None:
     runtime.make_runner("realtime").drain()
 
 
-def hybrid(**params: Any) -> Hybrid:
+def hybrid(**params: Any) -> Recommender:
     encoded = encode_events(generate_interactions(80, 60, 4000, seed=3))
-    model = Hybrid(tune=False, **params)
+    model = (
+        ItemKNN(k=20) if params.pop("recipe", None) == "item-knn" else Hybrid(tune=False, **params)
+    )
     model.fit(encoded.interactions())
     model.item_vocab = encoded.items
     return model
@@ -85,6 +89,7 @@ def assert_paths_agree(runtime: Runtime, items: list[str]) -> set[str]:
         {"stream_weight": 0.5, "repeat_weight": 1.0, "base": "knn"},
         {"stream_weight": 0.5, "repeat_weight": 1.0, "base": "ease"},
         {"stream_weight": 0.0, "popularity_weight": 0.0, "base": "knn"},
+        {"recipe": "item-knn", "stream_weight": 0.0},  # its stream blend weight is 0
     ],
 )
 def test_one_user_path_serves_what_the_dense_path_serves(
@@ -94,7 +99,7 @@ def test_one_user_path_serves_what_the_dense_path_serves(
     assert model.item_vocab is not None
     items = model.item_vocab.ids()
     runtime = make_runtime(stream_item_min_users=1)
-    attach(runtime, FakeRegistry(FakeActive("v1", "hybrid", model)))
+    attach(runtime, FakeRegistry(FakeActive("v1", model.recipe, model)))
     feed(runtime, user_events(items, seed=1))
     runtime.catalogue.upsert([Item(items[k], hidden=True) for k in (0, 7, 9)])
     runtime.recommendations.catalogue.invalidate()

@@ -431,13 +431,14 @@ class Hybrid(Recommender):
     def _rest_order(self) -> tuple[np.ndarray, bool]:
         """Items by descending popularity (ties by index), built once per model; with no
         popularity term every other item scores the same and index order is exact on ties."""
-        if not self.config.popularity_weight:
-            return np.arange(self.n_items, dtype=np.int64), True
-        cached = self._one_user_cache.get("order")
+        flat = not self.config.popularity_weight
+        cached = self._one_user_cache.get("flat" if flat else "order")
         if cached is None or cached[0] is not self.popularity:
-            order = np.lexsort((np.arange(self.popularity.size), -self.popularity))
-            cached = self._one_user_cache["order"] = (self.popularity, order.astype(np.int64))
-        return cached[1], False
+            order = (np.arange(self.n_items) if flat else
+                     np.lexsort((np.arange(self.popularity.size), -self.popularity)))  # fmt: skip
+            cached = (self.popularity, order.astype(np.int64))
+            self._one_user_cache["flat" if flat else "order"] = cached
+        return cached[1], flat
 
     # -- persistence ------------------------------------------------------------------------
     def _arrays(self) -> dict[str, np.ndarray]:
