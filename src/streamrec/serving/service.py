@@ -13,7 +13,9 @@ added here with a hand-set weight. Then items the user bought or rated
 are dropped and the top n taken. ``exploration_weight`` (Personalize's explorationWeight, an
 operator's choice, 0 by default) gives that share of the slots to trending items the model has
 never seen. The only I/O is indexed reads of the user's events and exclusions and one of the
-returned items' metadata.
+returned items' metadata. Where the model scores one history in sparse form and the request has
+no filter and no exploration, the same ranking comes from the candidates alone, without arrays
+over the whole item space (serving/one_user.py).
 
 A user with no usable events, or a server with no model and no co-occurrence for the user, gets
 popularity from the stream, labelled ``{"recipe": "popularity"}``.
