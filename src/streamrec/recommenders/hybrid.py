@@ -43,11 +43,11 @@ from streamrec.recommenders.data import HistoryBatch, Interactions, UserHistory,
 from streamrec.recommenders.ease import ease_weights
 from streamrec.recommenders.one_user import (
     UserScores,
-    distinct,
     history_row,
+    member,
     one_user_batch,
     sparse_row_product,
-    unique_inverse,
+    unique,
 )
 from streamrec.recommenders.popularity import decayed_counts, window_counts
 from streamrec.recommenders.repeat import RepeatRates, user_repeat_candidates
@@ -373,18 +373,21 @@ class Hybrid(Recommender):
         rep = (user_repeat_candidates(batch.items, batch.types(), self._excluded)
                if cfg.repeat_weight else None)  # fmt: skip
         rep_items = rep.items if rep is not None else _NONE[0]
-        items, where = distinct(np.concatenate([base_items, trans_items, rep_items]))
-        split = np.cumsum([base_items.size, trans_items.size])
+        # base_items are ascending and distinct; the few others are appended after them
+        extra = unique(np.concatenate([trans_items, rep_items]))
+        extra = extra[~member(extra, base_items)]
+        items = np.concatenate([base_items, extra])
         scores = np.full(items.size, rest_const, np.float32)
-        scores[where[: split[0]]] = base
+        scores[: base_items.size] = base
         if cfg.transition_weight:
             row = np.zeros(items.size, np.float32)
-            row[where[split[0] : split[1]]] = trans
+            row[_positions(base_items, extra, trans_items)] = trans
             scores += cfg.transition_weight * row
         if cfg.popularity_weight:
             scores += cfg.popularity_weight * self.popularity[items]
         if rep is not None and rep.items.size:
-            scores[where[split[1] :]] += cfg.repeat_weight * self.repeat.rates_of(rep)
+            where = _positions(base_items, extra, rep.items)
+            scores[where] += cfg.repeat_weight * self.repeat.rates_of(rep)
         order, ties = self._rest_order()
         return UserScores(items, scores, order, self.popularity, rest_const,
                           cfg.popularity_weight, ties)  # fmt: skip
@@ -411,11 +414,13 @@ class Hybrid(Recommender):
         """``_recent_scores`` of one history over the transitions, as (items, normalised). The
         last few events weigh 1, 1/2, 1/4...: their sums per item are exact in any order, and
         the batch product's zero entries (older events) add +0, so they are left out."""
-        recent = batch.items[-self.config.last_items :] if batch.items.size else batch.items
-        weights = np.exp2(-np.arange(recent.size, dtype=np.float32))[::-1]
-        items, inverse = unique_inverse(recent)
-        values = np.zeros(items.size, np.float32)
-        np.add.at(values, inverse, weights)
+        last = self.config.last_items
+        recent = batch.items[-last:].tolist() if last > 0 else []
+        weights: dict[int, float] = {}
+        for back, item in enumerate(reversed(recent)):
+            weights[item] = weights.get(item, 0.0) + 2.0**-back
+        items = np.array(sorted(weights), np.int64)
+        values = np.array([weights[i] for i in sorted(weights)], np.float32)
         cols, sums = sparse_row_product(items, values, self.transitions)
         return cols, _row_normalised(sums[None, :])[0]
 
@@ -556,6 +561,14 @@ class _GridSearch:
             self.consider(replace(self.best, prior=kind, popularity_weight=pw), clearly=True)
         self.model.metadata["validation_ndcg@10"] = round(float(self.best_gains.mean()), 5)
         return self.best
+
+
+def _positions(first: np.ndarray, then: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Where each of ``values`` sits in ``concatenate([first, then])``, both ascending and
+    distinct, every value in one of them."""
+    pos = np.searchsorted(first, values)
+    inside = first[pos.clip(max=max(first.size - 1, 0))] == values if first.size else pos < 0
+    return np.where(inside, pos, first.size + np.searchsorted(then, values))
 
 
 @functools.lru_cache(maxsize=16)
