@@ -3,7 +3,9 @@
 Built on the same data directory as the server under test (a second reader of its SQLite files),
 with one BLAS thread as ``streamrec serve`` uses, it times for the same users:
 
-- ``model.score`` of the user's history alone (the trained model's share of a request);
+- ``model.score`` of the user's history alone (the batch path: a dense row over every item);
+- ``model.recommend_user`` of the same history (the one-user path: the model's share of a
+  request where the recipe has one, see recommenders/one_user.py);
 - ``RecommendationService.recommend`` + ``decorate``: everything the route does but HTTP and JSON
   (user-state read, fold-in, stream co-occurrence, exclusions, top-n, catalogue metadata).
 """
@@ -63,12 +65,14 @@ class InProcessLimit:
 
     def measure(self) -> dict[str, Any]:
         """Per-call wall times (ms) of both, and recommend+decorate calls per second."""
-        score = self.view.model.score
+        score, one = self.view.model.score, self.view.model.recommend_user
         with threadpool_limits(1):
             score_ms = timed([partial(score, [h]) for h in self.histories])
+            one_ms = timed([partial(one, h, self.n) for h in self.histories])
             recommend_ms = timed([partial(self.respond, u) for u in self.users])
         return {
             "score_p50_ms": statistics.median(score_ms),
+            "one_user_p50_ms": statistics.median(one_ms),
             "recommend_p50_ms": statistics.median(recommend_ms),
             "recommend_per_s": 1000.0 * len(recommend_ms) / sum(recommend_ms),
             "history_events_p50": statistics.median(len(h.items) for h in self.histories),

@@ -165,6 +165,8 @@ def describe_latency(
     path = "RecommendationService.recommend + decorate, in-process, p50 (limit)"
     per_s = "the same in-process calls, one after another on one thread (limit)"
     section.add(score, "ms", got["score_p50_ms"], is_limit=True)
+    one = f"model.recommend_user (one-user path, top {N}) of the same histories, p50 (limit)"
+    section.add(one, "ms", got["one_user_p50_ms"], is_limit=True)
     section.add(path, "ms", got["recommend_p50_ms"], is_limit=True)
     section.add(f"GET p50 at {FIXED_RATE:,.0f} req/s", "ms", got["p50"], goal=Goal("<", 3),
                 limit=path)  # fmt: skip
@@ -190,7 +192,8 @@ def describe_latency(
         f" -c{SATURATION_CONNECTIONS} -d{ctx.seconds:.0f}s cycling over the same URLs, after"
         " the same wrk run against GET /healthz (an empty endpoint).",
         f"Limits, in the harness process before each repetition, for {LIMIT_USERS} of those users"
-        " on the same data dir with one BLAS thread (as serve): model.score alone, and the whole"
+        " on the same data dir with one BLAS thread (as serve): model.score alone (the batch path),"
+        " model.recommend_user (the one-user path a request takes), and the whole"
         " request path without HTTP (user-state read, fold-in, stream co-occurrence, exclusions,"
         " top-n, metadata); calls/s = calls / their summed wall time.",
     ]

@@ -23,6 +23,7 @@ from streamrec.config import Settings
 from streamrec.events import Event
 from streamrec.recommenders.base import Recommender
 from streamrec.recommenders.data import UserHistory
+from streamrec.recommenders.hybrid import Hybrid
 from streamrec.recommenders.itemknn import ItemKNN
 from streamrec.runtime import Runtime
 from streamrec.synthetic import generate_catalogue, generate_interactions
@@ -75,12 +76,12 @@ def load_catalogue(runtime: Runtime, n_items: int) -> None:
         runtime.catalogue.upsert(items[start : start + 5000])
 
 
-def fit_model(table: object) -> ItemKNN:
+def fit_model(table: object, recipe: str) -> Recommender:
     encoded = encode_events(table)  # type: ignore[arg-type]
-    model = ItemKNN(k=100)
+    model: Recommender = ItemKNN(k=100) if recipe == "item-knn" else Hybrid()
     started = time.perf_counter()
     model.fit(encoded.interactions())
-    print(f"item-knn fit on {len(encoded.user)} events: {time.perf_counter() - started:.1f} s")
+    print(f"{recipe} fit on {len(encoded.user)} events: {time.perf_counter() - started:.1f} s")
     model.item_vocab = encoded.items
     return model
 
@@ -107,13 +108,16 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--stream", type=int, default=200_000)
     parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--recipe", choices=("item-knn", "hybrid"), default="item-knn")
+    parser.add_argument("--exploration", type=float, default=0.1)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        runtime = Runtime(Settings(data_dir=Path(tmp), datalake=False, exploration_weight=0.1))
+        settings = Settings(data_dir=Path(tmp), datalake=False, exploration_weight=args.exploration)
+        runtime = Runtime(settings)
         load_catalogue(runtime, args.items)
         table = generate_interactions(args.items // 5, args.items, args.events, seed=1)
-        model = fit_model(table)
-        runtime.models = Registry(Active("bench", "item-knn", model))  # type: ignore[attr-defined]
+        model = fit_model(table, args.recipe)
+        runtime.models = Registry(Active("bench", args.recipe, model))  # type: ignore[attr-defined]
         users = stream_events(runtime, table, args.stream)
         rng = np.random.default_rng(0)
         picked = [str(u) for u in rng.choice(users, args.requests)]
@@ -123,7 +127,14 @@ def main() -> None:
             for u in picked
         ]
         timed("model.score (the limit)", [lambda h=h: model.score([h]) for h in histories])
+        timed(
+            "model.recommend_user n=10",
+            [lambda h=h: model.recommend_user(h, 10) for h in histories],
+        )
         timed("recommend n=10", [lambda u=u: service.recommend(u, 10) for u in picked])
+        service.one_user_path = False
+        timed("recommend n=10, dense path", [lambda u=u: service.recommend(u, 10) for u in picked])
+        service.one_user_path = True
         cat = 'INCLUDE ItemID WHERE Items.categories IN ("Books", "Music") AND Items.price < 30'
         timed(
             "recommend + Items filter",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
@@ -19,6 +19,7 @@ import numpy as np
 
 from streamrec.errors import ModelError
 from streamrec.recommenders.data import HistoryBatch, Interactions, UserHistory
+from streamrec.recommenders.one_user import UserScores, member, top_n, unique
 from streamrec.recommenders.vocab import Vocabulary
 
 __all__ = ["MIN_INTERACTIONS", "MIN_ITEMS", "Histories", "Recommender", "StreamBlend", "top_k"]
@@ -41,19 +42,36 @@ class StreamBlend:
 
 
 def top_k(scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Best ``n`` columns per row, best first; -inf scores come back as index -1 (padding)."""
+    """Best ``n`` columns per row, best first, equal scores by ascending column (so any path
+    that computes the same scores, such as one_user.top_n, returns the same ranking); -inf
+    scores come back as index -1 (padding)."""
     n_rows, n_cols = scores.shape
     n = min(n, n_cols)
     if n <= 0:
         return np.zeros((n_rows, 0), np.int32), np.zeros((n_rows, 0), np.float32)
-    part = np.argpartition(-scores, n - 1, axis=1)[:, :n] if n < n_cols else None
-    idx = part if part is not None else np.tile(np.arange(n_cols), (n_rows, 1))
+    if n < n_cols:
+        idx = np.argpartition(-scores, n - 1, axis=1)[:, :n]
+        _settle_ties(scores, idx)
+    else:
+        idx = np.tile(np.arange(n_cols), (n_rows, 1))
     vals = np.take_along_axis(scores, idx, axis=1)
-    order = np.argsort(-vals, axis=1, kind="stable")
+    order = np.lexsort((idx, -vals), axis=1)
     idx = np.take_along_axis(idx, order, axis=1).astype(np.int32)
     vals = np.take_along_axis(vals, order, axis=1).astype(np.float32)
     idx[~np.isfinite(vals)] = -1
     return idx, vals
+
+
+def _settle_ties(scores: np.ndarray, idx: np.ndarray) -> None:
+    """Where more columns than fit tie at a row's n-th best score, take the lowest of them
+    (argpartition picks any); rows whose n-th best is -inf are padding there anyway."""
+    kth = np.take_along_axis(scores, idx, axis=1).min(axis=1)
+    chosen = (np.take_along_axis(scores, idx, axis=1) == kth[:, None]).sum(axis=1)
+    tied = (scores == kth[:, None]).sum(axis=1)
+    for row in np.flatnonzero((tied > chosen) & np.isfinite(kth)):
+        better = np.flatnonzero(scores[row] > kth[row])
+        level = np.flatnonzero(scores[row] == kth[row])
+        idx[row] = np.concatenate([better, level[: idx.shape[1] - better.size]])
 
 
 def as_batch(histories: Histories) -> HistoryBatch:
@@ -134,6 +152,37 @@ class Recommender(ABC):
             return np.zeros((0, n), np.int32), np.zeros((0, n), np.float32)
         return np.concatenate(ids), np.concatenate(vals)
 
+    def user_scores(self, history: UserHistory) -> UserScores | None:
+        """One history's scores in sparse form (one_user.py), for a request; None where the
+        recipe has none (its dense ``score`` row is then what a request uses)."""
+        return None
+
+    def recommend_user(
+        self,
+        history: UserHistory,
+        n: int = 10,
+        exclude_seen: bool = True,
+        exclude: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``recommend`` for one history: the same row of items and scores, computed without
+        a dense row where the recipe has ``user_scores``."""
+        self._require_fitted()
+        scores = self.user_scores(history)
+        if scores is None:
+            ids, vals = self.recommend([history], n, exclude_seen, None if exclude is None
+                                       else [exclude])  # fmt: skip
+            return ids[0], vals[0]
+        drop = [history.items] if exclude_seen else []
+        drop += [] if exclude is None else [np.asarray(exclude, dtype=np.int64)]
+        banned = unique(np.concatenate(drop)) if drop else np.zeros(0, np.int64)
+        idx, vals = top_n((scores.items, scores.scores), scores.order, _rest_of(scores), n,
+                          lambda items: member(items, banned), scores.ties_in_order)  # fmt: skip
+        width = min(n, self.n_items)
+        ids = np.full(width, -1, np.int32)
+        out = np.full(width, -np.inf, np.float32)
+        ids[: idx.size], out[: idx.size] = idx, vals
+        return ids, out
+
     def _mask(
         self,
         scores: np.ndarray,
@@ -186,6 +235,11 @@ class Recommender(ABC):
     @abstractmethod
     def _restore(self, arrays: dict[str, np.ndarray]) -> None:
         """Inverse of ``_arrays``; shapes and dtypes are already checked."""
+
+
+def _rest_of(scores: UserScores) -> Callable[[np.ndarray], np.ndarray]:
+    """The rule's scores at positions of ``scores.order``."""
+    return lambda pos: scores.rest(scores.order[pos])
 
 
 def check_enough_data(interactions: Interactions) -> None:

@@ -30,6 +30,7 @@ users with a coarser grid so that training stays affordable.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from dataclasses import dataclass, replace
 from typing import Any, Literal
@@ -38,10 +39,18 @@ import numpy as np
 import scipy.sparse as sp
 
 from streamrec.recommenders.base import Recommender, StreamBlend
-from streamrec.recommenders.data import HistoryBatch, Interactions, type_codes_of
+from streamrec.recommenders.data import HistoryBatch, Interactions, UserHistory, type_codes_of
 from streamrec.recommenders.ease import ease_weights
+from streamrec.recommenders.one_user import (
+    UserScores,
+    history_row,
+    member,
+    one_user_batch,
+    sparse_row_product,
+    unique,
+)
 from streamrec.recommenders.popularity import decayed_counts, window_counts
-from streamrec.recommenders.repeat import RepeatRates
+from streamrec.recommenders.repeat import RepeatRates, user_repeat_candidates
 from streamrec.recommenders.sparse import (
     STREAM_NEIGHBOURS,
     STREAM_PAIR_GAP_S,
@@ -54,6 +63,7 @@ from streamrec.recommenders.sparse import (
 __all__ = ["Hybrid", "HybridConfig"]
 
 Prior = Literal["window", "decayed"]
+_NONE = (np.zeros(0, np.int64), np.zeros(0, np.float32))
 
 
 @dataclass(frozen=True)
@@ -144,10 +154,12 @@ class Hybrid(Recommender):
         self.transitions = sp.csr_matrix((0, 0), dtype=np.float32)
         self.popularity = np.zeros(0, np.float32)
         self.repeat = RepeatRates()
+        # arrays a request needs, derived from the learned ones once (keyed by the source array)
+        self._one_user_cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     @property
     def _excluded(self) -> frozenset[int]:
-        return type_codes_of(self.config.excluded_types)
+        return _type_codes(self.config.excluded_types)
 
     def stream_blend(self) -> StreamBlend:
         return StreamBlend(self.config.stream_weight, self.config.last_items)
@@ -347,6 +359,92 @@ class Hybrid(Recommender):
             self.repeat.add_to(scores, batch, self._excluded, cfg.repeat_weight)
         return scores
 
+    # -- one user (a request): the same scores without a dense row, see one_user.py ---------
+    def user_scores(self, history: UserHistory) -> UserScores | None:
+        """The batch ``_score`` row of one history in sparse form: the items the base,
+        transitions or repeats reach, exactly; every other item the base's constant (0, or
+        EASE's floor) plus the popularity term."""
+        cfg = self.config
+        if cfg.popularity_weight < 0:
+            return None  # the rule would not fall along the popularity order
+        batch = one_user_batch(history, self.n_items, cfg.max_history)
+        base_items, base, rest_const = self._base_row(batch, cfg.half_life_events)
+        trans_items, trans = self._recent_row(batch) if cfg.transition_weight else _NONE
+        rep = (user_repeat_candidates(batch.items, batch.types(), self._excluded)
+               if cfg.repeat_weight else None)  # fmt: skip
+        rep_items = rep.items if rep is not None else _NONE[0]
+        # base_items are ascending and distinct; the few others are appended after them
+        extra = unique(np.concatenate([trans_items, rep_items]))
+        extra = extra[~member(extra, base_items)]
+        items = np.concatenate([base_items, extra])
+        scores = np.full(items.size, rest_const, np.float32)
+        scores[: base_items.size] = base
+        if cfg.transition_weight:
+            row = np.zeros(items.size, np.float32)
+            row[_positions(base_items, extra, trans_items)] = trans
+            scores += cfg.transition_weight * row
+        if cfg.popularity_weight:
+            scores += cfg.popularity_weight * self.popularity[items]
+        if rep is not None and rep.items.size:
+            where = _positions(base_items, extra, rep.items)
+            scores[where] += cfg.repeat_weight * self.repeat.rates_of(rep)
+        order, ties = self._rest_order()
+        return UserScores(items, scores, order, self.popularity, rest_const,
+                          cfg.popularity_weight, ties)  # fmt: skip
+
+    def _base_row(
+        self, batch: HistoryBatch, half_life: float | None
+    ) -> tuple[np.ndarray, np.ndarray, float]:
+        """(items, row-normalised base scores, the normalised score of every other item)."""
+        if not self.base_dense.size:
+            hist_items, hist_values = history_row(batch, self.n_items, half_life)
+            cols, sums = sparse_row_product(hist_items, hist_values, self.base_sparse)
+            return cols, _row_normalised(sums[None, :])[0], 0.0
+        hist_items, hist_values = history_row(batch, self.n_items, half_life, binary=True)
+        pos = self._ease_positions()[hist_items]
+        keep = pos >= 0  # scipy's column selection keeps the history's entry order
+        active_hist = sp.csr_matrix((hist_values[keep], pos[keep], np.array([0, int(keep.sum())])),
+                                    shape=(1, self.base_items.size))  # fmt: skip
+        active = np.asarray(active_hist @ self.base_dense, dtype=np.float32)
+        floor = active.min(axis=1, keepdims=True) if active.size else np.zeros((1, 1), np.float32)
+        row = _row_normalised(np.concatenate([active, floor], axis=1))[0]
+        return self.base_items.astype(np.int64), row[:-1], float(row[-1])
+
+    def _recent_row(self, batch: HistoryBatch) -> tuple[np.ndarray, np.ndarray]:
+        """``_recent_scores`` of one history over the transitions, as (items, normalised). The
+        last few events weigh 1, 1/2, 1/4...: their sums per item are exact in any order, and
+        the batch product's zero entries (older events) add +0, so they are left out."""
+        last = self.config.last_items
+        recent = batch.items[-last:].tolist() if last > 0 else []
+        weights: dict[int, float] = {}
+        for back, item in enumerate(reversed(recent)):
+            weights[item] = weights.get(item, 0.0) + 2.0**-back
+        items = np.array(sorted(weights), np.int64)
+        values = np.array([weights[i] for i in sorted(weights)], np.float32)
+        cols, sums = sparse_row_product(items, values, self.transitions)
+        return cols, _row_normalised(sums[None, :])[0]
+
+    def _ease_positions(self) -> np.ndarray:
+        """Position of each item in ``base_items`` (-1 outside), built once per model."""
+        cached = self._one_user_cache.get("ease")
+        if cached is None or cached[0] is not self.base_items:
+            pos = np.full(self.n_items, -1, np.int64)
+            pos[self.base_items] = np.arange(self.base_items.size)
+            cached = self._one_user_cache["ease"] = (self.base_items, pos)
+        return cached[1]
+
+    def _rest_order(self) -> tuple[np.ndarray, bool]:
+        """Items by descending popularity (ties by index), built once per model; with no
+        popularity term every other item scores the same and index order is exact on ties."""
+        flat = not self.config.popularity_weight
+        cached = self._one_user_cache.get("flat" if flat else "order")
+        if cached is None or cached[0] is not self.popularity:
+            order = (np.arange(self.n_items) if flat else
+                     np.lexsort((np.arange(self.popularity.size), -self.popularity)))  # fmt: skip
+            cached = (self.popularity, order.astype(np.int64))
+            self._one_user_cache["flat" if flat else "order"] = cached
+        return cached[1], flat
+
     # -- persistence ------------------------------------------------------------------------
     def _arrays(self) -> dict[str, np.ndarray]:
         t, b = self.transitions, self.base_sparse
@@ -463,6 +561,19 @@ class _GridSearch:
             self.consider(replace(self.best, prior=kind, popularity_weight=pw), clearly=True)
         self.model.metadata["validation_ndcg@10"] = round(float(self.best_gains.mean()), 5)
         return self.best
+
+
+def _positions(first: np.ndarray, then: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Where each of ``values`` sits in ``concatenate([first, then])``, both ascending and
+    distinct, every value in one of them."""
+    pos = np.searchsorted(first, values)
+    inside = first[pos.clip(max=max(first.size - 1, 0))] == values if first.size else pos < 0
+    return np.where(inside, pos, first.size + np.searchsorted(then, values))
+
+
+@functools.lru_cache(maxsize=16)
+def _type_codes(names: tuple[str, ...]) -> frozenset[int]:
+    return type_codes_of(names)  # per request otherwise: ~4% of a request's scoring
 
 
 def _scaled(values: np.ndarray) -> np.ndarray:

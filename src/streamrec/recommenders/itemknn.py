@@ -12,7 +12,13 @@ import numpy as np
 import scipy.sparse as sp
 
 from streamrec.recommenders.base import Recommender
-from streamrec.recommenders.data import HistoryBatch, Interactions
+from streamrec.recommenders.data import HistoryBatch, Interactions, UserHistory
+from streamrec.recommenders.one_user import (
+    UserScores,
+    history_row,
+    one_user_batch,
+    sparse_row_product,
+)
 from streamrec.recommenders.sparse import cosine_neighbours, history_matrix
 
 __all__ = ["ItemKNN", "ItemKNNConfig"]
@@ -39,6 +45,7 @@ class ItemKNN(Recommender):
         super().__init__()
         self.config = ItemKNNConfig(k, shrink, binary, half_life_events)
         self.similarity = sp.csr_matrix((0, 0), dtype=np.float32)
+        self._order = np.zeros(0, np.int64)  # every item in index order, for user_scores
 
     def _fit(self, interactions: Interactions) -> None:
         user_items = interactions.to_csr(binary=self.config.binary)
@@ -51,6 +58,18 @@ class ItemKNN(Recommender):
         cfg = self.config
         hist = history_matrix(batch, self.n_items, cfg.half_life_events, cfg.binary)
         return np.asarray((hist @ self.similarity).toarray(), dtype=np.float32)
+
+    def user_scores(self, history: UserHistory) -> UserScores:
+        """The ``_score`` row of one history: the neighbours of its items exactly, every other
+        item 0 (ties in index order)."""
+        cfg = self.config
+        batch = one_user_batch(history, self.n_items, None)
+        items, values = history_row(batch, self.n_items, cfg.half_life_events, cfg.binary)
+        cols, sums = sparse_row_product(items, values, self.similarity)
+        if self._order.size != self.n_items:
+            self._order = np.arange(self.n_items, dtype=np.int64)
+        prior = np.zeros(0, np.float32)  # unused: rest_weight 0
+        return UserScores(cols, sums, self._order, prior, ties_in_order=True)
 
     def _arrays(self) -> dict[str, np.ndarray]:
         s = self.similarity

@@ -24,7 +24,7 @@ import numpy as np
 
 from streamrec.recommenders.data import EVENT_TYPES, HistoryBatch
 
-__all__ = ["MAX_RANK", "RepeatRates", "repeat_candidates"]
+__all__ = ["MAX_RANK", "RepeatRates", "repeat_candidates", "user_repeat_candidates"]
 
 MAX_RANK = 20  # only the user's 20 most recent distinct items are repeat candidates
 _RANK_STARTS = np.array([0, 1, 2, 3, 4, 5, 7, 10, 15], dtype=np.int64)
@@ -73,6 +73,35 @@ def repeat_candidates(batch: HistoryBatch, excluded: frozenset[int]) -> Candidat
         np.searchsorted(_RANK_STARTS, rank, side="right") - 1,
         types[last],
         np.minimum(counts, _COUNTS) - 1,
+    )
+
+
+def user_repeat_candidates(
+    items: np.ndarray, types: np.ndarray, excluded: frozenset[int]
+) -> Candidates:
+    """``repeat_candidates`` of a one-user batch (its events oldest first): one pass over the
+    events, newest first, in plain Python; a request's history is tens of events, where the
+    batch version's sorts and hashing cost ~0.1-0.2 ms."""
+    rank: dict[int, int] = {}  # distinct item -> its rank (0: the newest)
+    count: dict[int, int] = {}
+    newest_type: dict[int, int] = {}
+    banned: set[int] = set()
+    for item, kind in zip(reversed(items.tolist()), reversed(types.tolist()), strict=True):
+        if item not in rank:
+            rank[item] = len(rank)
+            newest_type[item] = kind
+            count[item] = 0
+        count[item] += 1
+        if kind in excluded:
+            banned.add(item)
+    keep = [i for i, r in rank.items() if r < MAX_RANK and i not in banned]
+    ranks = np.array([rank[i] for i in keep], np.int64)
+    return Candidates(
+        np.zeros(len(keep), np.int64),
+        np.array(keep, np.int64),
+        np.searchsorted(_RANK_STARTS, ranks, side="right") - 1,
+        np.array([newest_type[i] for i in keep], np.int64),
+        np.minimum(np.array([count[i] for i in keep], np.int64), _COUNTS) - 1,
     )
 
 

@@ -48,6 +48,15 @@ class ModelView:
         self.contiguous = bool(np.array_equal(head, np.arange(self.n_items)))
         self._inverse = np.full(int(self.to_space.max(initial=-1)) + 1, -1, np.int64)
         self._inverse[self.to_space] = np.arange(self.to_space.size)
+        self._mapped: tuple[np.ndarray, np.ndarray] | None = None
+
+    def in_space(self, order: np.ndarray) -> np.ndarray:
+        """Space indices of a per-model item order (the one-user path's rest order), mapped
+        once per order array rather than per request."""
+        mapped = self._mapped
+        if mapped is None or mapped[0] is not order:
+            mapped = self._mapped = (order, self.to_space[order])
+        return mapped[1]
 
     @property
     def recipe(self) -> str:

@@ -13,7 +13,9 @@ added here with a hand-set weight. Then items the user bought or rated
 are dropped and the top n taken. ``exploration_weight`` (Personalize's explorationWeight, an
 operator's choice, 0 by default) gives that share of the slots to trending items the model has
 never seen. The only I/O is indexed reads of the user's events and exclusions and one of the
-returned items' metadata.
+returned items' metadata. Where the model scores one history in sparse form and the request has
+no filter and no exploration, the same ranking comes from the candidates alone, without arrays
+over the whole item space (serving/one_user.py).
 
 A user with no usable events, or a server with no model and no co-occurrence for the user, gets
 popularity from the stream, labelled ``{"recipe": "popularity"}``.
@@ -43,6 +45,7 @@ from streamrec.recommenders.base import StreamBlend
 from streamrec.recommenders.data import UserHistory, event_type_codes
 from streamrec.serving.catalogue_view import CatalogueView
 from streamrec.serving.models import ModelSource, ModelView, ModelViews
+from streamrec.serving.one_user import Exclusions, SparseScores
 from streamrec.serving.popular import PopularItems
 from streamrec.serving.scoring import ranked, scaled, top_items
 from streamrec.serving.space import ItemSpace
@@ -96,6 +99,9 @@ class RecommendationService:
         # Whether an id the space lacks came on the stream and waits for admission (the
         # runtime's ItemAdmission.waiting): such an item exists, it has nothing similar yet.
         self.waiting: Callable[[str], bool] = lambda item_id: False
+        # rank from the model's and the stream's candidates where the model can (serving/
+        # one_user.py); False: always the dense path (the same ranking, for tests to compare)
+        self.one_user_path = True
 
     # -- the public API ---------------------------------------------------------------------------
 
@@ -113,8 +119,13 @@ class RecommendationService:
         events = self.events(user_id, session_id)
         size = self._size()
         interactions = self._interactions(events)
+        excluded = self._excluded(user_id, session_id)
+        if filt is None and self._slots(n) == 0 and self.one_user_path:
+            fast = self._one_user(events, interactions, [*exclude, *excluded], size, n)
+            if fast is not None:
+                return fast
         personal = self._personal(events, interactions.items, size)
-        blocked = self._blocked(interactions, exclude, size, self._excluded(user_id, session_id))
+        blocked = self._blocked(interactions, exclude, size, excluded)
         if filt is not None:
             ctx = FilterContext(self.catalogue.index(), size, self.space.indices, interactions)
             blocked |= ~allowed_items(filt, ctx)
@@ -257,10 +268,9 @@ class RecommendationService:
         popularity)."""
         if not events:
             return None
-        weights = np.array([self._weights.get(e.event_type, 1.0) for e in events], np.float32)
         scores = np.full(size, -np.inf)
         view = self.models.current()
-        used_model = view is not None and self._add_model(view, events, items, weights, scores)
+        used_model = view is not None and self._add_model(view, events, items, scores)
         blend = view.model.stream_blend() if view is not None else StreamBlend(1.0)
         used_stream = self._add_stream(items, blend, scores, used_model)
         if not (used_model or used_stream):
@@ -269,21 +279,58 @@ class RecommendationService:
             return _Personal(scores, view.recipe, view.version)
         return _Personal(scores, "cooccurrence", None)
 
+    def _one_user(
+        self,
+        events: Sequence[UserEvent],
+        interactions: UserInteractions,
+        drop_ids: Sequence[str],
+        size: int,
+        n: int,
+    ) -> Recommendations | None:
+        """``recommend`` from candidates only (serving/one_user.py), where the model has a
+        one-user path and knows one of the user's items; None: take the dense path."""
+        view = self.models.current()
+        if view is None or view.n_items != view.model.n_items:
+            return None
+        history = self._history(view, events, interactions.items)
+        user = view.model.user_scores(history) if history is not None else None
+        if user is None:
+            return None
+        scores = SparseScores.of(view, user)
+        idx, term = self._stream_term(interactions.items, view.model.stream_blend(), size, True)
+        if idx.size:
+            scores = scores.with_stream(view, idx, term)
+        seen = np.isin(interactions.event_types, list(self._seen_types))
+        drop = self.space.indices(list(drop_ids)) if drop_ids else np.zeros(0, np.int64)
+        blocked = Exclusions.of(self.catalogue.index().hidden, size, interactions.items[seen], drop)
+        top_idx, top_scores = scores.top(n, blocked)
+        values = top_scores.astype(np.float32).astype(float).tolist()
+        items = list(zip(self.space.ids(top_idx), values, strict=True))
+        return Recommendations(view.recipe, view.version, items)
+
+    def _history(
+        self, view: ModelView, events: Sequence[UserEvent], items: np.ndarray
+    ) -> UserHistory | None:
+        """The events on items the model knows, as it scores them (None: it knows none)."""
+        model_items = view.model_index(items)
+        known = model_items >= 0
+        if not known.any():
+            return None
+        weights = np.array([self._weights.get(e.event_type, 1.0) for e in events], np.float32)
+        stamps = np.array([e.timestamp for e in events], np.float64)
+        types = event_type_codes([e.event_type for e in events])
+        return UserHistory.of(model_items[known], weights[known], stamps[known], types[known])
+
     def _add_model(
         self,
         view: ModelView,
         events: Sequence[UserEvent],
         items: np.ndarray,
-        weights: np.ndarray,
         scores: np.ndarray,
     ) -> bool:
-        model_items = view.model_index(items)
-        known = model_items >= 0
-        if not known.any():
+        history = self._history(view, events, items)
+        if history is None:
             return False
-        stamps = np.array([e.timestamp for e in events], np.float64)
-        types = event_type_codes([e.event_type for e in events])
-        history = UserHistory.of(model_items[known], weights[known], stamps[known], types[known])
         raw = view.model.score([history])[0][: view.n_items]
         if view.contiguous and view.n_items <= scores.size:
             scores[: view.n_items] = raw
@@ -299,27 +346,37 @@ class RecommendationService:
         """The stream's co-occurrence rows of the last ``blend.last_items`` events, scaled to a
         maximum of 1, times the model's learned ``blend.weight`` (alone when there is no
         model); items the model does not score get that term alone."""
-        if blend.weight <= 0 and used_model:
+        idx, term = self._stream_term(items, blend, scores.size, used_model)
+        if idx.size == 0:
             return False
+        current = scores[idx]
+        scores[idx] = np.where(np.isfinite(current), current + term, term)
+        return True
+
+    def _stream_term(
+        self, items: np.ndarray, blend: StreamBlend, size: int, used_model: bool
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(space indices, the stream's term for each): see ``_add_stream``."""
+        if blend.weight <= 0 and used_model:
+            return np.zeros(0, np.int64), np.zeros(0)
         recent = items[-blend.last_items :].tolist()
         decay = np.exp2(-np.arange(len(recent), dtype=np.float64))[::-1].tolist()
         pairs = [(i, w) for i, w in zip(recent, decay, strict=True) if i >= 0]
         idx, values = self.stream.cooccurrence_scores(
-            [i for i, _ in pairs], [w for _, w in pairs], scores.size
+            [i for i, _ in pairs], [w for _, w in pairs], size
         )
-        if idx.size == 0:
-            return False
-        term = blend.weight * scaled(values) if used_model else scaled(values)
-        current = scores[idx]
-        scores[idx] = np.where(np.isfinite(current), current + term, term)
-        return True
+        return idx, blend.weight * scaled(values) if used_model else scaled(values)
+
+    def _slots(self, n: int) -> int:
+        """Slots of a top ``n`` given to exploration (see ``_with_exploration``)."""
+        return int(np.ceil(n * self.settings.exploration_weight))
 
     def _with_exploration(
         self, personal: _Personal, blocked: np.ndarray, n: int
     ) -> list[tuple[str, float | None]]:
         """The top ``n``, with the last ``exploration_weight`` share of the slots given to the
         most trending items the model has never seen (none unless the operator asks)."""
-        slots = int(np.ceil(n * self.settings.exploration_weight))
+        slots = self._slots(n)
         if slots == 0:
             return top_items(personal.scores, blocked, n, self.space, False)
         fresh = self._fresh_items(self.models.current(), blocked.size)
