@@ -26,6 +26,18 @@ class HistoryEntry:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class ErasureMark:
+    """An erased user's events, known by the digest of their id: every event of that user on
+    ``shard`` below offset ``upto`` is dropped by the consumers (see streamrec.erasure)."""
+
+    mark_id: int  # grows by one per mark; readers ask for the marks after the last they saw
+    shard: int
+    upto: int
+    digest: str
+    recorded_at: float
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class UserEvent:
     item_id: str
     event_type: str
@@ -82,6 +94,18 @@ class UserStateStore(PositionedSink, Protocol):
 
     def erase_user(self, user_id: str) -> int:
         """Remove the user's events and excluded items; return how many events were removed."""
+        ...
+
+    def record_erasure(self, shard: int, upto: int, digest: str, now: float) -> None:
+        """Store an :class:`ErasureMark` (the erasure ledger every consumer reads)."""
+        ...
+
+    def erasures(self, after: int = 0) -> list[ErasureMark]:
+        """The erasure marks with a ``mark_id`` above ``after``, oldest first."""
+        ...
+
+    def forget_erasures(self, older_than: float) -> int:
+        """Remove marks recorded before `older_than` (no event they drop is retained any more)."""
         ...
 
     def purge_expired(self, now: float | None = None, max_rows: int = 10_000) -> int:
