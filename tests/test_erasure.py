@@ -16,20 +16,11 @@ from streamrec.api.app import create_app
 from streamrec.lake.reader import LakeReader
 from streamrec.models.retrain import Retrainer, pending_request
 from streamrec.runtime import Runtime
+from tests.backend_search import files_holding
 from tests.conftest import ADMIN, AUTH, RuntimeFactory, drain
 
 USER = "erase-me-5c1f9e"
 OTHERS = [f"someone-else-{k}" for k in range(6)]
-
-
-def files_holding(data_dir: Path, user: str) -> list[str]:
-    """Files whose bytes hold the id in UTF-8 or in numpy's UTF-32 (string arrays in .npz)."""
-    needles = (user.encode(), user.encode("utf-32-le"))
-    return [
-        str(path.relative_to(data_dir))
-        for path in sorted(data_dir.rglob("*"))
-        if path.is_file() and any(n in path.read_bytes() for n in needles)
-    ]
 
 
 def lake_rows_of(runtime: Runtime, user: str) -> int:

@@ -37,6 +37,7 @@ from streamrec.serving.state_snapshot import (
     restore_state,
 )
 from streamrec.stores import HistoryStore, UserStateStore, open_history_store, open_user_state_store
+from streamrec.stores.base import ScrubsAfterErasure
 from streamrec.stream import EventLog, open_event_log
 
 if TYPE_CHECKING:
@@ -322,6 +323,10 @@ class Runtime:
             "state_events_deleted": self.user_state.erase_user(user_id),
             "stream_events_deleted": self.event_log.erase_user(user_id),
         }
+        if final:
+            for store in (self.history, self.user_state):
+                if isinstance(store, ScrubsAfterErasure):
+                    store.scrub_after_erasure()
         if self.settings.datalake:
             from streamrec.lake import erase
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from streamrec.stream.base import StreamRecord
 
@@ -113,3 +113,11 @@ class UserStateStore(PositionedSink, Protocol):
         ITEM_BUCKET_RETENTION_S, in transactions of at most `max_rows` rows; return the
         activity buckets deleted (rows per item and minute in SQL, minutes in Redis)."""
         ...
+
+
+@runtime_checkable
+class ScrubsAfterErasure(Protocol):
+    """A store whose server keeps its own copies of deleted data on disk (Redis's AOF and RDB):
+    ``scrub_after_erasure`` asks it to rewrite them, once an erasure is complete."""
+
+    def scrub_after_erasure(self) -> None: ...

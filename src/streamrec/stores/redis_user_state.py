@@ -35,6 +35,7 @@ from streamrec.stores.redis_common import (
     connect,
     flatten_positions,
     read_positions,
+    rewrite_persistence,
     unavailable_on_error,
 )
 from streamrec.stores.sqlite_user_state import BUCKET_S, SEEN_EVENT_TTL_S, event_seq, session_key
@@ -223,6 +224,9 @@ class RedisUserStateStore:
             return 0
         with unavailable_on_error("user state"):
             return int(self._client.zrem(f"{self._ns}:us:erased", *old))
+
+    def scrub_after_erasure(self) -> None:
+        rewrite_persistence(self._client, "user state")
 
     def purge_expired(self, now: float | None = None, max_rows: int = 10_000) -> int:
         now = time.time() if now is None else now
