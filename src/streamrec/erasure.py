@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 
 CATCH_UP_S = 50.0
 _POLL_S = 0.2
+_CLOSE_WAIT_S = 60.0  # a job stops between steps; one step (a store's erase) may take this long
 _LEASE_S = CATCH_UP_S + 60.0  # a job's process holds it this long before another may resume it
 
 
@@ -102,7 +103,9 @@ class ErasureJobs:
         with self._lock:
             threads = list(self._threads)
         for thread in threads:
-            thread.join()
+            thread.join(timeout=_CLOSE_WAIT_S)
+            if thread.is_alive():
+                log.warning("an erasure job is still running as the runtime closes")
         self._journal.close()
 
     def _spawn(self, job: Erasure, user_id: str, heads: dict[int, int]) -> None:
