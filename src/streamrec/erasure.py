@@ -12,11 +12,13 @@ copy stays in freed pages or old frames.
 
 Then, on a thread: a consumer may already hold some of the user's events in a polled batch or in
 the lake writer's buffer. The job waits until every consumer group has committed past the stream
-position of the erasure, erases the stores and the stream again, rewrites the Parquet files that
-hold the user's rows, removes the tombstone (which holds the id), and asks for a retrain (see
-:mod:`streamrec.models.retrain`: the item-item statistics of the served model lose what the user
-contributed; trained models keep no per-user rows). The job is then ``done``; if the groups do not
-catch up within ``CATCH_UP_S`` it finishes anyway as ``partial``.
+position of the erasure on the user's shard (the lake group writes its buffers at once for an
+erasure, see :mod:`streamrec.consumers.lake`), erases the stores and the stream again, rewrites
+the Parquet files that hold the user's rows, removes the tombstone (which holds the id), has Redis
+rewrite its own files, and asks for a retrain (see :mod:`streamrec.models.retrain`: the item-item
+statistics of the served model lose what the user contributed; trained models keep no per-user
+rows). The job is then ``done``; if the groups do not catch up within ``CATCH_UP_S`` it finishes
+anyway as ``partial``.
 
 Jobs are known by a random id and kept in ``data_dir/erasures.db`` (see
 :mod:`streamrec.erasure_journal`): the id of the user is there only while the job runs. Closing
@@ -73,8 +75,9 @@ class ErasureJobs:
     def start(self, user_id: str) -> Erasure:
         """Mark the erasure in the ledger, erase what can be erased now; finish on a thread."""
         runtime = self._runtime
-        heads = {s.shard: s.head for s in runtime.event_log.status()}
         shard = shard_for(user_id, runtime.event_log.shard_count)
+        # the user's events are all on their shard: the groups must pass its head of now
+        heads = {s.shard: s.head for s in runtime.event_log.status() if s.shard == shard}
         now = time.time()
         runtime.user_state.record_erasure(shard, heads.get(shard, 0), user_digest(user_id), now)
         job = Erasure(uuid.uuid4().hex, now)
@@ -145,7 +148,8 @@ class ErasureJobs:
             return False
         while time.monotonic() < deadline:
             status = self._runtime.event_log.status(groups)
-            if all(s.committed.get(g, 0) >= heads.get(s.shard, 0) for s in status for g in groups):
+            mine = [s for s in status if s.shard in heads]
+            if all(s.committed.get(g, 0) >= heads[s.shard] for s in mine for g in groups):
                 return True
             if self._stop.wait(_POLL_S):
                 return False

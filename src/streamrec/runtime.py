@@ -159,19 +159,13 @@ class Runtime:
         self, group: str, batch_size: int | None = None, serving: bool = True
     ) -> ConsumerRunner:
         s = self.settings
-        in_memory = group == "realtime" and serving
         return ConsumerRunner(
             self.event_log,
             self.make_sink(group, serving),
             batch_size=batch_size or s.consumer_batch_size,
             checkpoint_interval_s=s.checkpoint_interval_s,
-            erased=self.erased_filter(in_memory),
+            erased=ErasedFilter(self.user_state),
         )
-
-    def erased_filter(self, in_memory: bool) -> ErasedFilter:
-        """Drops erased users' events (see streamrec.consumers.erased); with ``in_memory`` the
-        serving state also forgets the users of new erasures."""
-        return ErasedFilter(self.user_state, self.state_feed.forget if in_memory else None)
 
     def _item_exists(self, item_id: str) -> bool:
         """In the active model's vocabulary or in the catalogue (stream item admission)."""
@@ -239,7 +233,7 @@ class Runtime:
             self.event_log,
             sink,
             batch_size=self.settings.consumer_batch_size,
-            erased=self.erased_filter(in_memory=True),
+            erased=ErasedFilter(self.user_state),
         )
         self._threads.append(start_in_thread(runner, self._stop))
 

@@ -41,16 +41,13 @@ def test_the_digest_is_not_the_id() -> None:
 def test_drops_only_the_marked_user_below_the_mark_on_their_shard() -> None:
     ledger = Ledger()
     ledger.add(shard=0, upto=3, user="gone")
-    seen: list[set[str]] = []
-    erased = ErasedFilter(ledger, seen.append)
-    erased.refresh()
+    erased = ErasedFilter(ledger)
+    assert [m.digest for m in erased.refresh()] == [user_digest("gone")]
     batch = records("gone", "kept", "gone", "gone") + records("gone", shard=1)
     kept, dropped = erased.split(batch)
     assert [(r.shard, r.offset) for r in dropped] == [(0, 0), (0, 2)]
     assert [(r.shard, r.offset) for r in kept] == [(0, 1), (0, 3), (1, 0)]
-    assert seen == [{user_digest("gone")}]
-    erased.refresh()  # nothing new: no second call
-    assert len(seen) == 1
+    assert erased.refresh() == []  # nothing new
 
 
 def test_skipped_runs_move_the_safe_offset_past_dropped_records() -> None:
@@ -114,5 +111,64 @@ def test_marks_are_read_from_the_user_state_store(tmp_path: Path) -> None:
     runner.drain()
     assert state.recent_events("gone", 10) == []
     assert [e.item_id for e in state.recent_events("session:s", 10)] == ["b"]
+    state.close()
+    log.close()
+
+
+def test_the_lake_drops_buffered_events_of_an_erased_user_and_commits_at_once(
+    tmp_path: Path,
+) -> None:
+    """Events buffered before the mark never reach a file, and the group commits past the
+    erasure at the next checkpoint, not a flush interval (60 s by default) later."""
+    from streamrec.config import Settings
+    from streamrec.consumers.lake import LakeSink
+    from streamrec.lake import LakeReader
+    from streamrec.stream import open_event_log
+
+    settings = Settings(data_dir=tmp_path / "data", shard_count=1, lake_flush_interval_s=3600.0)
+    log = open_event_log(settings)
+    log.append([make_event(u, f"i{k}") for k in range(10) for u in ("gone", "kept")])
+    state = SqliteUserStateStore(tmp_path / "state.db")
+    runner = ConsumerRunner(
+        log,
+        LakeSink.from_settings(settings),
+        checkpoint_interval_s=3600.0,
+        erased=ErasedFilter(state),
+    )
+    runner.drain()  # all 20 buffered, nothing committed yet
+    assert log.status(["lake"])[0].committed.get("lake", 0) == 0
+    state.record_erasure(0, 20, user_digest("gone"), now=1.0)
+    log.append([make_event("gone", "after"), make_event("gone", "after-2")])
+    runner.drain()  # learns the mark with its next batch; writes at the checkpoint
+    assert log.status(["lake"])[0].committed["lake"] == 22
+    users = LakeReader(settings.lake_location).query("SELECT user_id, item_id FROM events_raw")
+    rows = sorted(zip(*users.to_pydict().values(), strict=True))
+    assert rows == sorted(
+        [("gone", "after"), ("gone", "after-2")] + [("kept", f"i{k}") for k in range(10)]
+    )
+    runner.close()
+    state.close()
+    log.close()
+
+
+def test_a_serving_tail_forgets_the_users_of_new_marks(tmp_path: Path) -> None:
+    from streamrec.consumers.realtime import StreamTailSink
+    from streamrec.serving.space import ItemSpace
+    from streamrec.serving.state_snapshot import StateFeed
+    from streamrec.serving.stream_state import StreamState
+
+    log = SqliteEventLog(tmp_path / "s.db", 1)
+    log.append([make_event("gone", "a"), make_event("kept", "b")])
+    state = SqliteUserStateStore(tmp_path / "state.db")
+    feed = StateFeed(StreamState(ItemSpace(), {}), counted={})
+    runner = ConsumerRunner(log, StreamTailSink("tail", feed, {0: 2}), erased=ErasedFilter(state))
+    runner.drain()
+    assert b"gone" in feed.state.snapshot({})
+    state.record_erasure(0, 2, user_digest("gone"), now=1.0)
+    log.append([make_event("kept", "c")])  # the next batch brings the mark along
+    runner.drain()
+    assert b"gone" not in feed.state.snapshot({})
+    assert b"kept" in feed.state.snapshot({})
+    runner.close()
     state.close()
     log.close()

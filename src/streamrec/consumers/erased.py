@@ -19,12 +19,20 @@ import hashlib
 import math
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from streamrec.stores.base import ErasureMark
 from streamrec.stream.base import StreamRecord
 
-__all__ = ["IDLE_REFRESH_S", "ErasedFilter", "ErasureLedger", "SkippedRuns", "user_digest"]
+__all__ = [
+    "IDLE_REFRESH_S",
+    "ErasedFilter",
+    "ErasureAwareSink",
+    "ErasureLedger",
+    "SkippedRuns",
+    "marked_users",
+    "user_digest",
+]
 
 IDLE_REFRESH_S = 1.0
 
@@ -38,26 +46,38 @@ class ErasureLedger(Protocol):
     def erasures(self, after: int = 0) -> list[ErasureMark]: ...
 
 
-class ErasedFilter:
-    """The marks one runner knows; ``on_marks`` is called with the digests of new marks (the
-    serving process forgets those users in its in-memory state)."""
+@runtime_checkable
+class ErasureAwareSink(Protocol):
+    """A sink that holds events beyond the batch it is given (the lake writer's buffers, a
+    serving process's in-memory state): told of new marks, it forgets the marked users' events
+    below them."""
 
-    def __init__(
-        self,
-        ledger: ErasureLedger,
-        on_marks: Callable[[set[str]], None] | None = None,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
+    def erased(self, marks: Sequence[ErasureMark]) -> None: ...
+
+
+def marked_users(marks: Iterable[ErasureMark]) -> dict[int, dict[str, int]]:
+    """shard -> digest -> the offset below which that user's events are erased."""
+    out: dict[int, dict[str, int]] = {}
+    for mark in marks:
+        upto = out.setdefault(mark.shard, {})
+        upto[mark.digest] = max(upto.get(mark.digest, 0), mark.upto)
+    return out
+
+
+class ErasedFilter:
+    """The marks one runner knows. :meth:`refresh` returns the new ones: the runner hands them
+    to a sink that holds events of its own (:class:`ErasureAwareSink`)."""
+
+    def __init__(self, ledger: ErasureLedger, clock: Callable[[], float] = time.monotonic) -> None:
         self._ledger = ledger
-        self._on_marks = on_marks
         self._clock = clock
         self._after = 0
         self._upto: dict[int, dict[str, int]] = {}  # shard -> digest -> erased below this
         self._highest: dict[int, int] = {}  # shard -> the highest upto of its marks
         self._refreshed_at = -math.inf
 
-    def refresh(self) -> None:
-        """Read the marks recorded since the last read."""
+    def refresh(self) -> list[ErasureMark]:
+        """Read the marks recorded since the last read; returns them."""
         self._refreshed_at = self._clock()
         marks = self._ledger.erasures(self._after)
         for mark in marks:
@@ -65,12 +85,12 @@ class ErasedFilter:
             upto[mark.digest] = max(upto.get(mark.digest, 0), mark.upto)
             self._highest[mark.shard] = max(self._highest.get(mark.shard, 0), mark.upto)
             self._after = max(self._after, mark.mark_id)
-        if marks and self._on_marks is not None:
-            self._on_marks({mark.digest for mark in marks})
+        return marks
 
-    def refresh_when_idle(self) -> None:
+    def refresh_when_idle(self) -> list[ErasureMark]:
         if self._clock() - self._refreshed_at >= IDLE_REFRESH_S:
-            self.refresh()
+            return self.refresh()
+        return []
 
     def split(
         self, records: Sequence[StreamRecord]

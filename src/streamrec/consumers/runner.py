@@ -22,8 +22,9 @@ import time
 from collections.abc import Mapping
 
 from streamrec.consumers.base import ReleasingSink, Sink
-from streamrec.consumers.erased import ErasedFilter, SkippedRuns
+from streamrec.consumers.erased import ErasedFilter, ErasureAwareSink, SkippedRuns
 from streamrec.errors import UnavailableError
+from streamrec.stores.base import ErasureMark
 from streamrec.stream.base import EventLog, StreamConsumer, StreamRecord
 
 log = logging.getLogger(__name__)
@@ -92,7 +93,7 @@ class ConsumerRunner:
             self._unwritten = []
             self.processed += len(records)
         elif not polled and self._erased is not None:
-            self._erased.refresh_when_idle()
+            self._tell_sink(self._erased.refresh_when_idle())
         if time.monotonic() - self._last_checkpoint >= self._checkpoint_interval_s:
             self.checkpoint()
         return polled or len(records)
@@ -100,13 +101,17 @@ class ConsumerRunner:
     def _without_erased(self, records: list[StreamRecord]) -> list[StreamRecord]:
         if self._erased is None or not records:
             return records
-        self._erased.refresh()
+        self._tell_sink(self._erased.refresh())
         self._skipped.polled(records)
         kept, dropped = self._erased.split(records)
         if dropped:
             self._skipped.add(dropped)
             self.dropped += len(dropped)
         return kept
+
+    def _tell_sink(self, marks: list[ErasureMark]) -> None:
+        if marks and isinstance(self._sink, ErasureAwareSink):
+            self._sink.erased(marks)
 
     def _release(self, shards: list[int]) -> None:
         """Shards moved to another member: drop what this runner and its sink hold of them
