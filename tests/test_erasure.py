@@ -132,3 +132,14 @@ def test_an_unknown_erasure_is_a_404_naming_it(client: TestClient) -> None:
     response = client.get("/v1/erasures/no-such-job", headers=ADMIN)
     assert response.status_code == 404
     assert "no-such-job" in response.json()["error"]
+
+
+def test_maintenance_forgets_marks_once_the_stream_cannot_hold_their_events(
+    make_runtime: RuntimeFactory,
+) -> None:
+    runtime = make_runtime(stream_retention_hours=1.0)
+    now = 100_000.0
+    runtime.user_state.record_erasure(0, 5, "old", now=now - 3 * 3600.0)
+    runtime.user_state.record_erasure(0, 9, "recent", now=now - 1.5 * 3600.0)
+    runtime.run_maintenance(now)
+    assert [m.digest for m in runtime.user_state.erasures()] == ["recent"]

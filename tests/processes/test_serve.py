@@ -135,7 +135,9 @@ def test_an_erasure_at_one_worker_reaches_the_others(serve: str, tmp_path: Path)
     events += [{"user_id": f"kept{k % 3}", "item_id": f"e{k % 5}"} for k in range(20)]
     headers = {"X-Tracking-Id": TRACKING_ID}
     assert posting.post("/v1/events", json={"events": events}, headers=headers).status_code == 202
-    wait_until(lambda: reading.get(f"/v1/users/{user}/history").json()["items"] != [], 30, "history")
+    wait_until(
+        lambda: reading.get(f"/v1/users/{user}/history").json()["items"] != [], 30, "history"
+    )
     erasure = posting.delete(f"/v1/users/{user}", headers=ADMIN).json()
 
     def finished() -> bool:  # the status route answers from any worker
