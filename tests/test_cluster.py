@@ -326,3 +326,47 @@ def by_score(items: list[tuple[str, float]]) -> dict[float, set[str]]:
     for item, score in items:
         out.setdefault(score, set()).add(item)
     return out
+
+
+@pytest.mark.cluster
+def test_an_erased_user_is_in_no_backend_of_the_cluster(cluster: LocalCluster) -> None:
+    """DELETE at one API process, status from the other; then the user id is in no Redis key or
+    value, no PostgreSQL row, no S3 object (lake, models, snapshots), no file of the data dir.
+    Kafka cannot rewrite records: the consumers drop them and they leave with retention."""
+    from streamrec.cluster.config import S3_BUCKET
+    from tests.backend_search import (
+        files_holding,
+        objects_holding,
+        postgres_tables_holding,
+        redis_keys_holding,
+    )
+
+    user = "erase-cluster-u0"
+    settings = _settings(cluster)
+    _send(cluster, "erase-cluster", users=1, items=30)
+    _wait_for(lambda: _lake_counts(cluster, "erase-cluster")[1] == 30, "the user in the lake")
+    redis_url, postgres_url = cluster.servers.redis.url, cluster.servers.postgres.url
+    _wait_for(lambda: redis_keys_holding(redis_url, user) != [], "the user in Redis")
+    _wait_for(lambda: postgres_tables_holding(postgres_url, user) != [], "the user in PostgreSQL")
+    _send(cluster, "erase-cluster", users=1, items=30, batch=5)  # consumed meanwhile
+    first, second = cluster.plan.api_ports[:2]
+    admin = {"Authorization": f"Bearer {settings.admin_key}"}
+    with httpx.Client(timeout=30) as client:
+        url = f"http://127.0.0.1:{first}/v1/users/{user}"
+        erasure = client.delete(url, headers=admin).json()
+        status_url = f"http://127.0.0.1:{second}{erasure['status_url']}"
+        _wait_for(
+            lambda: client.get(status_url, headers=admin).json()["status"] != "running",
+            "the erasure finished",
+        )
+        assert client.get(status_url, headers=admin).json()["status"] == "done"
+    time.sleep(2.0)  # a consumer that wrongly re-created a row would have done it by now
+    assert redis_keys_holding(redis_url, user) == []
+    assert postgres_tables_holding(postgres_url, user) == []
+    assert objects_holding(f"s3://{S3_BUCKET}", user) == []
+    assert _lake_counts(cluster, "erase-cluster") == (0, 0)
+    assert files_holding(settings.data_dir, user) == []
+    # Redis's own files: the erasure has it rewrite its AOF (a log of every write) and RDB
+    redis_dir = cluster.servers.redis.directory
+    _wait_for(lambda: files_holding(redis_dir, user) == [], "Redis's files rewritten")
+    assert files_holding(cluster.servers.s3.directory, user) == []

@@ -22,6 +22,7 @@ from streamrec.catalogue import ItemCatalogue, open_catalogue
 from streamrec.config import Settings
 from streamrec.consumers.admission import ItemAdmission
 from streamrec.consumers.base import Sink
+from streamrec.consumers.erased import ErasedFilter
 from streamrec.consumers.health import LagWatch, RunningGroup, consumer_problems
 from streamrec.consumers.runner import ConsumerRunner, start_in_thread
 from streamrec.consumers.store_sink import StoreSink
@@ -36,15 +37,18 @@ from streamrec.serving.state_snapshot import (
     restore_state,
 )
 from streamrec.stores import HistoryStore, UserStateStore, open_history_store, open_user_state_store
+from streamrec.stores.base import ScrubsAfterErasure
 from streamrec.stream import EventLog, open_event_log
 
 if TYPE_CHECKING:
+    from streamrec.erasure import ErasureJobs
     from streamrec.processes.table import ProcessTable
 
 log = logging.getLogger(__name__)
 
 GROUPS = ("history", "lake", "realtime")
 MAINTENANCE_INTERVAL_S = 60.0
+ERASURE_MARK_MARGIN_S = 3600.0
 
 
 def enabled_groups(settings: Settings) -> list[str]:
@@ -103,6 +107,8 @@ class Runtime:
         self.start_hooks: list[Callable[[Runtime], None]] = []
         # Set in the API workers of a supervised ``serve``: the processes /v1/status shows.
         self.process_table: ProcessTable | None = None
+        self._erasures: ErasureJobs | None = None
+        self._erasures_lock = threading.Lock()
 
     def _restore_stream_state(self) -> StateFeed:
         """The real-time state from its snapshot, else warmed from the store (see
@@ -158,6 +164,7 @@ class Runtime:
             self.make_sink(group, serving),
             batch_size=batch_size or s.consumer_batch_size,
             checkpoint_interval_s=s.checkpoint_interval_s,
+            erased=ErasedFilter(self.user_state),
         )
 
     def _item_exists(self, item_id: str) -> bool:
@@ -222,7 +229,12 @@ class Runtime:
         group = f"api-tail-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         heads = {s.shard: s.head for s in self.event_log.status()}
         sink = StreamTailSink(group, self.state_feed, heads)
-        runner = ConsumerRunner(self.event_log, sink, batch_size=self.settings.consumer_batch_size)
+        runner = ConsumerRunner(
+            self.event_log,
+            sink,
+            batch_size=self.settings.consumer_batch_size,
+            erased=ErasedFilter(self.user_state),
+        )
         self._threads.append(start_in_thread(runner, self._stop))
 
     def start_maintenance(self) -> None:
@@ -255,7 +267,10 @@ class Runtime:
             if self.history is not None:
                 self.history.purge_expired(now)
             self.user_state.purge_expired(now)
-            self.event_log.trim(now - self.settings.stream_retention_hours * 3600.0)
+            retained_since = now - self.settings.stream_retention_hours * 3600.0
+            self.event_log.trim(retained_since)
+            # a mark is needed while the stream may still hold an event it drops
+            self.user_state.forget_erasures(retained_since - ERASURE_MARK_MARGIN_S)
         except Exception:  # maintenance must never take the service down
             log.exception("maintenance failed; will retry")
 
@@ -275,6 +290,23 @@ class Runtime:
         stats = LakeReader(self.settings.lake_location).stats()
         return {"enabled": True, **dataclasses.asdict(stats)}
 
+    @property
+    def erasures(self) -> ErasureJobs:
+        """The erasure jobs (opened on first use: only API processes erase)."""
+        with self._erasures_lock:
+            if self._erasures is None:
+                from streamrec.erasure import ErasureJobs
+
+                self._erasures = ErasureJobs(self)
+            return self._erasures
+
+    def request_retrain(self) -> None:
+        """Ask the retraining loop for a new version of every served campaign (an erasure: the
+        item-item statistics must lose what the erased user contributed)."""
+        from streamrec.models.retrain import request_retrain
+
+        request_retrain(self.models)
+
     def erase_user(self, user_id: str, final: bool = False) -> dict[str, int]:
         """Erase a user's history, real-time state and retained stream payloads now, and hide
         their lake rows (a tombstone). `final` (see streamrec.erasure: once every group has
@@ -285,6 +317,10 @@ class Runtime:
             "state_events_deleted": self.user_state.erase_user(user_id),
             "stream_events_deleted": self.event_log.erase_user(user_id),
         }
+        if final:
+            for store in (self.history, self.user_state):
+                if isinstance(store, ScrubsAfterErasure):
+                    store.scrub_after_erasure()
         if self.settings.datalake:
             from streamrec.lake import erase
 
@@ -298,6 +334,9 @@ class Runtime:
 
     def close(self) -> None:
         self._stop.set()
+        with self._erasures_lock:
+            if self._erasures is not None:  # before the stores close: jobs still use them
+                self._erasures.close()
         for thread in self._threads:
             thread.join(timeout=30)
         self.event_log.close()

@@ -14,7 +14,12 @@ from hypothesis import strategies as st
 
 from streamrec.config import Settings
 from streamrec.models.registry import ModelRegistry
-from streamrec.models.retrain import Retrainer, should_activate
+from streamrec.models.retrain import (
+    Retrainer,
+    pending_request,
+    request_retrain,
+    should_activate,
+)
 from streamrec.recommenders import Recommender
 from tests.models.conftest import fill_lake
 
@@ -130,3 +135,40 @@ def test_champion_is_scored_on_the_challengers_hold_out(
     assert outcome.champion is not None and outcome.champion < 0.99
     assert outcome.champion == pytest.approx(outcome.challenger)
     assert outcome.activated
+
+
+def test_an_erasure_request_makes_a_retrain_due_once_a_model_serves(
+    settings: Settings, registry: ModelRegistry, fitted: Callable[[str], Recommender]
+) -> None:
+    now = [0.0]
+    retrainer = Retrainer(settings, registry, clock=lambda: now[0])  # both settings off
+    request_retrain(registry, now=100.0)
+    assert pending_request(registry) == 100.0
+    assert not retrainer.due()  # nothing served: nothing holds the erased user's events
+    registry.set_campaign("default", _version(registry, fitted, 0.30)["version"])
+    assert not retrainer.due()  # the request is read every REQUEST_CHECK_S, not every poll
+    now[0] = 10.0
+    assert retrainer.due()
+
+
+def test_an_erasure_retrain_replaces_a_better_champion(
+    settings: Settings, registry: ModelRegistry, fitted: Callable[[str], Recommender]
+) -> None:
+    """The champion was fitted with the erased user's events: it must go whatever the scores."""
+    registry.set_campaign("default", _version(registry, fitted, 0.30)["version"])
+    worse = _version(registry, fitted, 0.10)
+    assert Retrainer(settings, registry).decide(worse, force=True).activated
+    assert registry.campaign_version("default") == worse["version"]
+
+
+def test_run_once_answers_the_requests_made_before_it_began(
+    settings: Settings, registry: ModelRegistry, events_table: pa.Table
+) -> None:
+    fill_lake(settings, events_table)
+    s = dataclasses.replace(settings, recipe="item-knn")
+    request_retrain(registry)
+    Retrainer(s, registry).run_once()
+    assert pending_request(registry) is None
+    request_retrain(registry, now=time.time() + 60.0)  # came in during or after that retrain
+    assert pending_request(registry) is not None
+    assert registry.campaigns() == {"default": registry.campaign_version("default")}

@@ -21,10 +21,12 @@ pytestmark = pytest.mark.slow
 
 TRACKING_ID = "serve-test"
 ADMIN_KEY = "serve-test-admin"
+ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
 
 @pytest.fixture
 def serve(tmp_path: Path) -> Iterator[str]:
+    """The URL of a ``streamrec serve`` with two API workers, data in ``tmp_path / "data"``."""
     port = free_port()
     env = {
         **os.environ,
@@ -115,9 +117,7 @@ def test_every_worker_reports_the_counts_of_all_workers(serve: str) -> None:
         assert client.get("/v1/status").json()["events"]["accepted"] == 3
         metrics = client.get("/metrics").text
         assert 'streamrec_events_accepted_total{event_type="purchase"} 3.0' in metrics
-        board = client.get(
-            "/v1/admin/dashboard", headers={"Authorization": f"Bearer {ADMIN_KEY}"}
-        ).json()
+        board = client.get("/v1/admin/dashboard", headers=ADMIN).json()
         assert board["events"]["accepted_by_type"] == {"purchase": 3}
     for client in (posting, reading):
         client.close()
@@ -139,3 +139,39 @@ def test_killed_processes_are_restarted_and_shown(serve: str) -> None:
     now = {p["name"]: p for p in status(serve)["processes"]}
     assert all(now[n]["last_exit_code"] == -signal.SIGKILL for n in killed)
     assert now["consumer-lake"]["restarts"] == 0 and now["api-1"]["restarts"] == 0
+
+
+def test_an_erasure_at_one_worker_reaches_the_others(serve: str, tmp_path: Path) -> None:
+    """The worker that did not take the DELETE forgets the user too (it reads the erasure's
+    mark while following the stream): after the erasure, both workers are stopped, and what
+    they write as they stop (the real-time state's snapshot) does not hold the id."""
+    from tests.backend_search import files_holding
+
+    user = "serve-erase-7d1e"
+    posting, reading = clients_of_two_workers(serve)
+    events = [{"user_id": user, "item_id": f"e{k % 5}"} for k in range(20)]
+    events += [{"user_id": f"kept{k % 3}", "item_id": f"e{k % 5}"} for k in range(20)]
+    headers = {"X-Tracking-Id": TRACKING_ID}
+    assert posting.post("/v1/events", json={"events": events}, headers=headers).status_code == 202
+    wait_until(
+        lambda: reading.get(f"/v1/users/{user}/history").json()["items"] != [], 30, "history"
+    )
+    erasure = posting.delete(f"/v1/users/{user}", headers=ADMIN).json()
+
+    def finished() -> bool:  # the status route answers from any worker
+        return reading.get(erasure["status_url"], headers=ADMIN).json()["status"] != "running"
+
+    wait_until(finished, 60, "the erasure")
+    assert reading.get(erasure["status_url"], headers=ADMIN).json()["status"] == "done"
+    for client in (posting, reading):
+        client.close()
+    workers = [p for p in status(serve)["processes"] if p["name"].startswith("api-")]
+    for worker in workers:
+        os.kill(worker["pid"], signal.SIGTERM)  # each writes its snapshot as it stops
+    wait_until(lambda: all_alive(serve) and _restarted(serve, workers), 60, "workers back")
+    assert files_holding(tmp_path / "data", user) == []
+
+
+def _restarted(url: str, before: list[dict[str, Any]]) -> bool:
+    now = {p["name"]: p["pid"] for p in status(url)["processes"]}
+    return all(now[p["name"]] != p["pid"] for p in before)

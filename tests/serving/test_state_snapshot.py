@@ -177,3 +177,23 @@ def test_a_rebuild_without_snapshot_is_bounded_to_the_newest_events(
     state = StreamState(ItemSpace(), WEIGHTS)
     feed = snap.restore_state(state, SnapshotStore(str(tmp_path)), lambda s: None, {0: 100, 1: 5})
     assert feed.paired == {0: 80, 1: 0} and feed.counted == {0: 100, 1: 5}
+
+
+def test_an_erased_user_leaves_the_state_and_its_snapshot(tmp_path: Path) -> None:
+    from streamrec.consumers.admission import ItemAdmission
+    from streamrec.consumers.erased import user_digest
+
+    space = ItemSpace()
+    space.add(["a", "b"])
+    state = StreamState(space, WEIGHTS)
+    feed = StateFeed(state, counted={}, store=SnapshotStore(str(tmp_path)))
+    feed.use_admission(ItemAdmission(space, min_users=2))
+    events = [make_event("erased-7f3a", "a"), make_event("erased-7f3a", "waiting-item")]
+    feed.feed([StreamRecord(0, k, e) for k, e in enumerate([*events, make_event("kept", "b")])])
+    feed.ready.set()
+    feed.save()
+    snapshot = Path(feed.store.location if feed.store else "")
+    assert b"erased-7f3a" in snapshot.read_bytes()  # the last item and a waiting id's user
+    feed.forget({user_digest("erased-7f3a")})
+    assert b"erased-7f3a" not in snapshot.read_bytes()
+    assert b"kept" in snapshot.read_bytes()

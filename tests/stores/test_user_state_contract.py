@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import time
 
-import pytest
-
 from streamrec.stream.base import StreamRecord
 from tests.factories import make_event
 from tests.stores.conftest import UserStateFactory
@@ -158,13 +156,49 @@ def test_purge_drops_expired_event_ids_and_old_activity_buckets(
 
 
 def test_erase_user_removes_the_session_rows_of_their_events(
-    make_user_state: UserStateFactory, request: pytest.FixtureRequest
+    make_user_state: UserStateFactory,
 ) -> None:
-    if "redis" in request.node.name:
-        pytest.skip("Redis does not know a user's sessions yet (see streamrec.erasure)")
     store = make_user_state()
     mine = StreamRecord(0, 0, make_event("erased", "a", session_id="shared"))
     theirs = StreamRecord(1, 0, make_event("kept", "b", session_id="shared"))
     store.apply([mine, theirs], {0: 1, 1: 1})
     store.erase_user("erased")
     assert [e.item_id for e in store.recent_events("session:shared", 10)] == ["b"]
+
+
+def test_erase_user_leaves_other_sessions_and_users(make_user_state: UserStateFactory) -> None:
+    store = make_user_state()
+    batch = [
+        StreamRecord(0, 0, make_event("erased", "a", session_id="s1")),
+        StreamRecord(0, 1, make_event("erased", "b", session_id="s2")),
+        StreamRecord(0, 2, make_event("kept", "c", session_id="s2")),
+    ]
+    store.apply(batch, {0: 3})
+    assert store.erase_user("erased") == 2
+    assert store.recent_events("session:s1", 10) == []
+    assert [e.item_id for e in store.recent_events("session:s2", 10)] == ["c"]
+    assert [e.item_id for e in store.recent_events("kept", 10)] == ["c"]
+
+
+def test_erasure_marks_are_read_after_the_last_seen(make_user_state: UserStateFactory) -> None:
+    store = make_user_state()
+    store.record_erasure(1, 40, "d1", now=100.0)
+    store.record_erasure(0, 7, "d2", now=200.0)
+    marks = store.erasures()
+    assert [(m.shard, m.upto, m.digest, m.recorded_at) for m in marks] == [
+        (1, 40, "d1", 100.0),
+        (0, 7, "d2", 200.0),
+    ]
+    assert marks[0].mark_id < marks[1].mark_id
+    assert [m.digest for m in store.erasures(marks[0].mark_id)] == ["d2"]
+    assert store.erasures(marks[1].mark_id) == []
+
+
+def test_old_erasure_marks_are_forgotten(make_user_state: UserStateFactory) -> None:
+    store = make_user_state()
+    store.record_erasure(0, 5, "old", now=100.0)
+    store.record_erasure(0, 9, "new", now=300.0)
+    assert store.forget_erasures(older_than=200.0) == 1
+    assert [m.digest for m in store.erasures()] == ["new"]
+    store.record_erasure(0, 12, "newer", now=400.0)  # ids keep growing after a removal
+    assert [m.digest for m in store.erasures()] == ["new", "newer"]

@@ -22,7 +22,6 @@ from streamrec.api.routes import (
     status,
     web,
 )
-from streamrec.erasure import ErasureJobs
 from streamrec.runtime import Runtime
 
 DESCRIPTION = """Self-hosted real-time personalization: send interactions to `POST /v1/events`,
@@ -44,7 +43,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.runtime = runtime
     app.state.metrics = metrics
     app.state.event_rate = buckets_for(runtime.settings)
-    app.state.erasures = ErasureJobs(runtime)
+    app.state.erasures = runtime.erasures
+    app.state.erasures.resume()  # jobs a stopped process left unfinished
     install_error_handlers(app)
     install_openapi(app)
     for module in (events, history, status, aws, dashboard, models, web, docs):

@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Sequence, Set
 
 import msgspec
 
+from streamrec.consumers.erased import user_digest
 from streamrec.serving.space import ItemSpace
 from streamrec.stream.base import StreamRecord
 
@@ -114,6 +115,16 @@ class ItemAdmission:
         with self._lock:
             released, self._released = self._released, []
         return released
+
+    def forget_users(self, digests: Set[str]) -> None:
+        """Drop the users whose id has one of these digests, and their held records, from the
+        waiting ids (an erasure; see streamrec.consumers.erased)."""
+        with self._lock:
+            for users, held, _ in self._pending.values():
+                gone = {user for user in users if user_digest(user) in digests}
+                if gone:
+                    users.difference_update(gone)
+                    held[:] = [r for r in held if r.event.user_id not in gone]
 
     def dump(self) -> bytes:
         """The ids waiting for admission (users, held records and pairs) as bytes, for the

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 
 from streamrec.consumers.store_sink import StoreSink
 from streamrec.serving.state_snapshot import StateFeed
-from streamrec.stores.base import UserStateStore
+from streamrec.stores.base import ErasureMark, UserStateStore
 from streamrec.stream.base import StreamRecord
 
 __all__ = ["RealtimeSink", "StreamTailSink"]
@@ -35,6 +35,10 @@ class RealtimeSink:
     def write(self, records: Sequence[StreamRecord]) -> None:
         self._inner.write(records)
         self._feed.feed(records)
+
+    def erased(self, marks: Sequence[ErasureMark]) -> None:
+        """Forget erased users in the in-memory state (and rewrite its snapshot)."""
+        self._feed.forget({mark.digest for mark in marks})
 
     def checkpoint(self, now: float) -> Mapping[int, int]:
         safe = self._inner.checkpoint(now)
@@ -71,6 +75,10 @@ class StreamTailSink:
         self._feed.feed(records)
         for r in records:
             self._seen[r.shard] = r.offset + 1
+
+    def erased(self, marks: Sequence[ErasureMark]) -> None:
+        """Forget erased users in the in-memory state (and rewrite its snapshot)."""
+        self._feed.forget({mark.digest for mark in marks})
 
     def checkpoint(self, now: float) -> Mapping[int, int]:
         if not self._feed.ready.is_set() and all(

@@ -9,6 +9,9 @@ loop: it is logged, counted (``failures``, exported as ``streamrec_consumer_fail
 retried after an exponential back-off (``BACKOFF_FIRST_S`` doubling up to ``BACKOFF_MAX_S``). The
 batch that failed is kept and retried, never skipped. ``failing_since`` tells /healthz how long the
 group has been failing without a success.
+
+With an :class:`~streamrec.consumers.erased.ErasedFilter`, the records of erased users below their
+erasure's stream position are dropped before the sink sees them (see that module).
 """
 
 from __future__ import annotations
@@ -19,8 +22,10 @@ import time
 from collections.abc import Mapping
 
 from streamrec.consumers.base import ReleasingSink, Sink
+from streamrec.consumers.erased import ErasedFilter, ErasureAwareSink, SkippedRuns
 from streamrec.errors import UnavailableError
 from streamrec.shared_metrics import consumer_failures
+from streamrec.stores.base import ErasureMark
 from streamrec.stream.base import EventLog, StreamConsumer, StreamRecord
 
 log = logging.getLogger(__name__)
@@ -44,6 +49,7 @@ class ConsumerRunner:
         checkpoint_interval_s: float = 1.0,
         backoff_first_s: float = BACKOFF_FIRST_S,
         backoff_max_s: float = BACKOFF_MAX_S,
+        erased: ErasedFilter | None = None,
     ) -> None:
         self._log = event_log
         self._sink = sink
@@ -55,7 +61,11 @@ class ConsumerRunner:
         self._committed: dict[int, int] = {}
         self._last_checkpoint = time.monotonic()
         self._unwritten: list[StreamRecord] = []
+        self._erased = erased
+        self._unfiltered = False
+        self._skipped = SkippedRuns()
         self.processed = 0
+        self.dropped = 0  # records of erased users left out
         self._backoff = (backoff_first_s, backoff_max_s)
         self.failures: dict[str, int] = {}  # exception class name -> count
         self.consecutive_failures = 0
@@ -67,17 +77,42 @@ class ConsumerRunner:
         return self._sink.group
 
     def run_once(self) -> int:
-        """One poll (waiting up to the poll timeout) and, when due, a checkpoint."""
-        records = self._unwritten or self._consumer.poll(self._batch_size, self._poll_timeout_s)
-        if records:
+        """One poll (waiting up to the poll timeout) and, when due, a checkpoint; returns how
+        many records it polled (or retried)."""
+        polled = 0
+        if not self._unwritten:
             # Kept until the sink takes it: a failed write is retried, never skipped.
-            self._unwritten = records
+            self._unwritten = self._consumer.poll(self._batch_size, self._poll_timeout_s)
+            polled = len(self._unwritten)
+            self._unfiltered = True
+        if self._unfiltered:  # until the ledger could be read (a store outage is retried)
+            self._unwritten = self._without_erased(self._unwritten)
+            self._unfiltered = False
+        records = self._unwritten
+        if records:
             self._sink.write(records)
             self._unwritten = []
             self.processed += len(records)
+        elif not polled and self._erased is not None:
+            self._tell_sink(self._erased.refresh_when_idle())
         if time.monotonic() - self._last_checkpoint >= self._checkpoint_interval_s:
             self.checkpoint()
-        return len(records)
+        return polled or len(records)
+
+    def _without_erased(self, records: list[StreamRecord]) -> list[StreamRecord]:
+        if self._erased is None or not records:
+            return records
+        self._tell_sink(self._erased.refresh())
+        self._skipped.polled(records)
+        kept, dropped = self._erased.split(records)
+        if dropped:
+            self._skipped.add(dropped)
+            self.dropped += len(dropped)
+        return kept
+
+    def _tell_sink(self, marks: list[ErasureMark]) -> None:
+        if marks and isinstance(self._sink, ErasureAwareSink):
+            self._sink.erased(marks)
 
     def _release(self, shards: list[int]) -> None:
         """Shards moved to another member: drop what this runner and its sink hold of them
@@ -86,6 +121,7 @@ class ConsumerRunner:
         self._unwritten = [r for r in self._unwritten if r.shard not in lost]
         for shard in lost:
             self._committed.pop(shard, None)
+        self._skipped.release(lost)
         if isinstance(self._sink, ReleasingSink):
             self._sink.release(lost)
 
@@ -94,6 +130,7 @@ class ConsumerRunner:
         self._commit(self._sink.checkpoint(time.time()))
 
     def _commit(self, safe: Mapping[int, int]) -> None:
+        safe = self._skipped.advance(safe)
         changed = {s: o for s, o in safe.items() if self._committed.get(s) != o}
         if changed:
             self._consumer.commit(changed)

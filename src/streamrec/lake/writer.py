@@ -13,12 +13,13 @@ each one atomically, so "highest stored offset" always means "every earlier offs
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence, Set
+from collections.abc import Callable, Mapping, Sequence, Set
 
 import msgspec
 import numpy as np
 import pyarrow as pa
 
+from streamrec.consumers.erased import user_digest
 from streamrec.lake.files import LakeFiles
 from streamrec.lake.layout import SCHEMA, day_dir, file_name
 from streamrec.stream.base import StreamRecord
@@ -174,6 +175,32 @@ class LakeWriter:
         for batch in rest.to_batches():
             buffer.add(batch)
         self._buffers[shard] = buffer
+
+    def forget(self, users: Mapping[int, Mapping[str, int]]) -> int:
+        """Drop buffered rows of erased users: per shard, user-id digest -> the offset below
+        which their rows go (see streamrec.consumers.erased); returns the rows dropped."""
+        dropped = 0
+        for shard, upto in users.items():
+            buffer = self._buffers.get(shard)
+            if buffer is None:
+                continue
+            table = pa.Table.from_batches(buffer.batches, schema=SCHEMA)
+            digests = {u: user_digest(u) for u in set(table.column("user_id").to_pylist())}
+            limits = [upto.get(digests[u], 0) for u in table.column("user_id").to_pylist()]
+            gone = np.asarray(table.column("offset")) < np.asarray(limits, dtype=np.int64)
+            if not gone.any():
+                continue
+            dropped += int(gone.sum())
+            kept = table.filter(pa.array(~gone))
+            if kept.num_rows:
+                self._rebuffer(shard, kept, buffer.started)
+            else:
+                del self._buffers[shard]
+        return dropped
+
+    def seen_offsets(self) -> dict[int, int]:
+        """Per shard, the next offset after every record this writer was given."""
+        return dict(self._seen)
 
     def safe_offsets(self) -> dict[int, int]:
         """Per shard seen by this writer: the next offset before which everything is in the lake."""

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence, Set
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -123,6 +123,15 @@ class StateFeed:
                 log.warning("ignoring the snapshot's ids waiting for admission: %s", exc)
             self.restored_waiting = b""
         self.admission = admission
+
+    def forget(self, digests: Set[str]) -> None:
+        """Forget erased users (by the digest of their id) in the state and the ids waiting for
+        admission, and write the snapshot again at once: the last one may hold their ids."""
+        forgotten = self.state.forget_users(digests)
+        if self.admission is not None:
+            self.admission.forget_users(digests)
+        if forgotten or self.admission is not None:
+            self.save()
 
     def skip_to(self, positions: Mapping[int, int]) -> None:
         """Treat everything before ``positions`` as counted (what a replay could not read any

@@ -25,11 +25,12 @@ import math
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from streamrec.consumers.erased import user_digest
 from streamrec.events import Event
 from streamrec.recommenders.popularity import TrendingCounter
 from streamrec.recommenders.sparse import STREAM_NEIGHBOURS, STREAM_PAIR_GAP_S
@@ -102,6 +103,18 @@ class StreamState:
                 self._pairs(events, items.tolist())
             else:
                 self._pairs_admitted([r.event for r in records], admission)
+
+    def forget_users(self, digests: Set[str]) -> int:
+        """Forget the last item of the users whose id has one of these digests (an erasure:
+        :func:`streamrec.consumers.erased.user_digest`); returns how many were known. The ids
+        are hashed outside the lock, so counting goes on meanwhile."""
+        with self._lock:
+            users = list(self._last)
+        gone = [user for user in users if user_digest(user) in digests]
+        with self._lock:
+            for user in gone:
+                self._last.pop(user, None)
+        return len(gone)
 
     def _pairs_admitted(self, events: Sequence[Event], admission: ItemAdmission) -> None:
         weights, index = self._weights, self.space.index

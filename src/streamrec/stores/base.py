@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from streamrec.stream.base import StreamRecord
 
@@ -23,6 +23,18 @@ class HistoryEntry:
     event_type: str
     last_seen: float
     count: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ErasureMark:
+    """An erased user's events, known by the digest of their id: every event of that user on
+    ``shard`` below offset ``upto`` is dropped by the consumers (see streamrec.erasure)."""
+
+    mark_id: int  # grows by one per mark; readers ask for the marks after the last they saw
+    shard: int
+    upto: int
+    digest: str
+    recorded_at: float
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -84,8 +96,28 @@ class UserStateStore(PositionedSink, Protocol):
         """Remove the user's events and excluded items; return how many events were removed."""
         ...
 
+    def record_erasure(self, shard: int, upto: int, digest: str, now: float) -> None:
+        """Store an :class:`ErasureMark` (the erasure ledger every consumer reads)."""
+        ...
+
+    def erasures(self, after: int = 0) -> list[ErasureMark]:
+        """The erasure marks with a ``mark_id`` above ``after``, oldest first."""
+        ...
+
+    def forget_erasures(self, older_than: float) -> int:
+        """Remove marks recorded before `older_than` (no event they drop is retained any more)."""
+        ...
+
     def purge_expired(self, now: float | None = None, max_rows: int = 10_000) -> int:
         """Delete every expired event-id mark and every activity bucket older than
         ITEM_BUCKET_RETENTION_S, in transactions of at most `max_rows` rows; return the
         activity buckets deleted (rows per item and minute in SQL, minutes in Redis)."""
         ...
+
+
+@runtime_checkable
+class ScrubsAfterErasure(Protocol):
+    """A store whose server keeps its own copies of deleted data on disk (Redis's AOF and RDB):
+    ``scrub_after_erasure`` asks it to rewrite them, once an erasure is complete."""
+
+    def scrub_after_erasure(self) -> None: ...

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 
-from streamrec.stores.base import UserEvent
+from streamrec.stores.base import ErasureMark, UserEvent
 from streamrec.stores.postgres_common import (
     PostgresDatabase,
     first_seen,
@@ -34,6 +34,9 @@ CREATE TABLE IF NOT EXISTS user_state_item_buckets (
     item_id text NOT NULL, bucket bigint NOT NULL, weight double precision NOT NULL,
     PRIMARY KEY (item_id, bucket));
 CREATE INDEX IF NOT EXISTS user_state_item_buckets_time ON user_state_item_buckets (bucket);
+CREATE TABLE IF NOT EXISTS user_state_erasure_marks (
+    mark_id bigserial PRIMARY KEY, shard integer NOT NULL, upto bigint NOT NULL,
+    digest text NOT NULL, recorded_at double precision NOT NULL);
 """
 
 _INSERT_EVENTS = """
@@ -135,6 +138,27 @@ class PostgresUserStateStore:
                 (user_id,),
             )
             return conn.execute("DELETE FROM user_state_events WHERE key = %s", (user_id,)).rowcount
+
+    def record_erasure(self, shard: int, upto: int, digest: str, now: float) -> None:
+        with self._db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO user_state_erasure_marks (shard, upto, digest, recorded_at)"
+                " VALUES (%s, %s, %s, %s)",
+                (shard, upto, digest, now),
+            )
+
+    def erasures(self, after: int = 0) -> list[ErasureMark]:
+        rows = self._db.fetch(
+            "SELECT mark_id, shard, upto, digest, recorded_at FROM user_state_erasure_marks"
+            " WHERE mark_id > %s ORDER BY mark_id",
+            (after,),
+        )
+        return [ErasureMark(int(i), int(s), int(u), str(d), float(t)) for i, s, u, d, t in rows]
+
+    def forget_erasures(self, older_than: float) -> int:
+        with self._db.transaction() as conn:
+            sql = "DELETE FROM user_state_erasure_marks WHERE recorded_at < %s"
+            return int(conn.execute(sql, (older_than,)).rowcount)
 
     def purge_expired(self, now: float | None = None, max_rows: int = 10_000) -> int:
         now = time.time() if now is None else now

@@ -11,12 +11,15 @@ these stores need a single Redis (or a primary with replicas), not Redis Cluster
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator, Mapping
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import redis
 
 from streamrec.errors import ConfigError, StoreUnavailable
+
+log = logging.getLogger(__name__)
 
 DEFAULT_NAMESPACE = "streamrec"
 _TIMEOUT_S = 5.0
@@ -107,3 +110,19 @@ local function purge_seen(seenkey, now, limit)
   return #ids
 end
 """
+
+
+def rewrite_persistence(client: redis.Redis, what: str) -> None:
+    """After an erasure: Redis's append-only file logs every write (the erased user's events and
+    the erasure's own commands, with the id), and its RDB file is the last snapshot. Rewrite the
+    AOF from the live keys and save the RDB again (both in the background), so Redis's files on
+    disk lose the user too. A service that refuses these commands (managed Redis): logged."""
+    try:
+        with unavailable_on_error(what):
+            info = client.info("persistence")
+            if int(info.get("aof_enabled", 0)):
+                client.bgrewriteaof()
+            if client.config_get("save").get("save"):
+                client.bgsave(schedule=True)
+    except redis.ResponseError as exc:
+        log.warning("%s: redis did not rewrite its files after an erasure: %s", what, exc)

@@ -27,6 +27,7 @@ from streamrec.stores.redis_common import (
     connect,
     flatten_positions,
     read_positions,
+    rewrite_persistence,
     unavailable_on_error,
 )
 from streamrec.stream.base import StreamRecord
@@ -151,6 +152,9 @@ class RedisHistoryStore:
     def erase_user(self, user_id: str) -> int:
         with unavailable_on_error("history"):
             return int(self._erase(args=[self._ns, user_id]))
+
+    def scrub_after_erasure(self) -> None:
+        rewrite_persistence(self._client, "history")
 
     def purge_expired(self, now: float | None = None, max_rows: int = 10_000) -> int:
         now = time.time() if now is None else now

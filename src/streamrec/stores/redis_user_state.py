@@ -9,6 +9,10 @@ Keys (``ns`` = the URL's namespace):
   ``max_events`` by event time on every write.
 - ``ns:us:x:<user or session:id>`` set of the items of every event of an excluded type
   (``exclude_seen_event_types``) that key ever had; never trimmed, removed by ``erase_user``.
+- ``ns:us:s:<user>`` set of the session keys the user's events went to, so that ``erase_user``
+  removes the session rows of the user's events (the same members as in the user's sorted set).
+- ``ns:us:erased`` sorted set of erasure marks (score = mark id from ``ns:us:erased:n``, member =
+  a JSON array ``[mark_id, shard, upto, digest, recorded_at]``).
 - ``ns:us:b:<minute>`` hash item -> weighted activity in that minute of receipt, and
   ``ns:us:buckets`` sorted set of the minutes that have one (range reads).
 - ``ns:us:seen`` / ``ns:us:positions``: applied event ids and stream positions, as in history.
@@ -23,7 +27,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import cast
 
-from streamrec.stores.base import UserEvent
+from streamrec.stores.base import ErasureMark, UserEvent
 from streamrec.stores.purge import ITEM_BUCKET_RETENTION_S, purge_in_chunks
 from streamrec.stores.redis_common import (
     LUA_POSITIONS,
@@ -31,6 +35,7 @@ from streamrec.stores.redis_common import (
     connect,
     flatten_positions,
     read_positions,
+    rewrite_persistence,
     unavailable_on_error,
 )
 from streamrec.stores.sqlite_user_state import BUCKET_S, SEEN_EVENT_TTL_S, event_seq, session_key
@@ -55,6 +60,7 @@ while i <= #ARGV do
     if excluded == '1' then redis.call('SADD', ns .. ':us:x:' .. user, item) end
     if session ~= '' then
       redis.call('ZADD', ns .. ':us:e:' .. session, ts, member)
+      redis.call('SADD', ns .. ':us:s:' .. user, session)
       touched[session] = true
       if excluded == '1' then redis.call('SADD', ns .. ':us:x:' .. session, item) end
     end
@@ -87,6 +93,29 @@ return {#old, seen}
 )
 
 
+# The user's events, the session rows of the same events (the same members) and their sets.
+_ERASE = r"""
+local ns, user = ARGV[1], ARGV[2]
+local ukey, skey = ns .. ':us:e:' .. user, ns .. ':us:s:' .. user
+local members = redis.call('ZRANGE', ukey, 0, -1)
+for _, session in ipairs(redis.call('SMEMBERS', skey)) do
+  for i = 1, #members, 500 do
+    redis.call('ZREM', ns .. ':us:e:' .. session, unpack(members, i, math.min(i + 499, #members)))
+  end
+end
+redis.call('DEL', ukey, skey, ns .. ':us:x:' .. user)
+return #members
+"""
+
+_RECORD_ERASURE = r"""
+local ns, shard, upto, digest, at = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local id = redis.call('INCR', ns .. ':us:erased:n')
+local mark = '[' .. id .. ',' .. shard .. ',' .. upto .. ',"' .. digest .. '",' .. at .. ']'
+redis.call('ZADD', ns .. ':us:erased', id, mark)
+return id
+"""
+
+
 class RedisUserStateStore:
     def __init__(
         self,
@@ -101,6 +130,8 @@ class RedisUserStateStore:
         self._excluded_types = frozenset(excluded_types)
         self._apply = self._client.register_script(_APPLY)
         self._purge = self._client.register_script(_PURGE)
+        self._erase = self._client.register_script(_ERASE)
+        self._record_erasure = self._client.register_script(_RECORD_ERASURE)
 
     def positions(self) -> dict[int, int]:
         with unavailable_on_error("user state"):
@@ -166,13 +197,36 @@ class RedisUserStateStore:
         return totals
 
     def erase_user(self, user_id: str) -> int:
-        key = f"{self._ns}:us:e:{user_id}"
         with unavailable_on_error("user state"):
-            pipe = self._client.pipeline(transaction=True)
-            pipe.zcard(key)
-            pipe.delete(key, f"{self._ns}:us:x:{user_id}")
-            count, _ = pipe.execute()
-        return int(count)
+            return int(self._erase(args=[self._ns, user_id]))
+
+    def record_erasure(self, shard: int, upto: int, digest: str, now: float) -> None:
+        args = [self._ns, str(int(shard)), str(int(upto)), digest, repr(float(now))]
+        with unavailable_on_error("user state"):
+            self._record_erasure(args=args)
+
+    def erasures(self, after: int = 0) -> list[ErasureMark]:
+        return [mark for mark, _ in self._marks(after)]
+
+    def _marks(self, after: int) -> list[tuple[ErasureMark, bytes]]:
+        key = f"{self._ns}:us:erased"
+        with unavailable_on_error("user state"):
+            found = cast(list[bytes], self._client.zrangebyscore(key, f"({after}", "+inf"))
+        out = []
+        for member in found:
+            i, s, u, d, t = json.loads(member)
+            out.append((ErasureMark(int(i), int(s), int(u), str(d), float(t)), member))
+        return out
+
+    def forget_erasures(self, older_than: float) -> int:
+        old = [member for mark, member in self._marks(0) if mark.recorded_at < older_than]
+        if not old:
+            return 0
+        with unavailable_on_error("user state"):
+            return int(self._client.zrem(f"{self._ns}:us:erased", *old))
+
+    def scrub_after_erasure(self) -> None:
+        rewrite_persistence(self._client, "user state")
 
     def purge_expired(self, now: float | None = None, max_rows: int = 10_000) -> int:
         now = time.time() if now is None else now

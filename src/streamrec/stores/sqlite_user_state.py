@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from streamrec.sqlite_wal import DEFAULT_WAL_MAX_BYTES
-from streamrec.stores.base import UserEvent
+from streamrec.stores.base import ErasureMark, UserEvent
 from streamrec.stores.purge import ITEM_BUCKET_RETENTION_S, purge_in_chunks
 from streamrec.stores.sqlite_common import (
     SEEN_EVENTS_SCHEMA,
@@ -50,6 +50,10 @@ CREATE TABLE IF NOT EXISTS item_buckets (
     PRIMARY KEY (item_id, bucket)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS item_buckets_time ON item_buckets (bucket);
+CREATE TABLE IF NOT EXISTS erasure_marks (
+    mark_id INTEGER PRIMARY KEY AUTOINCREMENT, shard INTEGER NOT NULL, upto INTEGER NOT NULL,
+    digest TEXT NOT NULL, recorded_at REAL NOT NULL
+);
 """
 )
 
@@ -215,6 +219,30 @@ class SqliteUserStateStore:
             deleted = conn.execute("DELETE FROM user_events WHERE key = ?", (user_id,)).rowcount
         self._db.scrub(bool(deleted or excluded))
         return int(deleted)
+
+    def record_erasure(self, shard: int, upto: int, digest: str, now: float) -> None:
+        with self._db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO erasure_marks (shard, upto, digest, recorded_at) VALUES (?, ?, ?, ?)",
+                (shard, upto, digest, now),
+            )
+
+    def erasures(self, after: int = 0) -> list[ErasureMark]:
+        rows = (
+            self._db.reader()
+            .execute(
+                "SELECT mark_id, shard, upto, digest, recorded_at FROM erasure_marks"
+                " WHERE mark_id > ? ORDER BY mark_id",
+                (after,),
+            )
+            .fetchall()
+        )
+        return [ErasureMark(int(i), int(s), int(u), str(d), float(t)) for i, s, u, d, t in rows]
+
+    def forget_erasures(self, older_than: float) -> int:
+        with self._db.transaction() as conn:
+            sql = "DELETE FROM erasure_marks WHERE recorded_at < ?"
+            return int(conn.execute(sql, (older_than,)).rowcount)
 
     def purge_expired(self, now: float | None = None, max_rows: int = 10_000) -> int:
         now = time.time() if now is None else now
