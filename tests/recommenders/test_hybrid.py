@@ -1,6 +1,10 @@
-"""The default recipe's tuning: recent-window prior, small-data fallback, large-data shortcuts."""
+"""The default recipe's tuning: recent-window prior, small-data fallback, large-data shortcuts,
+the coordinate search over the blend."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 import pytest
@@ -135,3 +139,47 @@ def test_tiny_session_data_still_brings_back_the_users_own_items() -> None:
     ranked = np.argsort(-model.score([history])[0], kind="stable").tolist()
     # these sessions alternate: after 28 comes 29, which beats the popular item 0
     assert ranked[0] == 29 and ranked.index(29) < ranked.index(0)
+
+
+@dataclass(frozen=True)
+class _Cases:
+    targets: np.ndarray
+
+
+@dataclass(frozen=True)
+class _TableFold:
+    """A validation fold whose every case scores ``table[(transition, repeat weight)]``."""
+
+    table: dict[tuple[float, float], float]
+    val: _Cases = field(default_factory=lambda: _Cases(np.zeros(40, np.int64)))
+    repeat: np.ndarray = field(default_factory=lambda: np.ones(1))
+    stream: np.ndarray = field(default_factory=lambda: np.zeros(1))
+
+    def gains(self, cfg: hybrid_module.HybridConfig) -> np.ndarray:
+        value = self.table.get((cfg.transition_weight, cfg.repeat_weight), 0.0)
+        return np.full(self.val.targets.size, value)
+
+
+def test_the_search_revisits_a_weight_once_the_others_have_moved() -> None:
+    """Without repeat scores the transitions must do their work (10 wins), next to them the
+    largest repeat weight wins, next to that a light transition weight wins, and next to that
+    a moderate repeat weight is best of all: a single coordinate pass stops at (1, 256)."""
+    table = {(10.0, 0.0): 0.30, (1.0, 0.0): 0.20, (10.0, 64.0): 0.35, (10.0, 256.0): 0.40,
+             (1.0, 256.0): 0.45, (1.0, 64.0): 0.50}  # fmt: skip
+    grid = hybrid_module._Grid((None,), (1.0, 10.0), (0.05,), (0.0, 64.0, 256.0), (0.0,))
+    model = Hybrid()
+    folds = cast(list[hybrid_module._Fold], [_TableFold(table)])
+    best = hybrid_module._GridSearch(model, folds).run(grid)
+    assert (best.transition_weight, best.repeat_weight) == (1.0, 64.0)
+    assert model.metadata["validation_ndcg@10"] == pytest.approx(0.50)
+    assert model.metadata["tuning_passes"] == 3  # (1, 256), then (1, 64), then no change
+
+
+def test_the_search_stops_after_a_pass_that_changes_nothing() -> None:
+    table = {(1.0, 0.0): 0.30, (1.0, 64.0): 0.40}
+    grid = hybrid_module._Grid((None,), (1.0, 10.0), (0.05,), (0.0, 64.0, 256.0), (0.0,))
+    model = Hybrid()
+    folds = cast(list[hybrid_module._Fold], [_TableFold(table)])
+    best = hybrid_module._GridSearch(model, folds).run(grid)
+    assert (best.transition_weight, best.repeat_weight) == (1.0, 64.0)
+    assert model.metadata["tuning_passes"] == 2
