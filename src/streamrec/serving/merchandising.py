@@ -23,6 +23,7 @@ __all__ = ["ALSO_VIEWED_GAP_S", "BOUGHT_TOGETHER_GAP_S", "Merchandising"]
 
 BOUGHT_TOGETHER_GAP_S = 3_600.0  # purchases of one order or session lie within an hour
 ALSO_VIEWED_GAP_S = 86_400.0  # one customer's views within a day
+ALSO_VIEWED_RECENT = 10  # a view pairs with the customer's last 10 viewed items
 PREFIX = "m_"
 
 
@@ -35,7 +36,9 @@ class Merchandising:
     ) -> None:
         self.windowed = WindowedCounts(counted_types)
         self.bought_together = SessionPairs(purchase_types, BOUGHT_TOGETHER_GAP_S, by_session=True)
-        self.also_viewed = SessionPairs(view_types, ALSO_VIEWED_GAP_S, by_session=False)
+        self.also_viewed = SessionPairs(
+            view_types, ALSO_VIEWED_GAP_S, by_session=False, max_recent=ALSO_VIEWED_RECENT
+        )
 
     def update(self, events: Sequence[Event], items: np.ndarray) -> None:
         """Count events already mapped to the space (``items``: their indices), stream order."""
