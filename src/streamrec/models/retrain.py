@@ -27,6 +27,7 @@ import pyarrow as pa
 
 from streamrec.config import Settings
 from streamrec.errors import ModelError, StreamrecError
+from streamrec.event_thresholds import EventThresholds
 from streamrec.lake.reader import LakeReader
 from streamrec.locks import GroupLock
 from streamrec.models.registry import ModelRegistry
@@ -94,6 +95,8 @@ class Retrainer:
         self._last_run = self._clock()
         self._events_at_last_run = self._events_seen()
         table = LakeReader(self.settings.lake_location).read_interactions()
+        # the champion is re-scored on the same events the challenger trains on
+        table = EventThresholds(self.settings.event_value_thresholds).filter_table(table)
         metadata = train_on_table(self.settings, table, None, self.registry)
         return self.decide(metadata, table)
 

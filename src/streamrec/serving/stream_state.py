@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from streamrec.event_thresholds import EventThresholds
 from streamrec.events import Event
 from streamrec.recommenders.popularity import TrendingCounter
 from streamrec.recommenders.sparse import STREAM_NEIGHBOURS, STREAM_PAIR_GAP_S
@@ -63,9 +64,11 @@ class StreamState:
         max_neighbours: int = MAX_NEIGHBOURS,
         max_users: int = MAX_USERS,
         merchandising: Merchandising | None = None,
+        thresholds: EventThresholds | None = None,
     ) -> None:
         self.space = space
         self._weights = dict(event_weights)
+        self._thresholds = thresholds or EventThresholds()  # events below them are not counted
         # best sellers, bought together, also viewed (serving/merchandising.py)
         self.merchandising = merchandising or Merchandising(self._weights)
         self._lock = threading.Lock()
@@ -90,6 +93,7 @@ class StreamState:
         the records it admits are counted, and co-occurrence still pairs each user's consecutive
         events in stream order: a pair with an item waiting for admission is held with it and
         counted on admission, so the state does not depend on when an item was admitted."""
+        records = self._above_thresholds(records)
         if not records:
             return
         counted = records if admission is None else admission.admit(records)
@@ -108,6 +112,12 @@ class StreamState:
             else:
                 self._pairs_admitted([r.event for r in records], admission)
         self.merchandising.update(events, items)
+
+    def _above_thresholds(self, records: Sequence[StreamRecord]) -> Sequence[StreamRecord]:
+        if not self._thresholds:
+            return records
+        counts = self._thresholds.counts
+        return [r for r in records if counts(r.event.event_type, r.event.event_value)]
 
     def _pairs_admitted(self, events: Sequence[Event], admission: ItemAdmission) -> None:
         weights, index = self._weights, self.space.index
@@ -143,6 +153,7 @@ class StreamState:
     def update_pairs(self, records: Sequence[StreamRecord]) -> None:
         """Only the co-occurrence of a batch: for events whose counts the state already holds
         (warmed from the user-state store) when co-occurrence is rebuilt from the stream."""
+        records = self._above_thresholds(records)
         if not records:
             return
         events = [r.event for r in records]
