@@ -92,3 +92,14 @@ def test_settings_round_trip_through_toml_dict(tmp_path: Path) -> None:
     path.write_bytes(tomli_w.dumps(settings_as_toml_dict(s)).encode())
     assert tomllib.loads(path.read_text())["shard_count"] == 3
     assert load_settings(path, env={}) == s
+
+
+def test_event_value_thresholds_from_toml_and_environment(tmp_path: Path) -> None:
+    path = tmp_path / "s.toml"
+    path.write_text("event_value_thresholds = {rating = 3, watch = 30.5}\n")
+    assert load_settings(path, env={}).event_value_thresholds == {"rating": 3.0, "watch": 30.5}
+    env = {"STREAMREC_EVENT_VALUE_THRESHOLDS": '{"rating": 4}'}
+    assert load_settings(env=env).event_value_thresholds == {"rating": 4.0}
+    assert load_settings(env={}).event_value_thresholds == {}
+    with pytest.raises(ConfigError, match="STREAMREC_EVENT_VALUE_THRESHOLDS"):
+        load_settings(env={"STREAMREC_EVENT_VALUE_THRESHOLDS": '{"rating": "low"}'})

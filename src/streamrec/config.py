@@ -84,6 +84,9 @@ class Settings:
     event_type_weights: Mapping[str, float] = dataclasses.field(
         default_factory=lambda: dict(DEFAULT_EVENT_TYPE_WEIGHTS)
     )
+    # Personalize's eventsConfig eventValueThreshold: per event type, events with a lower
+    # event_value are left out of training and real-time state (streamrec.event_thresholds).
+    event_value_thresholds: Mapping[str, float] = dataclasses.field(default_factory=dict)
     trending_window_s: float = 3600.0
     retrain_interval_s: float = 0.0
     retrain_after_events: int = 0

@@ -17,6 +17,7 @@ from streamrec.api.routes import (
     events,
     history,
     items,
+    merchandising,
     models,
     recommendations,
     status,
@@ -49,7 +50,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     install_openapi(app)
     for module in (events, history, status, aws, dashboard, models, web, docs):
         app.include_router(module.router)
-    for module in (recommendations, items):
+    for module in (recommendations, merchandising, items):
         app.include_router(module.router)
     if runtime.settings.allowed_origins:
         # Browsers on these origins may post events (tracker.js) and read recommendations.

@@ -141,6 +141,39 @@ class ErrorBody(msgspec.Struct, omit_defaults=True):
     field: str | None = None
 
 
+class ModelRef(msgspec.Struct):
+    """Which recipe and model version answered (version null for the stream's counts)."""
+
+    recipe: str
+    version: str | None
+
+
+class RecommendedItem(msgspec.Struct):
+    """One recommended item with its catalogue metadata where the catalogue has it."""
+
+    item_id: str
+    score: float | None
+    categories: list[str] | None = None
+    title: str | None = None
+    properties: Flat | None = None
+    created_at: float | None = None
+
+
+class ItemRecommendations(msgspec.Struct):
+    """Items for an item (bought together, also viewed): the item asked about and the answer."""
+
+    item_id: str
+    model: ModelRef
+    items: list[RecommendedItem]
+
+
+class PopularItems(msgspec.Struct):
+    """Popular items: by decayed popularity, or counted in a window per event type."""
+
+    model: ModelRef
+    items: list[RecommendedItem]
+
+
 T = TypeVar("T")
 
 
@@ -184,4 +217,9 @@ REQUEST_BODIES: dict[str, Any] = {
     "TrainRequest": TrainRequest,
     "CampaignUpdate": CampaignUpdate,
 }
-RESPONSE_BODIES: dict[str, Any] = {"ErrorBody": ErrorBody, "EventsAccepted": EventsAccepted}
+RESPONSE_BODIES: dict[str, Any] = {
+    "ErrorBody": ErrorBody,
+    "EventsAccepted": EventsAccepted,
+    "ItemRecommendations": ItemRecommendations,
+    "PopularItems": PopularItems,
+}

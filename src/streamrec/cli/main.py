@@ -39,7 +39,7 @@ def _register_optional(module_name: str) -> None:
 
 
 service.register(app)
-for _name in ("ingest", "lake", "evaluate", "models", "items", "cluster", "demo"):
+for _name in ("ingest", "lake", "evaluate", "models", "items", "cluster", "demo", "batch"):
     _register_optional(_name)
 
 

@@ -37,6 +37,7 @@ import pyarrow as pa
 
 from streamrec.config import Settings
 from streamrec.errors import ModelError, StreamrecError
+from streamrec.event_thresholds import EventThresholds
 from streamrec.lake.reader import LakeReader
 from streamrec.locks import GroupLock
 from streamrec.models.registry import ModelRegistry
@@ -148,6 +149,8 @@ class Retrainer:
         began = time.time()
         requested = pending_request(self.registry)
         table = LakeReader(self.settings.lake_location).read_interactions()
+        # the champion is re-scored on the same events the challenger trains on
+        table = EventThresholds(self.settings.event_value_thresholds).filter_table(table)
         metadata = train_on_table(self.settings, table, None, self.registry)
         outcome = self.decide(metadata, table, force=requested is not None)
         if requested is not None:  # a later request (another erasure) stays pending

@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from streamrec.config import Settings
 from streamrec.errors import ModelError
+from streamrec.event_thresholds import EventThresholds
 from streamrec.lake.reader import LakeReader
 from streamrec.models.registry import ModelRegistry
 from streamrec.recommenders.base import MIN_INTERACTIONS, Recommender
@@ -94,6 +95,7 @@ def train_on_table(
 ) -> dict[str, Any]:
     """Evaluate on the hold-out, fit on all of ``table``, save; the version's metadata."""
     name = resolve_recipe(settings, recipe)
+    table = EventThresholds(settings.event_value_thresholds).filter_table(table)
     check_enough_events(table)
     started = time.perf_counter()
     weights = EventWeights(dict(settings.event_type_weights))
@@ -114,6 +116,7 @@ def train_on_table(
                        "train_time_s": round(result.train_time_s, 4)},
         "n_events": len(table),
         "event_type_weights": dict(settings.event_type_weights),
+        "event_value_thresholds": dict(settings.event_value_thresholds),
         "job_time_s": round(time.perf_counter() - started, 4),
         **(extra or {}),
     }  # fmt: skip

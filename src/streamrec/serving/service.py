@@ -34,6 +34,7 @@ import numpy as np
 from streamrec.catalogue.base import ItemCatalogue
 from streamrec.config import Settings
 from streamrec.errors import NotFoundError
+from streamrec.event_thresholds import EventThresholds
 from streamrec.filters import (
     FilterContext,
     ParamValue,
@@ -87,8 +88,12 @@ class RecommendationService:
         self.settings = settings
         self.user_state = user_state
         self.space = space or ItemSpace()
+        self._thresholds = EventThresholds(settings.event_value_thresholds)
         self.stream = StreamState(
-            self.space, settings.event_type_weights, settings.trending_window_s
+            self.space,
+            settings.event_type_weights,
+            settings.trending_window_s,
+            thresholds=self._thresholds,
         )
         self.catalogue = CatalogueView(catalogue, self.space)
         self.models = ModelViews(models, settings.campaign, self.space)
@@ -266,6 +271,9 @@ class RecommendationService:
         """Scores over the space (-inf where nothing speaks for an item) from the model and the
         stream, or None when neither knows anything about these events (the caller then serves
         popularity)."""
+        if self._thresholds:  # events below their type's event_value_thresholds say nothing
+            keep = self._thresholds.mask(events)
+            events, items = [e for e, k in zip(events, keep, strict=True) if k], items[keep]
         if not events:
             return None
         scores = np.full(size, -np.inf)

@@ -31,9 +31,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from streamrec.consumers.erased import user_digest
+from streamrec.event_thresholds import EventThresholds
 from streamrec.events import Event
 from streamrec.recommenders.popularity import TrendingCounter
 from streamrec.recommenders.sparse import STREAM_NEIGHBOURS, STREAM_PAIR_GAP_S
+from streamrec.serving.merchandising import Merchandising
+from streamrec.serving.packing import pack_strings, unpack_strings
 from streamrec.serving.space import ItemSpace, pad
 from streamrec.stores.base import UserStateStore
 from streamrec.stream.base import StreamRecord
@@ -61,9 +64,14 @@ class StreamState:
         trending_window_s: float = 3_600.0,
         max_neighbours: int = MAX_NEIGHBOURS,
         max_users: int = MAX_USERS,
+        merchandising: Merchandising | None = None,
+        thresholds: EventThresholds | None = None,
     ) -> None:
         self.space = space
         self._weights = dict(event_weights)
+        self._thresholds = thresholds or EventThresholds()  # events below them are not counted
+        # best sellers, bought together, also viewed (serving/merchandising.py)
+        self.merchandising = merchandising or Merchandising(self._weights)
         self._lock = threading.Lock()
         self.trending = TrendingCounter(0, trending_window_s, TRENDING_BUCKETS)
         self._popularity = np.zeros(0, np.float64)
@@ -86,6 +94,7 @@ class StreamState:
         the records it admits are counted, and co-occurrence still pairs each user's consecutive
         events in stream order: a pair with an item waiting for admission is held with it and
         counted on admission, so the state does not depend on when an item was admitted."""
+        records = self._above_thresholds(records)
         if not records:
             return
         counted = records if admission is None else admission.admit(records)
@@ -103,6 +112,13 @@ class StreamState:
                 self._pairs(events, items.tolist())
             else:
                 self._pairs_admitted([r.event for r in records], admission)
+        self.merchandising.update(events, items)
+
+    def _above_thresholds(self, records: Sequence[StreamRecord]) -> Sequence[StreamRecord]:
+        if not self._thresholds:
+            return records
+        counts = self._thresholds.counts
+        return [r for r in records if counts(r.event.event_type, r.event.event_value)]
 
     def forget_users(self, digests: Set[str]) -> int:
         """Forget the last item of the users whose id has one of these digests (an erasure:
@@ -150,12 +166,14 @@ class StreamState:
     def update_pairs(self, records: Sequence[StreamRecord]) -> None:
         """Only the co-occurrence of a batch: for events whose counts the state already holds
         (warmed from the user-state store) when co-occurrence is rebuilt from the stream."""
+        records = self._above_thresholds(records)
         if not records:
             return
         events = [r.event for r in records]
-        items = self.space.add(e.item_id for e in events).tolist()
+        indices = self.space.add(e.item_id for e in events).astype(np.int64)
         with self._lock:
-            self._pairs(events, items)
+            self._pairs(events, indices.tolist())
+        self.merchandising.update(events, indices)  # not warmed from the store: rebuilt here
 
     def _pairs(self, events: Sequence[Event], items: Sequence[int]) -> None:
         weights = self._weights
@@ -270,6 +288,7 @@ class StreamState:
             "last_time": np.array([x[1] for x in last], np.float64),
             "trend_item": t_items, "trend_time": t_times, "trend_weight": t_weights,
             "events_seen": np.array([self.events_seen], np.int64),
+            **self.merchandising.arrays(),
         }  # fmt: skip
 
     def restore(self, data: bytes) -> dict[int, int]:
@@ -286,6 +305,7 @@ class StreamState:
             self._restore_pairs(arrays, index)
             self.events_seen = int(arrays["events_seen"][0])
             self._trending_cache = self._share_cache = None
+        self.merchandising.restore(arrays, index)
         return dict(zip(arrays["shards"].tolist(), arrays["offsets"].tolist(), strict=True))
 
     def _restore_counts(self, arrays: Mapping[str, np.ndarray], index: np.ndarray) -> None:
@@ -373,20 +393,6 @@ def snapshot_admission(data: bytes) -> bytes:
     """The ids waiting for admission a snapshot holds (b"" in one written without them)."""
     with np.load(io.BytesIO(data), allow_pickle=False) as z:
         return z["admission"].tobytes() if "admission" in z.files else b""
-
-
-def pack_strings(values: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Strings as one UTF-8 byte array and their byte lengths (numpy without object arrays)."""
-    encoded = [v.encode() for v in values]
-    blob = np.frombuffer(b"".join(encoded), np.uint8)
-    return blob, np.fromiter((len(e) for e in encoded), np.int64, len(encoded))
-
-
-def unpack_strings(blob: np.ndarray, lengths: np.ndarray) -> list[str]:
-    data = blob.tobytes()
-    ends = np.cumsum(lengths).tolist()
-    starts = [0, *ends[:-1]]
-    return [data[a:b].decode() for a, b in zip(starts, ends, strict=True)]
 
 
 def trending_entries(counter: TrendingCounter) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

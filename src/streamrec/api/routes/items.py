@@ -1,8 +1,9 @@
 """The item catalogue over HTTP: read one item or several; write one or a batch (admin).
 
 Ids may hold any character, ``/`` included: every route takes its id as a ``path`` parameter, so
-a percent-encoded ``cat%2Fdog`` (decoded before routing) still reaches it. The one id that cannot
-be read back this way ends in ``/similar``: that path is the similar-items route, registered first.
+a percent-encoded ``cat%2Fdog`` (decoded before routing) still reaches it. The ids that cannot
+be read back this way end in ``/similar``, ``/bought-together`` or ``/also-viewed``: those paths
+are the item recommenders' routes, registered first.
 """
 
 from __future__ import annotations

@@ -15,13 +15,14 @@ from starlette.responses import Response
 
 from streamrec.api.body import read_json
 from streamrec.api.offload import off_loop_when_blocking
-from streamrec.api.openapi import request_body
+from streamrec.api.openapi import request_body, response_of
 from streamrec.api.responses import json_response
 from streamrec.api.schemas import RankRequest, decode_body
 from streamrec.api.state import runtime_of
 from streamrec.errors import ValidationError
-from streamrec.events import MAX_ID_LENGTH
+from streamrec.events import MAX_EVENT_TYPE_LENGTH, MAX_ID_LENGTH
 from streamrec.filters import ParamValue
+from streamrec.serving.named import WINDOW_PATTERN, NamedRecommenders
 from streamrec.serving.service import Recommendations, RecommendationService
 
 router = APIRouter(tags=["recommendations"])
@@ -132,12 +133,36 @@ async def get_similar(request: Request, item_id: str = _id(), n: int = _n()) -> 
     return json_response(answer(service, result, item_id=item_id))
 
 
-@router.get("/v1/popular")
-async def get_popular(request: Request, n: int = _n()) -> Response:
+@router.get(
+    "/v1/popular", responses={200: response_of("PopularItems", "Popular items, best first")}
+)
+async def get_popular(
+    request: Request,
+    n: int = _n(),
+    event_type: str | None = Query(
+        None,
+        min_length=1,
+        max_length=MAX_EVENT_TYPE_LENGTH,
+        description="Count only this event type (one of event_type_weights' keys): purchase for "
+        "best sellers, view for most viewed. Default: every type by its weight.",
+    ),
+    window: str | None = Query(
+        None,
+        pattern=WINDOW_PATTERN,
+        description="Count the events of the last 1h to 90d (like 24h or 7d; default 7d when "
+        "event_type is given). Without event_type and window: time-decayed popularity.",
+    ),
+    filter: str | None = Query(None, max_length=4096, description="A filter expression."),
+) -> Response:
+    """Popular items: time-decayed popularity, or events per item in a window (best sellers,
+    most viewed); from the stream, fresh within seconds."""
     service = service_of(request)
-    return json_response(
-        answer(service, await off_loop_when_blocking(request, service.popular_items, n))
+    named = NamedRecommenders(service)
+    params = filter_params(request)
+    result = await off_loop_when_blocking(
+        request, named.popular, n, event_type, window, filter or None, params
     )
+    return json_response(answer(service, result))
 
 
 @router.get("/v1/trending")

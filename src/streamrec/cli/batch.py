@@ -1,0 +1,156 @@
+"""``streamrec recommend-batch`` and ``streamrec segments``: batch inference and item-affinity
+segments over what the API serves (:mod:`streamrec.jobs`)."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from streamrec.cli.common import ConfigOption, settings_from
+from streamrec.errors import ValidationError
+from streamrec.filters import ParamValue, compile_filter
+from streamrec.jobs import item_affinity, read_users, recommend_batch, write_segment
+from streamrec.jobs.parallel import recommend_batch_parallel
+from streamrec.lake.reader import LakeReader
+from streamrec.runtime import Runtime
+from streamrec.serving.state_snapshot import replay_retained
+
+out = Console(stderr=True, soft_wrap=True)
+
+
+@contextlib.contextmanager
+def serving_runtime(config: Path | None, campaign: str | None) -> Iterator[Runtime]:
+    """A Runtime whose serving state is what an API process starting now would have: the
+    snapshot and the stream's events after it (so co-occurrence and counts match)."""
+    settings = settings_from(config)
+    if campaign:
+        settings = dataclasses.replace(settings, campaign=campaign)
+    runtime = Runtime(settings)
+    try:
+        replay_retained(runtime.event_log, runtime.state_feed, runtime.user_state.positions())
+        yield runtime
+    finally:
+        runtime.close()
+
+
+def filter_params_of(text: str | None) -> dict[str, ParamValue]:
+    """``--filter-params '{"GENRES": ["Comedy"], "MAX": 20}'`` as the filter's parameters."""
+    if not text:
+        return {}
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValidationError("filter-params", f"must be a JSON object: {exc.msg}") from exc
+    if not isinstance(raw, dict):
+        raise ValidationError("filter-params", "must be a JSON object")
+    return {str(k): _param(str(k), v) for k, v in raw.items()}
+
+
+def _param(name: str, value: object) -> ParamValue:
+    if isinstance(value, bool | str):
+        return value
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, list) and all(isinstance(v, str | bool | int | float) for v in value):
+        return [v if isinstance(v, str | bool) else float(v) for v in value]
+    raise ValidationError(f"filter-params.{name}", "must be text, a number, a boolean or a list")
+
+
+def progress_bar(label: str) -> Progress:
+    return Progress(
+        TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        TimeRemainingColumn(), console=out, transient=False,
+    )  # fmt: skip
+
+
+def cmd_recommend_batch(
+    users: Annotated[
+        str, typer.Option(help='File of user ids, one a line (or {"userId"}); - for stdin.')
+    ],
+    out_path: Annotated[Path, typer.Option("--out", help="JSON lines output (appended; resumes).")],
+    n: Annotated[int, typer.Option(min=1, max=500, help="Items per user.")] = 25,
+    campaign: Annotated[str | None, typer.Option(help="Campaign (default: the setting).")] = None,
+    filter_text: Annotated[
+        str | None, typer.Option("--filter", help="A filter expression.")
+    ] = None,
+    filter_params: Annotated[
+        str | None, typer.Option(help='Filter parameters as JSON, e.g. {"G": "Comedy"}.')
+    ] = None,
+    workers: Annotated[int, typer.Option(min=0, help="Scoring processes; 0: one per core.")] = 0,
+    config: ConfigOption = None,
+) -> None:
+    """Recommendations for many users: one JSON line each, as GET /v1/recommendations answers.
+    Run it again after a crash with the same --out: users already written are skipped."""
+    params = filter_params_of(filter_params)
+    if filter_text:
+        compile_filter(filter_text, params)  # a bad filter is named before any work
+    if users == "-":
+        ids = read_users(sys.stdin)
+    else:
+        with Path(users).open(encoding="utf-8") as fh:
+            ids = read_users(fh)
+    with serving_runtime(config, campaign) as runtime, progress_bar("users") as bar:
+        task = bar.add_task("users", total=len(ids))
+        processes = workers or os.cpu_count() or 1
+
+        def report(done: int) -> None:
+            bar.update(task, completed=done)
+
+        if processes > 1:
+            outcome = recommend_batch_parallel(
+                runtime.recommendations, runtime.settings, ids, out_path, n, processes,
+                filter_text, params, report,
+            )  # fmt: skip
+        else:
+            outcome = recommend_batch(
+                runtime.recommendations, ids, out_path, n, filter_text, params, report
+            )
+    out.print(
+        f"{outcome.written} users written to {out_path} ({outcome.skipped} were already there)"
+    )
+
+
+def cmd_segments(
+    item: Annotated[list[str], typer.Option(help="An item id (repeat for several).")],
+    out_path: Annotated[Path, typer.Option("--out", help="JSON lines output (replaced).")],
+    size: Annotated[int, typer.Option(min=1, help="Users in the segment.")] = 1000,
+    campaign: Annotated[str | None, typer.Option(help="Campaign (default: the setting).")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """The users most likely to interact with these items (Item-Affinity), best first: one
+    {"user_id", "score"} line each, from every user in the lake."""
+    with serving_runtime(config, campaign) as runtime:
+        table = LakeReader(runtime.settings.lake_location).query(
+            "SELECT DISTINCT user_id FROM events ORDER BY user_id"
+        )
+        users = [str(u) for u in table.column("user_id").to_pylist()]
+        with progress_bar("users") as bar:
+            task = bar.add_task("users", total=len(users))
+            segment = item_affinity(
+                runtime.recommendations, item, users, size,
+                lambda done: bar.update(task, completed=done),
+            )  # fmt: skip
+    write_segment(out_path, segment)
+    out.print(f"{len(segment)} users written to {out_path}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("recommend-batch")(cmd_recommend_batch)
+    app.command("segments")(cmd_segments)

@@ -1,0 +1,87 @@
+"""`streamrec recommend-batch` and `streamrec segments` on a demo shop: the batch's lines are
+what GET /v1/recommendations answers, with one process or several."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from streamrec.api.app import create_app
+from streamrec.config import Settings
+from streamrec.runtime import Runtime
+from streamrec.serving.state_snapshot import replay_retained
+from streamrec.synthetic import write_movielens
+from tests.cli_helpers import run_cli
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("shop")
+    data = tmp / "data"
+    run_cli(data, "demo", "movielens", str(write_movielens(tmp / "ml")), "--no-progress")
+    return data
+
+
+def answers(path: Path) -> dict[str, dict[str, object]]:
+    return {line["user_id"]: line for line in map(json.loads, path.read_text().splitlines())}
+
+
+def test_recommend_batch_writes_what_the_api_serves(shop: Path, tmp_path: Path) -> None:
+    users = tmp_path / "users.txt"
+    users.write_text('1\n2\n{"userId": "3"}\n4\nnever-seen\n')
+    one, two = tmp_path / "one.jsonl", tmp_path / "two.jsonl"
+    result = run_cli(shop, "recommend-batch", "--users", str(users), "--n", "7", "--out", str(one),
+                     "--workers", "1")  # fmt: skip
+    assert "5 users written" in result.stderr
+    run_cli(shop, "recommend-batch", "--users", str(users), "--n", "7", "--out", str(two),
+            "--workers", "2")  # fmt: skip
+    batch, forked = answers(one), answers(two)
+    assert list(batch) == ["1", "2", "3", "4", "never-seen"] == list(forked)
+    runtime = Runtime(Settings(data_dir=shop))
+    # what an API process does at start: the stream's events after the snapshot (here: none)
+    replay_retained(runtime.event_log, runtime.state_feed, runtime.user_state.positions())
+    try:
+        with TestClient(create_app(runtime)) as client:
+            for user in batch:
+                served = client.get(f"/v1/recommendations/{user}", params={"n": 7}).json()
+                for line in (batch[user], forked[user]):
+                    assert line["model"] == served["model"]
+                    got = [(i["item_id"], i.get("title")) for i in line["items"]]  # type: ignore[attr-defined]
+                    assert got == [(i["item_id"], i.get("title")) for i in served["items"]]
+    finally:
+        runtime.close()
+    again = run_cli(shop, "recommend-batch", "--users", str(users), "--out", str(one))
+    assert "0 users written" in again.stderr and "5 were already there" in again.stderr
+
+
+def test_recommend_batch_reads_stdin_and_names_a_bad_filter(shop: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    command = [sys.executable, "-m", "streamrec.cli", "recommend-batch", "--users", "-",
+               "--out", str(out), "--workers", "1"]  # fmt: skip
+    env = {**os.environ, "STREAMREC_DATA_DIR": str(shop)}
+    result = subprocess.run(command, input="2\n1\n", env=env, capture_output=True, text=True,
+                            timeout=300, check=True)  # fmt: skip
+    assert "2 users written" in result.stderr and list(answers(out)) == ["2", "1"]
+    bad = run_cli(shop, "recommend-batch", "--users", "-", "--out", str(out),
+                  "--filter", "NOT A FILTER", check=False)  # fmt: skip
+    assert bad.returncode == 2 and "filter" in bad.stderr.lower()
+    assert "Traceback" not in bad.stderr
+
+
+def test_segments_lists_the_users_with_most_affinity(shop: Path, tmp_path: Path) -> None:
+    out = tmp_path / "segment.jsonl"
+    result = run_cli(
+        shop, "segments", "--item", "1", "--item", "2", "--size", "5", "--out", str(out)
+    )
+    assert "5 users written" in result.stderr
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    scores = [r["score"] for r in rows]
+    assert len(rows) == 5 and scores == sorted(scores, reverse=True)
+    missing = run_cli(shop, "segments", "--item", "no-such-item", "--out", str(out), check=False)
+    assert missing.returncode == 2 and "no-such-item" in missing.stderr
