@@ -6,6 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from streamrec.consumers.erased import user_digest
 from streamrec.events import Event
 from streamrec.serving.session_pairs import SessionPairs
 from tests.factories import make_event
@@ -71,3 +72,14 @@ def test_a_snapshot_restores_pairs_and_groups() -> None:
     assert again.partners(0) == {1: 1.0}
     feed(again, [buy("u", 2, T0 + 2, "s")])  # the session's earlier items were restored
     assert again.partners(2) == {0: 1.0, 1: 1.0}
+
+
+def test_an_erased_user_leaves_no_group_behind_in_the_snapshot() -> None:
+    pairs = SessionPairs(["purchase"], 3_600.0, by_session=True)
+    feed(pairs, [buy("erased-user", 0, T0, "s1"), buy("erased-user", 1, T0 + 1)])
+    feed(pairs, [buy("kept-user", 2, T0 + 2, "s9")])
+    assert pairs.forget_users({user_digest("erased-user")}) == 2
+    blob = pairs.arrays()["groups_blob"].tobytes()
+    assert b"erased-user" not in blob and b"s1" not in blob and b"kept-user" in blob
+    feed(pairs, [buy("erased-user", 3, T0 + 3, "s1")])
+    assert pairs.partners(3) == {}  # the next purchase starts a new basket

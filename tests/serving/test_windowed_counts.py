@@ -78,3 +78,9 @@ def test_a_snapshot_restores_the_same_counts_into_another_space() -> None:
     again.restore(windowed.arrays(), list(windowed.event_types), index)
     assert again.scores("view", HOUR, 8, now=NOW)[5] == 1.0
     assert again.scores("purchase", 7 * DAY, 8, now=NOW)[7] == 1.0
+
+
+def test_a_snapshot_of_no_events_restores_empty() -> None:
+    again = WindowedCounts(["view"])
+    again.restore(WindowedCounts(["view"]).arrays(), ["view"], np.array([0, 1]))
+    assert not again.scores("view", HOUR, 2, now=NOW).any()

@@ -10,7 +10,7 @@ the events the stream retains, as co-occurrence is.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Set
 
 import numpy as np
 
@@ -49,6 +49,10 @@ class Merchandising:
         listed = items.tolist()
         self.bought_together.update(events, listed)
         self.also_viewed.update(events, listed)
+
+    def forget_users(self, digests: Set[str]) -> int:
+        """An erasure: forget the users' recent items that would pair with their next events."""
+        return self.bought_together.forget_users(digests) + self.also_viewed.forget_users(digests)
 
     def arrays(self) -> dict[str, np.ndarray]:
         blob, lengths = pack_strings(list(self.windowed.event_types))

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 
 import numpy as np
 
+from streamrec.consumers.erased import user_digest
 from streamrec.events import Event
 from streamrec.serving.packing import pack_strings, unpack_strings
 
@@ -26,6 +27,13 @@ __all__ = ["SessionPairs"]
 MAX_NEIGHBOURS = 50
 MAX_RECENT = 20
 MAX_GROUPS = 200_000
+_OWNER = "\x1f"  # a session's group is "s:<session><_OWNER><user>", so an erasure finds it
+
+
+def _owner(group: str) -> str:
+    if group.startswith("s:"):
+        return group.rpartition(_OWNER)[2]
+    return group[2:]
 
 
 class SessionPairs:
@@ -58,8 +66,20 @@ class SessionPairs:
 
     def _group(self, event: Event) -> str:
         if self.by_session and event.session_id:
-            return "s:" + event.session_id
+            return f"s:{event.session_id}{_OWNER}{event.user_id}"
         return "u:" + event.user_id
+
+    def forget_users(self, digests: Set[str]) -> int:
+        """Forget the recent items of the users whose id has one of these digests (an erasure;
+        a session's group names its user too); returns how many groups went. The pairs stay:
+        they count items, not people."""
+        with self._lock:
+            groups = list(self._recent)
+        gone = [g for g in groups if user_digest(_owner(g)) in digests]
+        with self._lock:
+            for group in gone:
+                self._recent.pop(group, None)
+        return len(gone)
 
     def _add(self, group: str, item: int, timestamp: float) -> None:
         recent = self._recent.pop(group, [])

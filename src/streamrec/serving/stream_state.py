@@ -121,8 +121,9 @@ class StreamState:
         return [r for r in records if counts(r.event.event_type, r.event.event_value)]
 
     def forget_users(self, digests: Set[str]) -> int:
-        """Forget the last item of the users whose id has one of these digests (an erasure:
-        :func:`streamrec.consumers.erased.user_digest`); returns how many were known. The ids
+        """Forget the last item (and the recent baskets) of the users whose id has one of these
+        digests (an erasure: :func:`streamrec.consumers.erased.user_digest`); returns how many
+        entries went. The ids
         are hashed outside the lock, so counting goes on meanwhile."""
         with self._lock:
             users = list(self._last)
@@ -130,7 +131,7 @@ class StreamState:
         with self._lock:
             for user in gone:
                 self._last.pop(user, None)
-        return len(gone)
+        return len(gone) + self.merchandising.forget_users(digests)
 
     def _pairs_admitted(self, events: Sequence[Event], admission: ItemAdmission) -> None:
         weights, index = self._weights, self.space.index

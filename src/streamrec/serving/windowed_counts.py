@@ -202,7 +202,7 @@ class WindowedCounts:
                 if f"t{tier}_code" not in arrays:
                     continue
                 ends = np.cumsum(arrays[f"t{tier}_len"]).tolist()
-                starts = [0, *ends[:-1]]
+                starts = [0, *ends][: len(ends)]
                 items, counts = arrays[f"t{tier}_items"], arrays[f"t{tier}_counts"]
                 keys = zip(
                     arrays[f"t{tier}_code"].tolist(),
