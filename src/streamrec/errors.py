@@ -61,8 +61,10 @@ class ModelError(StreamrecError):
 
 
 class AuthError(StreamrecError):
-    """Missing (401) or wrong (403) credentials."""
+    """Missing (401) or wrong (403) credentials; `field` names the credential that was missing or
+    wrong (the header, query parameter or setting), as every other 4xx body does."""
 
-    def __init__(self, message: str, status: int) -> None:
+    def __init__(self, message: str, status: int, field: str) -> None:
         super().__init__(message)
         self.status = status
+        self.field = field

@@ -17,15 +17,25 @@ def test_a_wrong_beacon_tracking_id_is_named_as_the_query_parameter(client: Test
     )
     assert r.status_code == 403
     assert "?tracking_id=" in r.json()["error"] and "header" not in r.json()["error"]
+    assert r.json()["field"] == "tracking_id"
 
 
 def test_a_wrong_header_is_named_as_the_header(client: TestClient) -> None:
     r = client.post("/v1/events", json=EVENT, headers={"X-Tracking-Id": "wrong"})
     assert r.status_code == 403 and "X-Tracking-Id header" in r.json()["error"]
+    assert r.json()["field"] == "X-Tracking-Id"
 
 
 def test_a_missing_tracking_id_names_both_ways(client: TestClient) -> None:
     r = client.post("/v1/events", json=EVENT)
     assert r.status_code == 401
     assert "X-Tracking-Id" in r.json()["error"] and "?tracking_id=" in r.json()["error"]
+    assert r.json()["field"] == "X-Tracking-Id"
     assert client.post("/v1/events", json=EVENT, headers=AUTH).status_code == 202
+
+
+def test_admin_errors_name_the_authorization_header(client: TestClient) -> None:
+    missing = client.post("/v1/models/train", json={})
+    wrong = client.post("/v1/models/train", json={}, headers={"Authorization": "Bearer wrong"})
+    assert (missing.status_code, missing.json()["field"]) == (401, "Authorization")
+    assert (wrong.status_code, wrong.json()["field"]) == (403, "Authorization")

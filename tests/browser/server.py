@@ -127,7 +127,7 @@ def start_server(
     with log_path.open("ab") as log:
         process = subprocess.Popen(command, env=full_env, stdout=log, stderr=subprocess.STDOUT)
     served = Served(f"http://127.0.0.1:{port}", process, log_path, dict(env or {}))
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 90  # a loaded 2-core CI machine imports slowly
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"streamrec serve exited {process.returncode}:\n{served.log()}")
@@ -137,7 +137,7 @@ def start_server(
         except OSError:
             time.sleep(0.1)
     served.stop()
-    raise RuntimeError(f"streamrec serve did not answer in 30 s:\n{served.log()}")
+    raise RuntimeError(f"streamrec serve did not answer in 90 s:\n{served.log()}")
 
 
 def seed_demo_over_http(served: Served) -> None:

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from streamrec.cli.ingest import GroupProgress
+from streamrec.config import Settings
 from streamrec.lake.reader import LakeReader
+from streamrec.runtime import Runtime
 from tests.cli_helpers import run_cli
+from tests.factories import make_event
 
 
 def test_import_csv_then_history_and_lake_have_it(tmp_path: Path) -> None:
@@ -35,3 +39,27 @@ def test_import_reports_a_bad_format(tmp_path: Path) -> None:
     result = run_cli(tmp_path / "d", "import", str(csv), "--format", "xml", check=False)
     assert result.returncode == 2 and "xml" in (result.stdout + result.stderr)
     assert "Traceback" not in result.stderr
+
+
+def test_every_groups_bar_counts_the_imports_rows_however_far_each_group_had_got(
+    tmp_path: Path,
+) -> None:
+    runtime = Runtime(Settings(data_dir=tmp_path / "data", tracking_id="t"))
+    log = runtime.event_log
+    log.append([make_event(user_id=f"old{i}", item_id="a") for i in range(4)])
+    caught_up = {s.shard: s.head for s in log.status()}
+    history = log.consumer("history")
+    history.commit(caught_up)
+    history.close()
+    log.append([make_event(user_id=f"new{i}", item_id="b") for i in range(6)])
+    heads = {s.shard: s.head for s in log.status()}
+    bars = GroupProgress(runtime, ["history", "lake"], heads, False, since=caught_up)
+    assert bars.totals == {"history": 6, "lake": 6}
+    assert not bars.update()
+    assert bars.applied() == {"history": 0, "lake": 0}  # lake's lag (10) is more than the import
+    history = log.consumer("history")
+    history.commit(heads)
+    history.close()
+    bars.update()
+    assert bars.applied() == {"history": 6, "lake": 0}
+    runtime.close()

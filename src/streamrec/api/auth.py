@@ -19,10 +19,12 @@ def check_tracking_id(request: Request, expected: str | None) -> None:
         raise AuthError(
             "a tracking id is required: the X-Tracking-Id header (or ?tracking_id= for beacons)",
             401,
+            "X-Tracking-Id",
         )
     if expected is None or not hmac.compare_digest(given, expected):
         where = "the X-Tracking-Id header" if header else "?tracking_id="
-        raise AuthError(f"{where} is not this server's tracking id", 403)
+        field = "X-Tracking-Id" if header else "tracking_id"
+        raise AuthError(f"{where} is not this server's tracking id", 403, field)
 
 
 def check_origin(request: Request, allowed: Sequence[str]) -> None:
@@ -36,7 +38,7 @@ def check_origin(request: Request, allowed: Sequence[str]) -> None:
     if origin is None or "*" in allowed or origin in allowed:
         return
     if origin != f"{request.url.scheme}://{request.headers.get('host', '')}":
-        raise AuthError(f"origin {origin} is not in allowed_origins", 403)
+        raise AuthError(f"origin {origin} is not in allowed_origins", 403, "Origin")
 
 
 def check_admin(request: Request, admin_key: str | None) -> None:
@@ -44,8 +46,8 @@ def check_admin(request: Request, admin_key: str | None) -> None:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
-        raise AuthError("admin route: send Authorization: Bearer <admin_key>", 401)
+        raise AuthError("admin route: send Authorization: Bearer <admin_key>", 401, "Authorization")
     if admin_key is None:
-        raise AuthError("admin routes are disabled: no admin_key is configured", 403)
+        raise AuthError("admin routes are disabled: no admin_key is configured", 403, "admin_key")
     if not hmac.compare_digest(token.strip(), admin_key):
-        raise AuthError("wrong admin key", 403)
+        raise AuthError("wrong admin key", 403, "Authorization")

@@ -57,17 +57,22 @@ def take_free_groups(runtime: Runtime) -> tuple[list[str], list[GroupLock]]:
 
 
 def catch_up_all(
-    runtime: Runtime, heads: dict[int, int], timeout_s: float, show: bool = True
+    runtime: Runtime,
+    heads: dict[int, int],
+    timeout_s: float,
+    show: bool = True,
+    since: dict[int, int] | None = None,
 ) -> list[tuple[str, str]]:
     """Every enabled group up to ``heads``: consumed here when nobody else does (all at once:
     SQLite releases the GIL while it writes, so the groups' transactions overlap), else waited
-    for. Progress per group (rows applied, lag) is drawn from the stream's committed offsets."""
+    for. Progress per group (rows applied, lag) is drawn from the stream's committed offsets;
+    ``since`` (the heads before the import appended) makes every bar count the import's rows."""
     groups = runtime.enabled_groups()
     free, locks = take_free_groups(runtime)
     try:
         with ThreadPoolExecutor(max_workers=max(1, len(free))) as pool:
             work = {g: pool.submit(consume_here, runtime, g) for g in free}
-            with GroupProgress(runtime, groups, heads, show) as progress:
+            with GroupProgress(runtime, groups, heads, show, since) as progress:
                 progress.wait(work, timeout_s)
     finally:
         for lock in locks:
@@ -78,17 +83,25 @@ def catch_up_all(
 
 
 class GroupProgress:
-    """One progress bar per consumer group: rows of the import it has committed, and its lag."""
+    """One progress bar per consumer group: rows of the import it has committed, and its lag.
+
+    With ``since`` every bar's total is the rows appended after it (the import's), the same for
+    every group, however far each had got when the bars appeared; without it, the rows each
+    group still had to apply then."""
 
     def __init__(
-        self, runtime: Runtime, groups: list[str], heads: dict[int, int], show: bool
+        self,
+        runtime: Runtime,
+        groups: list[str],
+        heads: dict[int, int],
+        show: bool,
+        since: dict[int, int] | None = None,
     ) -> None:
         self._log = runtime.event_log
         self._groups = groups
         self._heads = heads
         start = self._committed()
-        self._start = start
-        self._total = {g: sum(max(0, h - start[g].get(s, 0)) for s, h in heads.items())
+        self._total = {g: sum(max(0, h - (since or start[g]).get(s, 0)) for s, h in heads.items())
                        for g in groups}  # fmt: skip
         self._progress = Progress(
             TextColumn("  consumer group {task.description:<9}"),
@@ -101,6 +114,15 @@ class GroupProgress:
         )
         self._tasks = {g: self._progress.add_task(g, total=self._total[g] or 1, lag=0)
                        for g in groups}  # fmt: skip
+
+    @property
+    def totals(self) -> dict[str, int]:
+        """Rows each group's bar counts up to."""
+        return dict(self._total)
+
+    def applied(self) -> dict[str, int]:
+        """Rows of those each group has committed (its bar's position)."""
+        return {g: int(self._progress.tasks[t].completed) for g, t in self._tasks.items()}
 
     def __enter__(self) -> GroupProgress:
         self._progress.start()
@@ -120,7 +142,7 @@ class GroupProgress:
         for g in self._groups:
             lag = sum(max(0, h - committed[g].get(s, 0)) for s, h in self._heads.items())
             done = done and lag == 0
-            applied = self._total[g] - lag
+            applied = min(self._total[g], max(0, self._total[g] - lag))
             self._progress.update(self._tasks[g], completed=applied if self._total[g] else 1,
                                   lag=lag)  # fmt: skip
         return done
@@ -184,11 +206,12 @@ def run_import(
 ) -> ImportReport:
     """Append the file to the stream, then (``wait``) bring every group up to it."""
     started = time.perf_counter()
+    before = {s.shard: s.head for s in runtime.event_log.status()}
     report = import_file(path, fmt, runtime.settings, runtime.event_log, progress=progress)
     print_report(report)
     if wait and report.accepted:
         heads = {s.shard: s.head for s in runtime.event_log.status()}
-        for group, how in catch_up_all(runtime, heads, timeout_s, progress):
+        for group, how in catch_up_all(runtime, heads, timeout_s, progress, before):
             out.print(f"  consumer group {group}: {how}")
         elapsed = time.perf_counter() - started
         out.print(f"every consumer group has the events: {elapsed:.1f} s in all")

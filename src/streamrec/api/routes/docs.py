@@ -3,17 +3,20 @@
 FastAPI's own pages load Swagger UI and ReDoc from a CDN, so a self-hosted install without one
 (an intranet, an air-gapped host) showed a blank page. The assets come from the ``fastapi-offline``
 package (Swagger UI: Apache 2.0; ReDoc: MIT; their licences ship in its distribution), served under
-``/docs/assets/``; only FastAPI's HTML helpers are used, pointed at them.
+``/docs/assets/``; only FastAPI's HTML helpers are used, pointed at them. ReDoc's "powered by"
+footer loads its logo from cdn.redoc.ly, one failed request (and a console error) offline: the
+served copy of its script points that image at an inline, empty SVG instead.
 """
 
 from __future__ import annotations
 
+from functools import cache
 from importlib.resources import files
 from pathlib import Path
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, Response
 
 router = APIRouter(include_in_schema=False)
 
@@ -21,6 +24,18 @@ ASSETS = Path(str(files("fastapi_offline") / "static"))
 ASSET_URL = "/docs/assets"
 _MEDIA_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
                 ".png": "image/png"}  # fmt: skip
+
+
+_REDOC = "redoc.standalone.js"
+_REDOC_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"
+_EMPTY_SVG = "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' width='1' height='1'/%3E"
+_CACHED = {"Cache-Control": "public, max-age=86400"}
+
+
+@cache
+def _offline_redoc() -> bytes:
+    """ReDoc's script with its one outside URL (the footer logo) replaced by an inline image."""
+    return (ASSETS / _REDOC).read_text(encoding="utf-8").replace(_REDOC_LOGO, _EMPTY_SVG).encode()
 
 
 def _title(request: Request) -> str:
@@ -54,11 +69,11 @@ def redoc(request: Request) -> HTMLResponse:
 
 
 @router.get(ASSET_URL + "/{name}")
-def asset(name: str) -> FileResponse:
+def asset(name: str) -> Response:
+    if name == _REDOC:
+        return Response(_offline_redoc(), media_type=_MEDIA_TYPES[".js"], headers=_CACHED)
     media_type = _MEDIA_TYPES.get(Path(name).suffix)
     path = ASSETS / name
     if media_type is None or "/" in name or not path.is_file():
         raise HTTPException(status_code=404, detail=f"no such file: {name}")
-    return FileResponse(
-        path, media_type=media_type, headers={"Cache-Control": "public, max-age=86400"}
-    )
+    return FileResponse(path, media_type=media_type, headers=_CACHED)
