@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from streamrec.cli.ingest import GroupProgress
 from streamrec.config import Settings
+from streamrec.errors import UnavailableError
 from streamrec.lake.reader import LakeReader
 from streamrec.runtime import Runtime
 from tests.cli_helpers import run_cli
@@ -62,4 +65,19 @@ def test_every_groups_bar_counts_the_imports_rows_however_far_each_group_had_got
     history.close()
     bars.update()
     assert bars.applied() == {"history": 6, "lake": 0}
+    runtime.close()
+
+
+def test_a_timeout_names_only_the_groups_still_behind_and_their_lag(tmp_path: Path) -> None:
+    runtime = Runtime(Settings(data_dir=tmp_path / "data", tracking_id="t"))
+    log = runtime.event_log
+    log.append([make_event(user_id=f"u{i}") for i in range(3)])
+    heads = {s.shard: s.head for s in log.status()}
+    history = log.consumer("history")
+    history.commit(heads)
+    history.close()
+    bars = GroupProgress(runtime, ["history", "lake"], heads, False)
+    with pytest.raises(UnavailableError) as raised:
+        bars.wait({}, timeout_s=0)
+    assert "lake (lag 3)" in str(raised.value) and "history" not in str(raised.value)
     runtime.close()

@@ -112,6 +112,7 @@ class GroupProgress:
             console=out,
             disable=not show,
         )
+        self._lag = dict.fromkeys(groups, 0)
         self._tasks = {g: self._progress.add_task(g, total=self._total[g] or 1, lag=0)
                        for g in groups}  # fmt: skip
 
@@ -141,6 +142,7 @@ class GroupProgress:
         done = True
         for g in self._groups:
             lag = sum(max(0, h - committed[g].get(s, 0)) for s, h in self._heads.items())
+            self._lag[g] = lag
             done = done and lag == 0
             applied = min(self._total[g], max(0, self._total[g] - lag))
             self._progress.update(self._tasks[g], completed=applied if self._total[g] else 1,
@@ -154,9 +156,10 @@ class GroupProgress:
                 if future.done():
                     future.result()  # a consumer that failed here: raise its error
             if time.monotonic() > deadline:
-                late = ", ".join(g for g in self._groups if g not in work) or "consumers"
+                late = ", ".join(f"{g} (lag {lag:,})" for g, lag in self._lag.items() if lag)
                 raise UnavailableError(
-                    f"consumer group(s) {late} did not catch up within {timeout_s:.0f} s"
+                    f"consumer group(s) {late} did not catch up within {timeout_s:.0f} s; the"
+                    " events are in the stream and the groups go on applying them"
                 )
             time.sleep(PROGRESS_INTERVAL_S)
         for future in work.values():

@@ -51,12 +51,18 @@ INSERT INTO user_state_excluded_items SELECT * FROM unnest(%s::text[], %s::text[
 ON CONFLICT DO NOTHING
 """
 
-# Keep each touched key's newest `max_events` rows by event time (ties: stream offset).
+# Keep each touched key's newest `max_events` rows by event time (ties: stream offset). The
+# cut-off is found once per key (LATERAL): as a correlated subquery in WHERE, PostgreSQL re-ran
+# it, a sort of the key's rows, for every candidate row; 2,050 ms against 11 ms for 8 keys of
+# 200 rows, and the cluster's realtime group applied about 160 events/s.
 _TRIM = """
-DELETE FROM user_state_events e USING unnest(%s::text[]) AS k(key)
-WHERE e.key = k.key AND (e.ts, e.seq) <= (
-    SELECT ts, seq FROM user_state_events WHERE key = k.key
-    ORDER BY ts DESC, seq DESC OFFSET %s LIMIT 1)
+DELETE FROM user_state_events e USING (
+    SELECT k.key, c.ts, c.seq FROM unnest(%s::text[]) AS k(key)
+    CROSS JOIN LATERAL (
+        SELECT ts, seq FROM user_state_events WHERE key = k.key
+        ORDER BY ts DESC, seq DESC OFFSET %s LIMIT 1) c
+) cut
+WHERE e.key = cut.key AND (e.ts, e.seq) <= (cut.ts, cut.seq)
 """
 
 _ADD_WEIGHTS = """
