@@ -9,13 +9,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from typing import Any
 
+import psycopg
+
+from streamrec.aliases import apply_in_order
 from streamrec.stores.base import HistoryEntry
 from streamrec.stores.postgres_common import (
     PostgresDatabase,
+    aliases_of,
     first_seen,
+    forget_aliases,
     lock_unapplied,
+    lookup_aliases,
     purge_seen,
+    store_alias,
     store_positions,
 )
 from streamrec.stores.purge import purge_in_chunks
@@ -42,6 +50,17 @@ ON CONFLICT (user_id, item_id, event_type) DO UPDATE SET
     expires_at = GREATEST(history.expires_at, excluded.expires_at)
 """
 
+# An alias moves the anonymous rows to the user, merged with the user's rows of the same item
+# and type as two batches of events would be.
+_MERGE = """
+INSERT INTO history
+SELECT %s, item_id, event_type, last_seen, count, expires_at FROM history WHERE user_id = %s
+ON CONFLICT (user_id, item_id, event_type) DO UPDATE SET
+    count = history.count + excluded.count,
+    last_seen = GREATEST(history.last_seen, excluded.last_seen),
+    expires_at = GREATEST(history.expires_at, excluded.expires_at)
+"""
+
 _RECENT_ANY_TYPE = """
 SELECT item_id, (array_agg(event_type ORDER BY last_seen DESC))[1], MAX(last_seen), SUM(count)
 FROM history WHERE user_id = %s AND expires_at > %s
@@ -64,18 +83,38 @@ class PostgresHistoryStore:
         return self._db.positions()
 
     def apply(self, records: Sequence[StreamRecord], next_offsets: Mapping[int, int]) -> int:
+        """Events and aliases in stream order (see :func:`streamrec.aliases.apply_in_order`)."""
         with self._db.transaction() as conn:
             todo = lock_unapplied(conn, "history", records, next_offsets)
             newest = max((r.event.received_at for r in todo), default=time.time())
             todo = first_seen(conn, "history", todo, newest + self._ttl_s)
-            rows = aggregate(todo, self._ttl_s)
-            if rows:
-                users, items, types = (list(col) for col in zip(*rows.keys(), strict=True))
-                last, count, expires = (list(col) for col in zip(*rows.values(), strict=True))
-                counts = [int(c) for c in count]
-                conn.execute(_UPSERT, (users, items, types, last, counts, expires, self._ttl_s))
+            apply_in_order(
+                todo,
+                lambda ids: lookup_aliases(conn, "history", ids),
+                lambda run: self._apply_events(conn, run),
+                lambda anonymous_id, user_id: self._apply_alias(conn, anonymous_id, user_id),
+            )
             store_positions(conn, "history", next_offsets)
         return len(todo)
+
+    def _apply_events(self, conn: psycopg.Connection[Any], todo: Sequence[StreamRecord]) -> None:
+        rows = aggregate(todo, self._ttl_s)
+        if rows:
+            users, items, types = (list(col) for col in zip(*rows.keys(), strict=True))
+            last, count, expires = (list(col) for col in zip(*rows.values(), strict=True))
+            counts = [int(c) for c in count]
+            conn.execute(_UPSERT, (users, items, types, last, counts, expires, self._ttl_s))
+
+    def _apply_alias(self, conn: psycopg.Connection[Any], anonymous_id: str, user_id: str) -> None:
+        conn.execute(_MERGE, (user_id, anonymous_id))
+        conn.execute("DELETE FROM history WHERE user_id = %s", (anonymous_id,))
+        store_alias(conn, "history", anonymous_id, user_id)
+
+    def aliases_of(self, user_id: str) -> list[str]:
+        return aliases_of(self._db, user_id)
+
+    def forget_aliases(self, user_id: str) -> int:
+        return forget_aliases(self._db, user_id)
 
     def recent(
         self, user_id: str, limit: int, event_type: str | None = None, now: float | None = None
