@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 import msgspec
 from fsspec.core import url_to_fs
 
+from streamrec.aliases import MemoryAliases
 from streamrec.models.layout import write_bytes_atomic
 from streamrec.serving.stream_state import StreamState, snapshot_admission
 from streamrec.stream.base import EventLog, StreamRecord
@@ -100,6 +101,7 @@ class StateFeed:
         self.admission: ItemAdmission | None = None
         # the ids waiting for admission when the restored snapshot was written
         self.restored_waiting = b""
+        self.aliases = MemoryAliases()  # the anonymous ids' later events count as their user's
 
     def feed(self, records: Sequence[StreamRecord]) -> None:
         counted, paired = self.counted, self.paired
@@ -111,8 +113,8 @@ class StateFeed:
             paired[r.shard] = r.offset + 1
         for r in fresh:
             counted[r.shard] = max(counted.get(r.shard, 0), r.offset + 1)
-        self.state.update_pairs(pairs_only)
-        self.state.update(fresh, self.admission)
+        self.state.update_pairs(self.aliases.interactions(pairs_only))
+        self.state.update(self.aliases.interactions(fresh), self.admission)
 
     def use_admission(self, admission: ItemAdmission) -> None:
         """Count through ``admission`` from now on, with the ids the snapshot had waiting."""
@@ -128,6 +130,7 @@ class StateFeed:
         """Forget erased users (by the digest of their id) in the state and the ids waiting for
         admission, and write the snapshot again at once: the last one may hold their ids."""
         forgotten = self.state.forget_users(digests)
+        self.aliases.forget(digests)
         if self.admission is not None:
             self.admission.forget_users(digests)
         if forgotten or self.admission is not None:
