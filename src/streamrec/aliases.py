@@ -133,16 +133,23 @@ class MemoryAliases:
     def __len__(self) -> int:
         return len(self._known)
 
+    def resolve(self, records: Sequence[StreamRecord]) -> list[StreamRecord]:
+        """Interactions (no alias among them) under the aliases known now."""
+        return resolved(records, self._known)
+
+    def add(self, anonymous_id: str, user_id: str) -> None:
+        self._known[anonymous_id] = user_id
+        self._known.move_to_end(anonymous_id)
+        if len(self._known) > self._max:
+            self._known.popitem(last=False)
+
     def interactions(self, records: Sequence[StreamRecord]) -> list[StreamRecord]:
         """Take the batch's aliases; return its interactions under the aliases known then."""
         out: list[StreamRecord] = []
         for run, alias in segments(records):
-            out.extend(resolved(run, self._known))
+            out.extend(self.resolve(run))
             if alias is not None:
-                self._known[alias[0]] = alias[1]
-                self._known.move_to_end(alias[0])
-                if len(self._known) > self._max:
-                    self._known.popitem(last=False)
+                self.add(*alias)
         return out
 
     def forget(self, digests: Set[str]) -> int:

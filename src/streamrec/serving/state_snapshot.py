@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 import msgspec
 from fsspec.core import url_to_fs
 
-from streamrec.aliases import MemoryAliases
+from streamrec.aliases import MemoryAliases, is_alias, segments
 from streamrec.models.layout import write_bytes_atomic
 from streamrec.serving.stream_state import StreamState, snapshot_admission
 from streamrec.stream.base import EventLog, StreamRecord
@@ -113,8 +113,23 @@ class StateFeed:
             paired[r.shard] = r.offset + 1
         for r in fresh:
             counted[r.shard] = max(counted.get(r.shard, 0), r.offset + 1)
-        self.state.update_pairs(self.aliases.interactions(pairs_only))
-        self.state.update(self.aliases.interactions(fresh), self.admission)
+        self._count(pairs_only, self.state.update_pairs)
+        self._count(fresh, lambda run: self.state.update(run, self.admission))
+
+    def _count(
+        self, records: Sequence[StreamRecord], update: Callable[[list[StreamRecord]], None]
+    ) -> None:
+        """Count in stream order: the runs of interactions between aliases, each under the
+        aliases known then; an alias also carries the anonymous id's last item over to the user
+        (as the stores move its rows), so the user's next click pairs with it."""
+        if not any(is_alias(r.event) for r in records):
+            update(self.aliases.resolve(records))
+            return
+        for run, alias in segments(records):
+            update(self.aliases.resolve(run))
+            if alias is not None:
+                self.aliases.add(*alias)
+                self.state.merge_user(*alias)
 
     def use_admission(self, admission: ItemAdmission) -> None:
         """Count through ``admission`` from now on, with the ids the snapshot had waiting."""
