@@ -35,12 +35,30 @@ QUALIFY row_number() OVER (
 ) = 1
 """
 
+# Aliases (streamrec.aliases) are rows of the reserved type "$alias" (user_id: the anonymous id,
+# item_id: the user), of any day. An anonymous id's event is its user's: the user of its last
+# alias before it on its shard (stream order), or, for events before the first alias, of that one:
+# what the stores hold after applying the stream in order.
 _INTERACTIONS_SQL = """
-SELECT user_id, item_id, epoch_us("timestamp") / 1e6 AS "timestamp", event_type, event_value,
-       session_id
-FROM events
-WHERE dt >= CAST(? AS DATE) AND "timestamp" >= to_timestamp(?) AND "timestamp" < to_timestamp(?)
-ORDER BY "timestamp", event_id
+WITH aliases AS (
+    SELECT user_id AS anonymous_id, item_id AS known, shard, "offset" FROM events
+    WHERE event_type = '$alias'
+),
+first_alias AS (
+    SELECT anonymous_id, arg_min(known, "offset") AS known FROM aliases GROUP BY anonymous_id
+),
+wanted AS (
+    SELECT * FROM events
+    WHERE event_type <> '$alias' AND dt >= CAST(? AS DATE)
+      AND "timestamp" >= to_timestamp(?) AND "timestamp" < to_timestamp(?)
+)
+SELECT COALESCE(before.known, first.known, e.user_id) AS user_id, e.item_id,
+       epoch_us(e."timestamp") / 1e6 AS "timestamp", e.event_type, e.event_value, e.session_id
+FROM wanted e
+ASOF LEFT JOIN aliases before
+    ON e.user_id = before.anonymous_id AND e.shard = before.shard AND e."offset" > before."offset"
+LEFT JOIN first_alias first ON e.user_id = first.anonymous_id
+ORDER BY e."timestamp", e.event_id
 """
 
 
@@ -107,7 +125,8 @@ class LakeReader:
         """De-duplicated interactions with event time in [since, until), oldest first.
 
         Columns as training expects them (see streamrec.synthetic.generate_interactions): user_id,
-        item_id, timestamp (float64 epoch seconds), event_type, event_value, session_id."""
+        item_id, timestamp (float64 epoch seconds), event_type, event_value, session_id. An
+        aliased anonymous id's events are read as its user's; the alias rows are left out."""
         until = dt.datetime.now(dt.UTC).timestamp() + 86_400.0 if until is None else until
         return self.query(_INTERACTIONS_SQL, [earliest_day_for(since), since, until])
 
