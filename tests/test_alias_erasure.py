@@ -4,41 +4,16 @@ and the anonymous id's later events are its own again (the alias is gone)."""
 
 from __future__ import annotations
 
-import threading
-from pathlib import Path
-
-import pyarrow.parquet as pq
 from fastapi.testclient import TestClient
 
 from streamrec.api.app import create_app
-from streamrec.runtime import Runtime
 from tests.backend_search import files_holding
 from tests.conftest import ADMIN, AUTH, RuntimeFactory, drain
-from tests.test_erasure import wait_until_finished
+from tests.test_erasure import lake_rows_of, wait_for_lake, wait_until_finished
 
 ANON = "anon-erase-9d4e17"
 USER = "known-erase-51c0aa"
 OTHER = "someone-else-2"
-
-
-def lake_rows_of(runtime: Runtime, user: str) -> int:
-    """The user's rows in the lake's finished Parquet files (the writer's temporary files,
-    renamed as they are read, are left out)."""
-    lake = Path(runtime.settings.lake_location) / "events"
-    return sum(
-        pq.read_table(path, columns=["user_id"]).column("user_id").to_pylist().count(user)
-        for path in lake.rglob("*.parquet")
-        if not path.name.startswith(".tmp")
-    )
-
-
-def wait_for_lake(runtime: Runtime, user: str) -> None:
-    pause = threading.Event()
-    for _ in range(300):
-        if lake_rows_of(runtime, user):
-            return
-        pause.wait(0.1)
-    raise AssertionError(f"no lake row of {user}")
 
 
 def post(client: TestClient, user: str, items: range) -> None:
