@@ -15,7 +15,7 @@ Choices where the issue is silent: an alias is one level (aliasing an id that is
 target of aliases does not carry them along); aliasing an anonymous id again to another user
 sends its later events to the new user, what was merged before stays with the first; an alias
 event is never counted as an interaction (no item, no popularity). Client events may not use the
-reserved type (:data:`RESERVED_PREFIX`).
+reserved types (:data:`streamrec.events.RESERVED_EVENT_PREFIX`).
 """
 
 from __future__ import annotations
@@ -25,22 +25,21 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Set
 
 import msgspec
 
-from streamrec.events import RESERVED_EVENT_PREFIX, Event, new_event_id
+from streamrec.events import Event, new_event_id
 from streamrec.stream.base import StreamRecord
 
 __all__ = [
     "ALIAS_EVENT_TYPE",
-    "RESERVED_PREFIX",
     "MemoryAliases",
     "alias_event",
     "apply_in_order",
     "interactions",
     "is_alias",
     "resolved",
+    "segments",
 ]
 
 ALIAS_EVENT_TYPE = "$alias"
-RESERVED_PREFIX = RESERVED_EVENT_PREFIX  # event types starting with it: never a client's
 
 
 def alias_event(anonymous_id: str, user_id: str, now: float) -> Event:
