@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Set
+from typing import NamedTuple
 
 import msgspec
 
@@ -30,6 +31,7 @@ from streamrec.stream.base import StreamRecord
 
 __all__ = [
     "ALIAS_EVENT_TYPE",
+    "Alias",
     "MemoryAliases",
     "alias_event",
     "apply_in_order",
@@ -52,6 +54,12 @@ def alias_event(anonymous_id: str, user_id: str, now: float) -> Event:
         timestamp=now,
         received_at=now,
     )
+
+
+class Alias(NamedTuple):
+    anonymous_id: str
+    user_id: str
+    at: float  # when the alias was received: the "now" of rows it merges (their expiry)
 
 
 def is_alias(event: Event) -> bool:
@@ -80,12 +88,12 @@ def resolved(records: Iterable[StreamRecord], aliases: Mapping[str, str]) -> lis
 
 def segments(
     records: Sequence[StreamRecord],
-) -> Iterator[tuple[list[StreamRecord], tuple[str, str] | None]]:
+) -> Iterator[tuple[list[StreamRecord], Alias | None]]:
     """The batch cut at its aliases: (a run of interactions, the alias that follows it or None)."""
     run: list[StreamRecord] = []
     for r in records:
         if r.event.event_type == ALIAS_EVENT_TYPE:
-            yield run, (r.event.user_id, r.event.item_id)
+            yield run, Alias(r.event.user_id, r.event.item_id, r.event.received_at)
             run = []
         else:
             run.append(r)
@@ -97,21 +105,19 @@ def apply_in_order(
     records: Sequence[StreamRecord],
     lookup: Callable[[set[str]], dict[str, str]],
     apply_events: Callable[[list[StreamRecord]], None],
-    apply_alias: Callable[[str, str], None],
+    apply_alias: Callable[[Alias], None],
 ) -> None:
     """Apply a batch (already past the store's positions) in stream order: each run of events
     under the aliases known at that point (``lookup``: stored anonymous id -> user, for the ids
-    asked), then each alias (``apply_alias(anonymous_id, user_id)`` moves the anonymous rows and
-    stores the alias), so the effect is that of applying the records one by one."""
+    asked), then each alias (``apply_alias`` moves the anonymous rows and stores the alias), so the effect is that of applying the records one by one."""
     users = {r.event.user_id for r in records if r.event.event_type != ALIAS_EVENT_TYPE}
     known = lookup(users) if users else {}
     for run, alias in segments(records):
         if run:
             apply_events(resolved(run, known))
         if alias is not None:
-            anonymous_id, user_id = alias
-            apply_alias(anonymous_id, user_id)
-            known[anonymous_id] = user_id
+            apply_alias(alias)
+            known[alias.anonymous_id] = alias.user_id
 
 
 MAX_MEMORY_ALIASES = 200_000
@@ -148,7 +154,7 @@ class MemoryAliases:
         for run, alias in segments(records):
             out.extend(self.resolve(run))
             if alias is not None:
-                self.add(*alias)
+                self.add(alias.anonymous_id, alias.user_id)
         return out
 
     def forget(self, digests: Set[str]) -> int:

@@ -98,3 +98,19 @@ def test_history_merges_the_anonymous_rows(make_history: HistoryFactory) -> None
     assert store.recent(ANON, 10, None, now + 1) == []
     assert store.forget_aliases(USER) == 1
     assert store.aliases_of(USER) == []
+
+
+def test_history_merges_only_what_has_not_expired(make_history: HistoryFactory) -> None:
+    """As two batches of events would: the user's row expired before the alias starts afresh,
+    the anonymous id's expired rows stay out of the user's history."""
+    store = make_history(history_days=1.0)
+    now = time.time()
+    old, fresh = now - 2 * 86400.0, now - 60.0
+    store.apply(records(1, 0, [make_event(USER, "shoe", received_at=old)]), {1: 1})
+    anonymous = [
+        make_event(ANON, "shoe", received_at=fresh),
+        make_event(ANON, "sock", received_at=old),
+    ]
+    store.apply(records(0, 0, [*anonymous, alias_event(ANON, USER, now)]), {0: 3})
+    assert [(e.item_id, e.count) for e in store.recent(USER, 10, None, now)] == [("shoe", 1)]
+    assert store.recent(ANON, 10, None, old) == []

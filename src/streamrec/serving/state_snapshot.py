@@ -128,8 +128,8 @@ class StateFeed:
         for run, alias in segments(records):
             update(self.aliases.resolve(run))
             if alias is not None:
-                self.aliases.add(*alias)
-                self.state.merge_user(*alias)
+                self.aliases.add(alias.anonymous_id, alias.user_id)
+                self.state.merge_user(alias.anonymous_id, alias.user_id)
 
     def use_admission(self, admission: ItemAdmission) -> None:
         """Count through ``admission`` from now on, with the ids the snapshot had waiting."""

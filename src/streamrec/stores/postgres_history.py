@@ -13,7 +13,7 @@ from typing import Any
 
 import psycopg
 
-from streamrec.aliases import apply_in_order
+from streamrec.aliases import Alias, apply_in_order
 from streamrec.stores.base import HistoryEntry
 from streamrec.stores.postgres_common import (
     PostgresDatabase,
@@ -51,12 +51,15 @@ ON CONFLICT (user_id, item_id, event_type) DO UPDATE SET
 """
 
 # An alias moves the anonymous rows to the user, merged with the user's rows of the same item
-# and type as two batches of events would be.
+# and type as two batches of events would be: rows expired when the alias came start afresh and
+# expired anonymous rows are left behind.
 _MERGE = """
 INSERT INTO history
-SELECT %s, item_id, event_type, last_seen, count, expires_at FROM history WHERE user_id = %s
+SELECT %(user)s, item_id, event_type, last_seen, count, expires_at FROM history
+WHERE user_id = %(anonymous)s AND expires_at > %(at)s
 ON CONFLICT (user_id, item_id, event_type) DO UPDATE SET
-    count = history.count + excluded.count,
+    count = CASE WHEN history.expires_at <= %(at)s
+                 THEN excluded.count ELSE history.count + excluded.count END,
     last_seen = GREATEST(history.last_seen, excluded.last_seen),
     expires_at = GREATEST(history.expires_at, excluded.expires_at)
 """
@@ -92,7 +95,7 @@ class PostgresHistoryStore:
                 todo,
                 lambda ids: lookup_aliases(conn, "history", ids),
                 lambda run: self._apply_events(conn, run),
-                lambda anonymous_id, user_id: self._apply_alias(conn, anonymous_id, user_id),
+                lambda alias: self._apply_alias(conn, alias),
             )
             store_positions(conn, "history", next_offsets)
         return len(todo)
@@ -105,10 +108,11 @@ class PostgresHistoryStore:
             counts = [int(c) for c in count]
             conn.execute(_UPSERT, (users, items, types, last, counts, expires, self._ttl_s))
 
-    def _apply_alias(self, conn: psycopg.Connection[Any], anonymous_id: str, user_id: str) -> None:
-        conn.execute(_MERGE, (user_id, anonymous_id))
-        conn.execute("DELETE FROM history WHERE user_id = %s", (anonymous_id,))
-        store_alias(conn, "history", anonymous_id, user_id)
+    def _apply_alias(self, conn: psycopg.Connection[Any], alias: Alias) -> None:
+        names = {"user": alias.user_id, "anonymous": alias.anonymous_id, "at": alias.at}
+        conn.execute(_MERGE, names)
+        conn.execute("DELETE FROM history WHERE user_id = %s", (alias.anonymous_id,))
+        store_alias(conn, "history", alias.anonymous_id, alias.user_id)
 
     def aliases_of(self, user_id: str) -> list[str]:
         return aliases_of(self._db, user_id)

@@ -101,7 +101,7 @@ class PostgresUserStateStore:
                 todo,
                 lambda ids: lookup_aliases(conn, "user_state", ids),
                 lambda run: self._apply_events(conn, run),
-                lambda anonymous_id, user_id: self._apply_alias(conn, anonymous_id, user_id),
+                lambda alias: self._apply_alias(conn, alias.anonymous_id, alias.user_id),
             )
             store_positions(conn, "user_state", next_offsets)
         return len(todo)

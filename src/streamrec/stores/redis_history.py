@@ -56,25 +56,28 @@ local function set_expiry(ukey, expires)
   end
 end
 
--- An alias: the anonymous id's rows become the user's, merged with theirs.
-local function merge(anonymous, user)
+-- An alias (received at `now`): the anonymous id's live rows become the user's, merged with
+-- theirs (a row of the user expired by then starts afresh); its expired rows are dropped.
+local function merge(anonymous, user, now)
   local akey, ukey = ns .. ':hist:u:' .. anonymous, ns .. ':hist:u:' .. user
   local rows = redis.call('HGETALL', akey)
   for j = 1, #rows, 2 do
     local field = rows[j]
     local last, count, expires = string.match(rows[j + 1], '^([^|]+)|([^|]+)|([^|]+)$')
-    count = tonumber(count)
-    local old = redis.call('HGET', ukey, field)
-    if old then
-      local o_last, o_count, o_expires = string.match(old, '^([^|]+)|([^|]+)|([^|]+)$')
-      count = count + tonumber(o_count)
-      if tonumber(o_last) > tonumber(last) then last = o_last end
-      if tonumber(o_expires) > tonumber(expires) then expires = o_expires end
-    end
-    redis.call('HSET', ukey, field, last .. '|' .. string.format('%d', count) .. '|' .. expires)
     redis.call('ZREM', expkey, anonymous .. '\31' .. field)
-    redis.call('ZADD', expkey, expires, user .. '\31' .. field)
-    set_expiry(ukey, expires)
+    if tonumber(expires) > tonumber(now) then
+      count = tonumber(count)
+      local old = redis.call('HGET', ukey, field)
+      if old then
+        local o_last, o_count, o_expires = string.match(old, '^([^|]+)|([^|]+)|([^|]+)$')
+        if tonumber(o_expires) > tonumber(now) then count = count + tonumber(o_count) end
+        if tonumber(o_last) > tonumber(last) then last = o_last end
+        if tonumber(o_expires) > tonumber(expires) then expires = o_expires end
+      end
+      redis.call('HSET', ukey, field, last .. '|' .. string.format('%d', count) .. '|' .. expires)
+      redis.call('ZADD', expkey, expires, user .. '\31' .. field)
+      set_expiry(ukey, expires)
+    end
   end
   redis.call('DEL', akey)
   store_alias(ns .. ':hist', anonymous, user)
@@ -87,7 +90,7 @@ while i <= #ARGV do
   i = i + 8
   if offset >= stored_position(poskey, cache, shard) and first_time(seenkey, event_id, seen_expires) then
    if kind == 'a' then
-    merge(user, field)
+    merge(user, field, ts)
    else
     user = resolve(ns .. ':hist', user)
     local ukey = ns .. ':hist:u:' .. user
@@ -146,14 +149,15 @@ def _record_args(records: Sequence[StreamRecord], ttl_s: float) -> list[str]:
     args: list[str] = []
     for r in records:
         e = r.event
-        alias = e.event_type == ALIAS_EVENT_TYPE  # the field is then the user's id
+        # an alias: the field is the user's id, the timestamp when it was received
+        alias = e.event_type == ALIAS_EVENT_TYPE
         args += [
             str(r.shard),
             str(r.offset),
             e.event_id,
             e.user_id,
             e.item_id if alias else f"{e.event_type}{SEP}{e.item_id}",
-            repr(e.timestamp),
+            repr(e.received_at if alias else e.timestamp),
             repr(e.received_at + ttl_s),
             "a" if alias else "e",
         ]

@@ -13,7 +13,7 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from streamrec.aliases import apply_in_order
+from streamrec.aliases import Alias, apply_in_order
 from streamrec.sqlite_wal import DEFAULT_WAL_MAX_BYTES
 from streamrec.stores.base import HistoryEntry
 from streamrec.stores.purge import purge_in_chunks
@@ -57,12 +57,14 @@ ON CONFLICT (user_id, item_id, event_type) DO UPDATE SET
 """
 
 # An alias moves the anonymous rows to the user, merged with the user's rows of the same item and
-# type as two batches of events would be ("WHERE true": SQLite's upsert-from-SELECT syntax).
+# type as two batches of events would be: rows expired when the alias came (?3) start afresh and
+# expired anonymous rows are left behind ("WHERE true": SQLite's upsert-from-SELECT syntax).
 _MERGE = """
 INSERT INTO history SELECT ?1, item_id, event_type, last_seen, count, expires_at FROM history
-WHERE user_id = ?2 AND true
+WHERE user_id = ?2 AND expires_at > ?3 AND true
 ON CONFLICT (user_id, item_id, event_type) DO UPDATE SET
-    count = history.count + excluded.count,
+    count = CASE WHEN history.expires_at <= ?3
+                 THEN excluded.count ELSE history.count + excluded.count END,
     last_seen = MAX(history.last_seen, excluded.last_seen),
     expires_at = MAX(history.expires_at, excluded.expires_at)
 """
@@ -107,7 +109,7 @@ class SqliteHistoryStore:
                 todo,
                 lambda ids: lookup_aliases(conn, ids),
                 lambda run: self._apply_events(conn, run),
-                lambda anonymous_id, user_id: self._apply_alias(conn, anonymous_id, user_id),
+                lambda alias: self._apply_alias(conn, alias),
             )
             store_positions(conn, next_offsets)
         return len(todo)
@@ -122,10 +124,10 @@ class SqliteHistoryStore:
             [(u, i, t, v[0], int(v[1]), v[2], ttl) for (u, i, t), v in sorted(rows.items())],
         )
 
-    def _apply_alias(self, conn: sqlite3.Connection, anonymous_id: str, user_id: str) -> None:
-        conn.execute(_MERGE, (user_id, anonymous_id))
-        conn.execute("DELETE FROM history WHERE user_id = ?", (anonymous_id,))
-        store_alias(conn, anonymous_id, user_id)
+    def _apply_alias(self, conn: sqlite3.Connection, alias: Alias) -> None:
+        conn.execute(_MERGE, (alias.user_id, alias.anonymous_id, alias.at))
+        conn.execute("DELETE FROM history WHERE user_id = ?", (alias.anonymous_id,))
+        store_alias(conn, alias.anonymous_id, alias.user_id)
 
     def aliases_of(self, user_id: str) -> list[str]:
         return aliases_of(self._db.reader(), user_id)

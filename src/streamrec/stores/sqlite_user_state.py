@@ -167,7 +167,7 @@ class SqliteUserStateStore:
                 todo,
                 lambda ids: lookup_aliases(conn, ids),
                 lambda run: self._apply_events(conn, run),
-                lambda anonymous_id, user_id: self._apply_alias(conn, anonymous_id, user_id),
+                lambda alias: self._apply_alias(conn, alias.anonymous_id, alias.user_id),
             )
             if self._trim_due():
                 self._trim(conn)
