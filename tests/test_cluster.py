@@ -370,3 +370,73 @@ def test_an_erased_user_is_in_no_backend_of_the_cluster(cluster: LocalCluster) -
     redis_dir = cluster.servers.redis.directory
     _wait_for(lambda: files_holding(redis_dir, user) == [], "Redis's files rewritten")
     assert files_holding(cluster.servers.s3.directory, user) == []
+
+
+@pytest.mark.cluster
+def test_an_alias_merges_through_kafka_at_both_api_processes(cluster: LocalCluster) -> None:
+    """Anonymous events at one API process, the alias at the other: through Kafka, both serve
+    the merged history, the user-state store holds the anonymous events under the user, and
+    erasing the user leaves the anonymous id in no backend (streamrec.aliases)."""
+    from streamrec.cluster.config import S3_BUCKET
+    from tests.backend_search import objects_holding, postgres_tables_holding, redis_keys_holding
+
+    anonymous, user = "anon-cluster-7e21", "alias-cluster-u0"
+    settings = _settings(cluster)
+    for group in ("history", "lake", "realtime"):  # a rebalance under way delays the erasure
+        _wait_for(lambda g=group: _group_settled(cluster, g), f"the {group} group settled")
+    first, second = (f"http://127.0.0.1:{p}" for p in cluster.plan.api_ports[:2])
+    tracking = {"X-Tracking-Id": str(settings.tracking_id)}
+    clicks = [{"user_id": anonymous, "item_id": f"alias-i{k}"} for k in range(5)]
+    mine = [{"user_id": user, "item_id": "alias-i9"}]
+    with httpx.Client(timeout=30) as client:
+
+        def history(base: str, who: str) -> set[str]:
+            body = client.get(f"{base}/v1/users/{who}/history?limit=50").json()
+            return {row["item_id"] for row in body["items"]}
+
+        def state(who: str) -> set[str]:
+            store = open_user_state_store(settings)
+            try:
+                return {e.item_id for e in store.recent_events(who, 50)}
+            finally:
+                store.close()
+
+        answer = client.post(f"{first}/v1/events", json={"events": clicks + mine}, headers=tracking)
+        assert answer.status_code == 202
+        _wait_for(lambda: len(history(second, anonymous)) == 5, "the anonymous history")
+        body = {"anonymous_id": anonymous}
+        answer = client.post(f"{second}/v1/users/{user}/aliases", json=body, headers=tracking)
+        assert answer.status_code == 202, answer.text
+        merged = {f"alias-i{k}" for k in (*range(5), 9)}
+        for base in (first, second):
+            _wait_for(lambda b=base: history(b, user) == merged, f"the merged history at {base}")
+        assert history(first, anonymous) == set()
+        _wait_for(lambda: state(user) == merged and state(anonymous) == set(), "merged state")
+        later = [{"user_id": anonymous, "item_id": "alias-i7"}]
+        assert client.post(f"{first}/v1/events", json={"events": later}, headers=tracking)
+        _wait_for(lambda: "alias-i7" in history(second, user), "a later anonymous event")
+
+        admin = {"Authorization": f"Bearer {settings.admin_key}"}
+        erasure = client.delete(f"{first}/v1/users/{user}", headers=admin).json()
+        status_url = f"{second}{erasure['status_url']}"
+        _wait_for(
+            lambda: client.get(status_url, headers=admin).json()["status"] != "running",
+            "the erasure finished",
+        )
+        status = client.get(status_url, headers=admin).json()
+        assert status["status"] == "done", (status, _group_lags(cluster))
+        assert history(first, user) == set() and history(second, anonymous) == set()
+    time.sleep(2.0)  # a consumer that wrongly re-created a row would have done it by now
+    for erased in (anonymous, user):
+        assert redis_keys_holding(cluster.servers.redis.url, erased) == []
+        assert postgres_tables_holding(cluster.servers.postgres.url, erased) == []
+        assert objects_holding(f"s3://{S3_BUCKET}", erased) == []
+
+
+def _group_lags(cluster: LocalCluster) -> list[tuple[int, int, dict[str, int]]]:
+    log = open_event_log(_settings(cluster))
+    try:
+        groups = ["history", "lake", "realtime"]
+        return [(s.shard, s.head, dict(s.committed)) for s in log.status(groups)]
+    finally:
+        log.close()

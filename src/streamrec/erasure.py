@@ -20,6 +20,11 @@ statistics of the served model lose what the user contributed; trained models ke
 rows). The job is then ``done``; if the groups do not catch up within ``CATCH_UP_S`` it finishes
 anyway as ``partial``.
 
+A user's aliases (see :mod:`streamrec.aliases`) are erased with them: their anonymous ids get
+marks, their stream payloads and lake rows go, and the aliases themselves are dropped by the
+final step (until then, the anonymous id's late events are still merged into the user, and erased
+again).
+
 Jobs are known by a random id and kept in ``data_dir/erasures.db`` (see
 :mod:`streamrec.erasure_journal`): the id of the user is there only while the job runs. Closing
 the runtime stops the jobs between steps and waits for them; an unfinished one resumes at the
@@ -75,11 +80,14 @@ class ErasureJobs:
     def start(self, user_id: str) -> Erasure:
         """Mark the erasure in the ledger, erase what can be erased now; finish on a thread."""
         runtime = self._runtime
-        shard = shard_for(user_id, runtime.event_log.shard_count)
-        # the user's events are all on their shard: the groups must pass its head of now
-        heads = {s.shard: s.head for s in runtime.event_log.status() if s.shard == shard}
+        # the user's events are all on their shard, an anonymous id's merged into theirs (see
+        # streamrec.aliases) on its own: the groups must pass those shards' heads of now
+        ids = [user_id, *runtime.aliases_of(user_id)]
+        shards = {i: shard_for(i, runtime.event_log.shard_count) for i in ids}
+        heads = {s.shard: s.head for s in runtime.event_log.status() if s.shard in shards.values()}
         now = time.time()
-        runtime.user_state.record_erasure(shard, heads.get(shard, 0), user_digest(user_id), now)
+        for one_id, shard in shards.items():
+            runtime.user_state.record_erasure(shard, heads.get(shard, 0), user_digest(one_id), now)
         job = Erasure(uuid.uuid4().hex, now)
         self._journal.add(job.as_json(), user_id, heads, _LEASE_S)
         job.counts = runtime.erase_user(user_id)

@@ -307,20 +307,41 @@ class Runtime:
 
         request_retrain(self.models)
 
+    def aliases_of(self, user_id: str) -> list[str]:
+        """The anonymous ids aliased to the user, in any store (see streamrec.aliases)."""
+        found = set(self.user_state.aliases_of(user_id))
+        if self.history is not None:
+            found.update(self.history.aliases_of(user_id))
+        return sorted(found - {user_id})
+
     def erase_user(self, user_id: str, final: bool = False) -> dict[str, int]:
         """Erase a user's history, real-time state and retained stream payloads now, and hide
-        their lake rows (a tombstone). `final` (see streamrec.erasure: once every group has
-        passed the erasure) rewrites the lake files holding their rows and drops the tombstone."""
+        their lake rows (a tombstone); the same for the anonymous ids aliased to them. `final`
+        (see streamrec.erasure: once every group has passed the erasure) drops the aliases,
+        rewrites the lake files holding their rows and drops the tombstones."""
+        anonymous = self.aliases_of(user_id)
+        counts: dict[str, int] = {}
+        if final:
+            dropped = self.user_state.forget_aliases(user_id)
+            if self.history is not None:
+                dropped += self.history.forget_aliases(user_id)
+            counts["aliases_deleted"] = dropped
+        for one_id in [user_id, *anonymous]:
+            for key, count in self._erase_one(one_id, final).items():
+                counts[key] = counts.get(key, 0) + count
+        if final:
+            for store in (self.history, self.user_state):
+                if isinstance(store, ScrubsAfterErasure):
+                    store.scrub_after_erasure()
+        return counts
+
+    def _erase_one(self, user_id: str, final: bool) -> dict[str, int]:
         history_rows = self.history.erase_user(user_id) if self.history is not None else 0
         counts = {
             "history_rows_deleted": history_rows,
             "state_events_deleted": self.user_state.erase_user(user_id),
             "stream_events_deleted": self.event_log.erase_user(user_id),
         }
-        if final:
-            for store in (self.history, self.user_state):
-                if isinstance(store, ScrubsAfterErasure):
-                    store.scrub_after_erasure()
         if self.settings.datalake:
             from streamrec.lake import erase
 

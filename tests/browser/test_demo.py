@@ -136,3 +136,38 @@ def test_pictures_are_inline_svg_not_emoji(page: Page, served: Served) -> None:
     assert not re.search("[\U0001f300-\U0001faff\u2600-\u27bf]", text), "emoji need a font"
     cards = page.locator("#grid-popular .card")
     assert cards.count() == cards.locator(".swatch svg").count() > 0
+
+
+def recommended_ids(served: Served, user: str) -> list[str]:
+    """The server's recommendations for the user alone (no session: only what the user did)."""
+    return [it["item_id"] for it in served.get(f"/v1/recommendations/{user}?n=8")["items"]]
+
+
+def test_signing_in_after_browsing_keeps_the_anonymous_clicks(
+    page: Page, served: Served, eventually: Poll
+) -> None:
+    """identify() ties the anonymous visitor to the user (POST /v1/users/ID/aliases): the user's
+    history and recommendations follow the clicks made before signing in."""
+    anonymous = open_demo(page, served)
+    clicked: list[str] = []
+    page.locator("#grid-popular .card").nth(9).click()
+    for _ in range(2):
+        page.wait_for_selector("#widget-similar [data-item-id]")
+        clicked.append(page.get_attribute(".detail", "data-item-id") or "")
+        page.locator("#widget-similar .card").nth(1).click()
+    clicked.append(page.get_attribute(".detail", "data-item-id") or "")
+    eventually(lambda: set(clicked) <= set(served.history_ids(anonymous)))
+    served.wait_caught_up()
+    browsed = recommended_ids(served, anonymous)
+    assert browsed != recommended_ids(served, "never-seen-visitor")  # they follow the clicks
+    user = "alias-customer-" + anonymous[-8:]
+    page.fill("#signin-id", user)
+    page.click("#signin button[type=submit]")
+    eventually(lambda: page.inner_text("#user-id") == user)
+    eventually(lambda: set(clicked) <= set(served.history_ids(user)))
+    assert served.history_ids(anonymous) == []
+    eventually(lambda: set(clicked) <= set(ids(page, "#widget-recent [data-item-id]")))
+    served.wait_caught_up()
+    # the same events as the anonymous visitor had (trending moves with the clock: as a set)
+    eventually(lambda: set(recommended_ids(served, user)) == set(browsed))
+    eventually(lambda: set(ids(page, RECOMMENDED)) == set(recommended_ids(served, user)))

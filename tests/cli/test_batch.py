@@ -85,3 +85,23 @@ def test_segments_lists_the_users_with_most_affinity(shop: Path, tmp_path: Path)
     assert len(rows) == 5 and scores == sorted(scores, reverse=True)
     missing = run_cli(shop, "segments", "--item", "no-such-item", "--out", str(out), check=False)
     assert missing.returncode == 2 and "no-such-item" in missing.stderr
+
+
+def test_segments_read_an_aliased_anonymous_id_as_its_user(tmp_path: Path) -> None:
+    from streamrec.aliases import alias_event
+    from streamrec.cli.batch import SEGMENT_USERS_SQL
+    from streamrec.lake import LakeReader, LakeWriter
+    from streamrec.stream.base import StreamRecord
+    from tests.factories import make_event
+
+    events = [
+        make_event("anon", "a"),
+        alias_event("anon", "alice", 1.7e9),
+        make_event("carol", "b"),
+        alias_event("anon-2", "dave", 1.7e9),  # dave has no event of his own yet
+    ]
+    writer = LakeWriter(str(tmp_path / "lake"), 1 << 40, 3600.0)
+    writer.add([StreamRecord(0, i, e) for i, e in enumerate(events)])
+    writer.close()
+    users = LakeReader(str(tmp_path / "lake")).query(SEGMENT_USERS_SQL).column("user_id")
+    assert users.to_pylist() == ["alice", "carol", "dave"]

@@ -11,6 +11,7 @@ from streamrec.api.metrics import Metrics, MetricsMiddleware
 from streamrec.api.openapi import install_openapi
 from streamrec.api.ratelimit import buckets_for
 from streamrec.api.routes import (
+    aliases,
     aws,
     dashboard,
     docs,
@@ -48,7 +49,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.erasures.resume()  # jobs a stopped process left unfinished
     install_error_handlers(app)
     install_openapi(app)
-    for module in (events, history, status, aws, dashboard, models, web, docs):
+    for module in (events, aliases, history, status, aws, dashboard, models, web, docs):
         app.include_router(module.router)
     for module in (recommendations, merchandising, items):
         app.include_router(module.router)

@@ -79,6 +79,20 @@ class EventsAccepted(msgspec.Struct, omit_defaults=True):
     event_id: str | None = None
 
 
+class AliasIn(_Body):
+    """The anonymous id (tracker.js's, before sign-in) that is the user of the URL from now on."""
+
+    anonymous_id: Id
+
+
+class AliasAccepted(msgspec.Struct):
+    """The alias is durable in the stream; ``event_id`` is its stream event's."""
+
+    user_id: str
+    anonymous_id: str
+    event_id: str
+
+
 class Interaction(_Body):
     """The AWS sample's interaction (API Gateway -> Kinesis PutRecord)."""
 
@@ -209,6 +223,7 @@ def check_body(raw: Any, body_type: type[Any]) -> None:
 REQUEST_BODIES: dict[str, Any] = {
     "EventIn": EventIn,
     "EventBatch": EventBatch,
+    "AliasIn": AliasIn,
     "Interaction": Interaction,
     "ItemIn": ItemIn,
     "ItemBatch": ItemBatch,
@@ -220,6 +235,7 @@ REQUEST_BODIES: dict[str, Any] = {
 RESPONSE_BODIES: dict[str, Any] = {
     "ErrorBody": ErrorBody,
     "EventsAccepted": EventsAccepted,
+    "AliasAccepted": AliasAccepted,
     "ItemRecommendations": ItemRecommendations,
     "PopularItems": PopularItems,
 }

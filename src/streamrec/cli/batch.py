@@ -127,6 +127,15 @@ def cmd_recommend_batch(
     )
 
 
+# Every user in the lake, an aliased anonymous id as its user (streamrec.aliases).
+SEGMENT_USERS_SQL = """
+SELECT user_id FROM events WHERE event_type <> '$alias'
+    AND user_id NOT IN (SELECT user_id FROM events WHERE event_type = '$alias')
+UNION SELECT item_id FROM events WHERE event_type = '$alias'
+ORDER BY user_id
+"""
+
+
 def cmd_segments(
     item: Annotated[list[str], typer.Option(help="An item id (repeat for several).")],
     out_path: Annotated[Path, typer.Option("--out", help="JSON lines output (replaced).")],
@@ -137,9 +146,7 @@ def cmd_segments(
     """The users most likely to interact with these items (Item-Affinity), best first: one
     {"user_id", "score"} line each, from every user in the lake."""
     with serving_runtime(config, campaign) as runtime:
-        table = LakeReader(runtime.settings.lake_location).query(
-            "SELECT DISTINCT user_id FROM events ORDER BY user_id"
-        )
+        table = LakeReader(runtime.settings.lake_location).query(SEGMENT_USERS_SQL)
         users = [str(u) for u in table.column("user_id").to_pylist()]
         with progress_bar("users") as bar:
             task = bar.add_task("users", total=len(users))

@@ -35,12 +35,42 @@ QUALIFY row_number() OVER (
 ) = 1
 """
 
-_INTERACTIONS_SQL = """
+# Aliases (streamrec.aliases) are rows of the reserved type "$alias" (user_id: the anonymous id,
+# item_id: the user), of any day. An anonymous id's event is its user's: the user of its last
+# alias before it on its shard (stream order), or, for events before the first alias, of that one:
+# what the stores hold after applying the stream in order. Aliases are read from events_raw: the
+# events view's de-duplication (a window over every row) would run a second time; an alias of an
+# erased anonymous id maps rows that the view hides anyway.
+_PLAIN_INTERACTIONS_SQL = """
 SELECT user_id, item_id, epoch_us("timestamp") / 1e6 AS "timestamp", event_type, event_value,
        session_id
 FROM events
 WHERE dt >= CAST(? AS DATE) AND "timestamp" >= to_timestamp(?) AND "timestamp" < to_timestamp(?)
 ORDER BY "timestamp", event_id
+"""
+
+_HAS_ALIASES_SQL = "SELECT count(*) AS n FROM events_raw WHERE event_type = '$alias'"
+
+_INTERACTIONS_SQL = """
+WITH aliases AS (
+    SELECT DISTINCT user_id AS anonymous_id, item_id AS known, shard, "offset" FROM events_raw
+    WHERE event_type = '$alias'
+),
+first_alias AS (
+    SELECT anonymous_id, arg_min(known, "offset") AS known FROM aliases GROUP BY anonymous_id
+),
+wanted AS (
+    SELECT * FROM events
+    WHERE event_type <> '$alias' AND dt >= CAST(? AS DATE)
+      AND "timestamp" >= to_timestamp(?) AND "timestamp" < to_timestamp(?)
+)
+SELECT COALESCE(before.known, first.known, e.user_id) AS user_id, e.item_id,
+       epoch_us(e."timestamp") / 1e6 AS "timestamp", e.event_type, e.event_value, e.session_id
+FROM wanted e
+ASOF LEFT JOIN aliases before
+    ON e.user_id = before.anonymous_id AND e.shard = before.shard AND e."offset" > before."offset"
+LEFT JOIN first_alias first ON e.user_id = first.anonymous_id
+ORDER BY e."timestamp", e.event_id
 """
 
 
@@ -107,9 +137,18 @@ class LakeReader:
         """De-duplicated interactions with event time in [since, until), oldest first.
 
         Columns as training expects them (see streamrec.synthetic.generate_interactions): user_id,
-        item_id, timestamp (float64 epoch seconds), event_type, event_value, session_id."""
+        item_id, timestamp (float64 epoch seconds), event_type, event_value, session_id. An
+        aliased anonymous id's events are read as its user's; the alias rows are left out."""
         until = dt.datetime.now(dt.UTC).timestamp() + 86_400.0 if until is None else until
-        return self.query(_INTERACTIONS_SQL, [earliest_day_for(since), since, until])
+        params = [earliest_day_for(since), since, until]
+        con = self._connect()
+        try:
+            # the alias joins cost a third more: only a lake holding aliases pays for them
+            has_aliases = con.sql(_HAS_ALIASES_SQL).fetchall()[0][0] > 0
+            sql = _INTERACTIONS_SQL if has_aliases else _PLAIN_INTERACTIONS_SQL
+            return con.sql(sql, params=params).to_arrow_table()
+        finally:
+            con.close()
 
     def stats(self) -> LakeStats:
         """Files, rows (from Parquet footers, duplicates included), bytes and days in the lake."""

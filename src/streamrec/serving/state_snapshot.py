@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 import msgspec
 from fsspec.core import url_to_fs
 
+from streamrec.aliases import MemoryAliases, is_alias, segments
 from streamrec.models.layout import write_bytes_atomic
 from streamrec.serving.stream_state import StreamState, snapshot_admission
 from streamrec.stream.base import EventLog, StreamRecord
@@ -100,6 +101,7 @@ class StateFeed:
         self.admission: ItemAdmission | None = None
         # the ids waiting for admission when the restored snapshot was written
         self.restored_waiting = b""
+        self.aliases = MemoryAliases()  # the anonymous ids' later events count as their user's
 
     def feed(self, records: Sequence[StreamRecord]) -> None:
         counted, paired = self.counted, self.paired
@@ -111,8 +113,23 @@ class StateFeed:
             paired[r.shard] = r.offset + 1
         for r in fresh:
             counted[r.shard] = max(counted.get(r.shard, 0), r.offset + 1)
-        self.state.update_pairs(pairs_only)
-        self.state.update(fresh, self.admission)
+        self._count(pairs_only, self.state.update_pairs)
+        self._count(fresh, lambda run: self.state.update(run, self.admission))
+
+    def _count(
+        self, records: Sequence[StreamRecord], update: Callable[[list[StreamRecord]], None]
+    ) -> None:
+        """Count in stream order: the runs of interactions between aliases, each under the
+        aliases known then; an alias also carries the anonymous id's last item over to the user
+        (as the stores move its rows), so the user's next click pairs with it."""
+        if not any(is_alias(r.event) for r in records):
+            update(self.aliases.resolve(records))
+            return
+        for run, alias in segments(records):
+            update(self.aliases.resolve(run))
+            if alias is not None:
+                self.aliases.add(alias.anonymous_id, alias.user_id)
+                self.state.merge_user(alias.anonymous_id, alias.user_id)
 
     def use_admission(self, admission: ItemAdmission) -> None:
         """Count through ``admission`` from now on, with the ids the snapshot had waiting."""
@@ -128,6 +145,7 @@ class StateFeed:
         """Forget erased users (by the digest of their id) in the state and the ids waiting for
         admission, and write the snapshot again at once: the last one may hold their ids."""
         forgotten = self.state.forget_users(digests)
+        self.aliases.forget(digests)
         if self.admission is not None:
             self.admission.forget_users(digests)
         if forgotten or self.admission is not None:

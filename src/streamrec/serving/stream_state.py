@@ -133,6 +133,16 @@ class StreamState:
                 self._last.pop(user, None)
         return len(gone) + self.merchandising.forget_users(digests)
 
+    def merge_user(self, anonymous_id: str, user_id: str) -> None:
+        """An alias (streamrec.aliases): the anonymous id's last item becomes the user's when
+        it is the newer of the two."""
+        with self._lock:
+            last = self._last.pop(anonymous_id, None)
+            mine = self._last.get(user_id)
+            if last is not None and (mine is None or mine[1] <= last[1]):
+                self._last[user_id] = last
+                self._last.move_to_end(user_id)
+
     def _pairs_admitted(self, events: Sequence[Event], admission: ItemAdmission) -> None:
         weights, index = self._weights, self.space.index
         for event in events:

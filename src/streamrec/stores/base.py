@@ -68,6 +68,14 @@ class HistoryStore(PositionedSink, Protocol):
 
     def erase_user(self, user_id: str) -> int: ...
 
+    def aliases_of(self, user_id: str) -> list[str]:
+        """The anonymous ids aliased to the user (see streamrec.aliases)."""
+        ...
+
+    def forget_aliases(self, user_id: str) -> int:
+        """Drop the user's aliases (an erasure's last step); return how many."""
+        ...
+
     def purge_expired(self, now: float | None = None, max_rows: int = 10_000) -> int:
         """Delete every expired row and event-id mark, in transactions of at most `max_rows`
         rows (never a fixed number a round); return the history rows deleted."""
@@ -94,6 +102,14 @@ class UserStateStore(PositionedSink, Protocol):
 
     def erase_user(self, user_id: str) -> int:
         """Remove the user's events and excluded items; return how many events were removed."""
+        ...
+
+    def aliases_of(self, user_id: str) -> list[str]:
+        """The anonymous ids aliased to the user (see streamrec.aliases)."""
+        ...
+
+    def forget_aliases(self, user_id: str) -> int:
+        """Drop the user's aliases (an erasure's last step); return how many."""
         ...
 
     def record_erasure(self, shard: int, upto: int, digest: str, now: float) -> None:

@@ -30,6 +30,9 @@ CREATE TABLE IF NOT EXISTS {prefix}_positions (
 CREATE TABLE IF NOT EXISTS {prefix}_seen (
     event_id text PRIMARY KEY, expires_at double precision NOT NULL);
 CREATE INDEX IF NOT EXISTS {prefix}_seen_expiry ON {prefix}_seen (expires_at);
+CREATE TABLE IF NOT EXISTS {prefix}_aliases (
+    anonymous_id text PRIMARY KEY, user_id text NOT NULL);
+CREATE INDEX IF NOT EXISTS {prefix}_aliases_user ON {prefix}_aliases (user_id);
 """
 
 
@@ -163,3 +166,37 @@ def purge_seen(conn: psycopg.Connection[Any], prefix: str, now: float, max_rows:
         " WHERE expires_at <= %s LIMIT %s))",
         (now, max_rows),
     ).rowcount
+
+
+def lookup_aliases(conn: psycopg.Connection[Any], prefix: str, ids: set[str]) -> dict[str, str]:
+    """The stored aliases (streamrec.aliases) of those of ``ids`` that are anonymous ids."""
+    rows = conn.execute(
+        f"SELECT anonymous_id, user_id FROM {prefix}_aliases WHERE anonymous_id = ANY(%s)",
+        (sorted(ids),),
+    ).fetchall()
+    return {str(a): str(u) for a, u in rows}
+
+
+def store_alias(
+    conn: psycopg.Connection[Any], prefix: str, anonymous_id: str, user_id: str
+) -> None:
+    conn.execute(
+        f"INSERT INTO {prefix}_aliases VALUES (%s, %s) ON CONFLICT (anonymous_id)"
+        " DO UPDATE SET user_id = excluded.user_id",
+        (anonymous_id, user_id),
+    )
+
+
+def aliases_of(db: PostgresDatabase, user_id: str) -> list[str]:
+    rows = db.fetch(
+        f"SELECT anonymous_id FROM {db.prefix}_aliases WHERE user_id = %s ORDER BY anonymous_id",
+        (user_id,),
+    )
+    return [str(r[0]) for r in rows]
+
+
+def forget_aliases(db: PostgresDatabase, user_id: str) -> int:
+    """Drop the user's aliases and any alias of an id the user is (an erasure)."""
+    with db.transaction() as conn:
+        sql = f"DELETE FROM {db.prefix}_aliases WHERE user_id = %s OR anonymous_id = %s"
+        return int(conn.execute(sql, (user_id, user_id)).rowcount)

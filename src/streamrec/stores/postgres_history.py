@@ -9,13 +9,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from typing import Any
 
+import psycopg
+
+from streamrec.aliases import Alias, apply_in_order
 from streamrec.stores.base import HistoryEntry
 from streamrec.stores.postgres_common import (
     PostgresDatabase,
+    aliases_of,
     first_seen,
+    forget_aliases,
     lock_unapplied,
+    lookup_aliases,
     purge_seen,
+    store_alias,
     store_positions,
 )
 from streamrec.stores.purge import purge_in_chunks
@@ -37,6 +45,20 @@ INSERT INTO history
 SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::float8[], %s::bigint[], %s::float8[])
 ON CONFLICT (user_id, item_id, event_type) DO UPDATE SET
     count = CASE WHEN history.expires_at <= excluded.expires_at - %s
+                 THEN excluded.count ELSE history.count + excluded.count END,
+    last_seen = GREATEST(history.last_seen, excluded.last_seen),
+    expires_at = GREATEST(history.expires_at, excluded.expires_at)
+"""
+
+# An alias moves the anonymous rows to the user, merged with the user's rows of the same item
+# and type as two batches of events would be: rows expired when the alias came start afresh and
+# expired anonymous rows are left behind.
+_MERGE = """
+INSERT INTO history
+SELECT %(user)s, item_id, event_type, last_seen, count, expires_at FROM history
+WHERE user_id = %(anonymous)s AND expires_at > %(at)s
+ON CONFLICT (user_id, item_id, event_type) DO UPDATE SET
+    count = CASE WHEN history.expires_at <= %(at)s
                  THEN excluded.count ELSE history.count + excluded.count END,
     last_seen = GREATEST(history.last_seen, excluded.last_seen),
     expires_at = GREATEST(history.expires_at, excluded.expires_at)
@@ -64,18 +86,39 @@ class PostgresHistoryStore:
         return self._db.positions()
 
     def apply(self, records: Sequence[StreamRecord], next_offsets: Mapping[int, int]) -> int:
+        """Events and aliases in stream order (see :func:`streamrec.aliases.apply_in_order`)."""
         with self._db.transaction() as conn:
             todo = lock_unapplied(conn, "history", records, next_offsets)
             newest = max((r.event.received_at for r in todo), default=time.time())
             todo = first_seen(conn, "history", todo, newest + self._ttl_s)
-            rows = aggregate(todo, self._ttl_s)
-            if rows:
-                users, items, types = (list(col) for col in zip(*rows.keys(), strict=True))
-                last, count, expires = (list(col) for col in zip(*rows.values(), strict=True))
-                counts = [int(c) for c in count]
-                conn.execute(_UPSERT, (users, items, types, last, counts, expires, self._ttl_s))
+            apply_in_order(
+                todo,
+                lambda ids: lookup_aliases(conn, "history", ids),
+                lambda run: self._apply_events(conn, run),
+                lambda alias: self._apply_alias(conn, alias),
+            )
             store_positions(conn, "history", next_offsets)
         return len(todo)
+
+    def _apply_events(self, conn: psycopg.Connection[Any], todo: Sequence[StreamRecord]) -> None:
+        rows = aggregate(todo, self._ttl_s)
+        if rows:
+            users, items, types = (list(col) for col in zip(*rows.keys(), strict=True))
+            last, count, expires = (list(col) for col in zip(*rows.values(), strict=True))
+            counts = [int(c) for c in count]
+            conn.execute(_UPSERT, (users, items, types, last, counts, expires, self._ttl_s))
+
+    def _apply_alias(self, conn: psycopg.Connection[Any], alias: Alias) -> None:
+        names = {"user": alias.user_id, "anonymous": alias.anonymous_id, "at": alias.at}
+        conn.execute(_MERGE, names)
+        conn.execute("DELETE FROM history WHERE user_id = %s", (alias.anonymous_id,))
+        store_alias(conn, "history", alias.anonymous_id, alias.user_id)
+
+    def aliases_of(self, user_id: str) -> list[str]:
+        return aliases_of(self._db, user_id)
+
+    def forget_aliases(self, user_id: str) -> int:
+        return forget_aliases(self._db, user_id)
 
     def recent(
         self, user_id: str, limit: int, event_type: str | None = None, now: float | None = None

@@ -5,13 +5,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from typing import Any
 
+import psycopg
+
+from streamrec.aliases import apply_in_order
 from streamrec.stores.base import ErasureMark, UserEvent
 from streamrec.stores.postgres_common import (
     PostgresDatabase,
+    aliases_of,
     first_seen,
+    forget_aliases,
     lock_unapplied,
+    lookup_aliases,
     purge_seen,
+    store_alias,
     store_positions,
 )
 from streamrec.stores.purge import ITEM_BUCKET_RETENTION_S, purge_in_chunks
@@ -90,26 +98,56 @@ class PostgresUserStateStore:
         return self._db.positions()
 
     def apply(self, records: Sequence[StreamRecord], next_offsets: Mapping[int, int]) -> int:
+        """Events and aliases in stream order (see :func:`streamrec.aliases.apply_in_order`)."""
         with self._db.transaction() as conn:
             todo = lock_unapplied(conn, "user_state", records, next_offsets)
             newest = max((r.event.received_at for r in todo), default=0.0)
             todo = first_seen(conn, "user_state", todo, newest + SEEN_EVENT_TTL_S)
-            # One row per (key, seq); seq is unique across shards (event_seq), so this only
-            # drops a row repeated within the batch.
-            all_rows = user_event_rows(todo)
-            rows = list({(row[0], row[1]): row for row in all_rows}.values())
-            if rows:
-                conn.execute(_INSERT_EVENTS, [list(col) for col in zip(*rows, strict=True)])
-                conn.execute(_TRIM, (sorted({row[0] for row in rows}), self._max_events))
-            excluded = excluded_item_rows(all_rows, self._excluded_types)
-            if excluded:
-                conn.execute(_INSERT_EXCLUDED, [list(col) for col in zip(*excluded, strict=True)])
-            weights = bucket_weights(todo, self._weights)
-            if weights:
-                items, buckets = (list(col) for col in zip(*weights.keys(), strict=True))
-                conn.execute(_ADD_WEIGHTS, (items, buckets, list(weights.values())))
+            apply_in_order(
+                todo,
+                lambda ids: lookup_aliases(conn, "user_state", ids),
+                lambda run: self._apply_events(conn, run),
+                lambda alias: self._apply_alias(conn, alias.anonymous_id, alias.user_id),
+            )
             store_positions(conn, "user_state", next_offsets)
         return len(todo)
+
+    def _apply_events(self, conn: psycopg.Connection[Any], todo: Sequence[StreamRecord]) -> None:
+        # One row per (key, seq); seq is unique across shards (event_seq), so this only
+        # drops a row repeated within the batch.
+        all_rows = user_event_rows(todo)
+        rows = list({(row[0], row[1]): row for row in all_rows}.values())
+        if rows:
+            conn.execute(_INSERT_EVENTS, [list(col) for col in zip(*rows, strict=True)])
+            conn.execute(_TRIM, (sorted({row[0] for row in rows}), self._max_events))
+        excluded = excluded_item_rows(all_rows, self._excluded_types)
+        if excluded:
+            conn.execute(_INSERT_EXCLUDED, [list(col) for col in zip(*excluded, strict=True)])
+        weights = bucket_weights(todo, self._weights)
+        if weights:
+            items, buckets = (list(col) for col in zip(*weights.keys(), strict=True))
+            conn.execute(_ADD_WEIGHTS, (items, buckets, list(weights.values())))
+
+    def _apply_alias(self, conn: psycopg.Connection[Any], anonymous_id: str, user_id: str) -> None:
+        """The anonymous id's events and excluded items become the user's (seqs are unique
+        across shards: no row of the user has the same key)."""
+        conn.execute(
+            "UPDATE user_state_events SET key = %s WHERE key = %s", (user_id, anonymous_id)
+        )
+        conn.execute(_TRIM, ([user_id], self._max_events))
+        conn.execute(
+            "INSERT INTO user_state_excluded_items SELECT %s, item_id"
+            " FROM user_state_excluded_items WHERE key = %s ON CONFLICT DO NOTHING",
+            (user_id, anonymous_id),
+        )
+        conn.execute("DELETE FROM user_state_excluded_items WHERE key = %s", (anonymous_id,))
+        store_alias(conn, "user_state", anonymous_id, user_id)
+
+    def aliases_of(self, user_id: str) -> list[str]:
+        return aliases_of(self._db, user_id)
+
+    def forget_aliases(self, user_id: str) -> int:
+        return forget_aliases(self._db, user_id)
 
     def recent_events(self, key: str, limit: int) -> list[UserEvent]:
         rows = self._db.fetch(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterator, Mapping
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import redis
@@ -126,3 +127,42 @@ def rewrite_persistence(client: redis.Redis, what: str) -> None:
                 client.bgsave(schedule=True)
     except redis.ResponseError as exc:
         log.warning("%s: redis did not rewrite its files after an erasure: %s", what, exc)
+
+
+# Aliases (streamrec.aliases) in a store's namespace ``ns:<part>``: hash ``:alias`` anonymous id ->
+# user, and per user a set ``:aliases:<user>`` of their anonymous ids (for an erasure).
+LUA_ALIASES = r"""
+local function resolve(base, user)
+  local known = redis.call('HGET', base .. ':alias', user)
+  if known then return known end
+  return user
+end
+local function store_alias(base, anonymous, user)
+  local old = redis.call('HGET', base .. ':alias', anonymous)
+  if old then redis.call('SREM', base .. ':aliases:' .. old, anonymous) end
+  redis.call('HSET', base .. ':alias', anonymous, user)
+  redis.call('SADD', base .. ':aliases:' .. user, anonymous)
+end
+"""
+
+
+def aliases_of(client: Any, base: str, what: str, user_id: str) -> list[str]:
+    with unavailable_on_error(what):
+        members = client.smembers(f"{base}:aliases:{user_id}")
+    return sorted(m.decode() for m in members)
+
+
+def forget_aliases(client: Any, base: str, what: str, user_id: str) -> int:
+    """Drop the user's aliases and any alias of an id the user is (an erasure)."""
+    anonymous = aliases_of(client, base, what, user_id)
+    with unavailable_on_error(what):
+        own = client.hget(f"{base}:alias", user_id)
+        pipe = client.pipeline(transaction=True)
+        if anonymous:
+            pipe.hdel(f"{base}:alias", *anonymous)
+        pipe.delete(f"{base}:aliases:{user_id}")
+        if own is not None:
+            pipe.hdel(f"{base}:alias", user_id)
+            pipe.srem(f"{base}:aliases:{own.decode()}", user_id)
+        pipe.execute()
+    return len(anonymous) + (own is not None)

@@ -8,6 +8,8 @@ Keys (``ns`` = the URL's namespace):
   :meth:`purge_expired` takes the due ones from its head, ``max_rows`` a script, until none is due.
 - ``ns:hist:seen`` sorted set of applied event ids (score = when to forget them), for retries.
 - ``ns:hist:positions`` hash: shard -> next stream offset applied.
+- ``ns:hist:alias`` hash and ``ns:hist:aliases:<user>`` sets: aliases (streamrec.aliases); an
+  alias merges the anonymous id's hash into the user's, later events of it go to the user.
 
 Reads filter expired rows, so expiry is exact to the second even before a purge. Floats travel
 as Python's repr and are written back as received, never re-printed by Lua (which keeps 14
@@ -19,13 +21,17 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 
+from streamrec.aliases import ALIAS_EVENT_TYPE
 from streamrec.stores.base import HistoryEntry
 from streamrec.stores.purge import purge_in_chunks
 from streamrec.stores.redis_common import (
+    LUA_ALIASES,
     LUA_POSITIONS,
     LUA_PURGE_SEEN,
+    aliases_of,
     connect,
     flatten_positions,
+    forget_aliases,
     read_positions,
     rewrite_persistence,
     unavailable_on_error,
@@ -36,16 +42,57 @@ SEP = "\x1f"
 
 _APPLY = (
     LUA_POSITIONS
+    + LUA_ALIASES
     + r"""
 local ns, seen_expires, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local poskey, seenkey, expkey = ns .. ':hist:positions', ns .. ':hist:seen', ns .. ':hist:expiry'
 local newpos, i = read_positions(poskey, ARGV, 4)
 local cache, applied = {}, 0
+
+local function set_expiry(ukey, expires)
+  local key_expires = math.ceil(tonumber(expires))
+  if redis.call('EXPIRETIME', ukey) < key_expires then
+    redis.call('EXPIREAT', ukey, key_expires)
+  end
+end
+
+-- An alias (received at `now`): the anonymous id's live rows become the user's, merged with
+-- theirs (a row of the user expired by then starts afresh); its expired rows are dropped.
+local function merge(anonymous, user, now)
+  local akey, ukey = ns .. ':hist:u:' .. anonymous, ns .. ':hist:u:' .. user
+  local rows = redis.call('HGETALL', akey)
+  for j = 1, #rows, 2 do
+    local field = rows[j]
+    local last, count, expires = string.match(rows[j + 1], '^([^|]+)|([^|]+)|([^|]+)$')
+    redis.call('ZREM', expkey, anonymous .. '\31' .. field)
+    if tonumber(expires) > tonumber(now) then
+      count = tonumber(count)
+      local old = redis.call('HGET', ukey, field)
+      if old then
+        local o_last, o_count, o_expires = string.match(old, '^([^|]+)|([^|]+)|([^|]+)$')
+        if tonumber(o_expires) > tonumber(now) then count = count + tonumber(o_count) end
+        if tonumber(o_last) > tonumber(last) then last = o_last end
+        if tonumber(o_expires) > tonumber(expires) then expires = o_expires end
+      end
+      redis.call('HSET', ukey, field, last .. '|' .. string.format('%d', count) .. '|' .. expires)
+      redis.call('ZADD', expkey, expires, user .. '\31' .. field)
+      set_expiry(ukey, expires)
+    end
+  end
+  redis.call('DEL', akey)
+  store_alias(ns .. ':hist', anonymous, user)
+end
+
 while i <= #ARGV do
   local shard, offset, event_id = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2]
   local user, field, ts, expires = ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6]
-  i = i + 7
+  local kind = ARGV[i + 7]
+  i = i + 8
   if offset >= stored_position(poskey, cache, shard) and first_time(seenkey, event_id, seen_expires) then
+   if kind == 'a' then
+    merge(user, field, ts)
+   else
+    user = resolve(ns .. ':hist', user)
     local ukey = ns .. ':hist:u:' .. user
     local last, count = ts, 1
     local old = redis.call('HGET', ukey, field)
@@ -60,10 +107,8 @@ while i <= #ARGV do
     end
     redis.call('HSET', ukey, field, last .. '|' .. string.format('%d', count) .. '|' .. expires)
     redis.call('ZADD', expkey, expires, user .. '\31' .. field)
-    local key_expires = math.ceil(tonumber(expires))
-    if redis.call('EXPIRETIME', ukey) < key_expires then
-      redis.call('EXPIREAT', ukey, key_expires)
-    end
+    set_expiry(ukey, expires)
+   end
     applied = applied + 1
   end
 end
@@ -104,14 +149,17 @@ def _record_args(records: Sequence[StreamRecord], ttl_s: float) -> list[str]:
     args: list[str] = []
     for r in records:
         e = r.event
+        # an alias: the field is the user's id, the timestamp when it was received
+        alias = e.event_type == ALIAS_EVENT_TYPE
         args += [
             str(r.shard),
             str(r.offset),
             e.event_id,
             e.user_id,
-            f"{e.event_type}{SEP}{e.item_id}",
-            repr(e.timestamp),
+            e.item_id if alias else f"{e.event_type}{SEP}{e.item_id}",
+            repr(e.received_at if alias else e.timestamp),
             repr(e.received_at + ttl_s),
+            "a" if alias else "e",
         ]
     return args
 
@@ -152,6 +200,12 @@ class RedisHistoryStore:
     def erase_user(self, user_id: str) -> int:
         with unavailable_on_error("history"):
             return int(self._erase(args=[self._ns, user_id]))
+
+    def aliases_of(self, user_id: str) -> list[str]:
+        return aliases_of(self._client, f"{self._ns}:hist", "history", user_id)
+
+    def forget_aliases(self, user_id: str) -> int:
+        return forget_aliases(self._client, f"{self._ns}:hist", "history", user_id)
 
     def scrub_after_erasure(self) -> None:
         rewrite_persistence(self._client, "history")

@@ -16,6 +16,8 @@ Keys (``ns`` = the URL's namespace):
 - ``ns:us:b:<minute>`` hash item -> weighted activity in that minute of receipt, and
   ``ns:us:buckets`` sorted set of the minutes that have one (range reads).
 - ``ns:us:seen`` / ``ns:us:positions``: applied event ids and stream positions, as in history.
+- ``ns:us:alias`` hash and ``ns:us:aliases:<user>`` sets: aliases (streamrec.aliases); an alias
+  merges the anonymous id's keys into the user's, later events of it go to the user.
 
 :meth:`purge_expired` drops expired event ids and minutes older than ITEM_BUCKET_RETENTION_S.
 """
@@ -27,13 +29,17 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import cast
 
+from streamrec.aliases import ALIAS_EVENT_TYPE
 from streamrec.stores.base import ErasureMark, UserEvent
 from streamrec.stores.purge import ITEM_BUCKET_RETENTION_S, purge_in_chunks
 from streamrec.stores.redis_common import (
+    LUA_ALIASES,
     LUA_POSITIONS,
     LUA_PURGE_SEEN,
+    aliases_of,
     connect,
     flatten_positions,
+    forget_aliases,
     read_positions,
     rewrite_persistence,
     unavailable_on_error,
@@ -43,18 +49,41 @@ from streamrec.stream.base import StreamRecord
 
 _APPLY = (
     LUA_POSITIONS
+    + LUA_ALIASES
     + r"""
 local ns, seen_expires, max_events = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local poskey, seenkey = ns .. ':us:positions', ns .. ':us:seen'
 local newpos, i = read_positions(poskey, ARGV, 4)
 local cache, touched, applied = {}, {}, 0
+
+-- An alias: the anonymous id's events, excluded items and session index become the user's.
+local function merge(anonymous, user)
+  for _, part in ipairs({':us:e:', ':us:x:', ':us:s:'}) do
+    local akey, ukey = ns .. part .. anonymous, ns .. part .. user
+    if redis.call('EXISTS', akey) == 1 then
+      if part == ':us:e:' then
+        redis.call('ZUNIONSTORE', ukey, 2, ukey, akey, 'AGGREGATE', 'MAX')
+      else
+        redis.call('SUNIONSTORE', ukey, ukey, akey)
+      end
+      redis.call('DEL', akey)
+    end
+  end
+  touched[user] = true
+  store_alias(ns .. ':us', anonymous, user)
+end
+
 while i <= #ARGV do
   local shard, offset, event_id = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2]
   local user, session, member = ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
   local item, bucket, weight, excluded = ARGV[i + 6], ARGV[i + 7], ARGV[i + 8], ARGV[i + 9]
-  local ts = ARGV[i + 10]
-  i = i + 11
+  local ts, kind = ARGV[i + 10], ARGV[i + 11]
+  i = i + 12
   if offset >= stored_position(poskey, cache, shard) and first_time(seenkey, event_id, seen_expires) then
+   if kind == 'a' then
+    merge(user, item)
+   else
+    user = resolve(ns .. ':us', user)
     redis.call('ZADD', ns .. ':us:e:' .. user, ts, member)
     touched[user] = true
     if excluded == '1' then redis.call('SADD', ns .. ':us:x:' .. user, item) end
@@ -66,6 +95,7 @@ while i <= #ARGV do
     end
     redis.call('HINCRBYFLOAT', ns .. ':us:b:' .. bucket, item, weight)
     redis.call('ZADD', ns .. ':us:buckets', bucket, bucket)
+   end
     applied = applied + 1
   end
 end
@@ -160,6 +190,7 @@ class RedisUserStateStore:
             excluded = "1" if e.event_type in self._excluded_types else "0"
             args += [str(r.shard), str(r.offset), e.event_id, e.user_id, session, member]
             args += [e.item_id, str(bucket), repr(weight), excluded, repr(e.timestamp)]
+            args.append("a" if e.event_type == ALIAS_EVENT_TYPE else "e")  # item: the user
         return args
 
     def recent_events(self, key: str, limit: int) -> list[UserEvent]:
@@ -224,6 +255,12 @@ class RedisUserStateStore:
             return 0
         with unavailable_on_error("user state"):
             return int(self._client.zrem(f"{self._ns}:us:erased", *old))
+
+    def aliases_of(self, user_id: str) -> list[str]:
+        return aliases_of(self._client, f"{self._ns}:us", "user state", user_id)
+
+    def forget_aliases(self, user_id: str) -> int:
+        return forget_aliases(self._client, f"{self._ns}:us", "user state", user_id)
 
     def scrub_after_erasure(self) -> None:
         rewrite_persistence(self._client, "user state")

@@ -198,3 +198,41 @@ CREATE TABLE IF NOT EXISTS seen_events (event_id TEXT PRIMARY KEY, expires_at RE
     WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS seen_events_expiry ON seen_events (expires_at);
 """
+
+
+ALIASES_SCHEMA = """
+CREATE TABLE IF NOT EXISTS aliases (anonymous_id TEXT PRIMARY KEY, user_id TEXT NOT NULL)
+    WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS aliases_user ON aliases (user_id);
+"""
+
+
+def lookup_aliases(conn: sqlite3.Connection, ids: set[str]) -> dict[str, str]:
+    """The stored aliases of those of ``ids`` that are aliased anonymous ids."""
+    rows = conn.execute(
+        "SELECT anonymous_id, user_id FROM aliases"
+        " WHERE anonymous_id IN (SELECT value FROM json_each(?))",
+        (orjson.dumps(sorted(ids)).decode(),),
+    )
+    return {str(a): str(u) for a, u in rows}
+
+
+def store_alias(conn: sqlite3.Connection, anonymous_id: str, user_id: str) -> None:
+    conn.execute(
+        "INSERT INTO aliases VALUES (?, ?) ON CONFLICT (anonymous_id)"
+        " DO UPDATE SET user_id = excluded.user_id",
+        (anonymous_id, user_id),
+    )
+
+
+def aliases_of(conn: sqlite3.Connection, user_id: str) -> list[str]:
+    rows = conn.execute(
+        "SELECT anonymous_id FROM aliases WHERE user_id = ? ORDER BY anonymous_id", (user_id,)
+    )
+    return [str(r[0]) for r in rows]
+
+
+def forget_aliases(conn: sqlite3.Connection, user_id: str) -> int:
+    """Drop the aliases of the user and any alias of an id the user is (an erasure)."""
+    sql = "DELETE FROM aliases WHERE user_id = ? OR anonymous_id = ?"
+    return int(conn.execute(sql, (user_id, user_id)).rowcount)

@@ -8,18 +8,25 @@ in short transactions of at most ``max_rows`` rows, so the purge keeps pace with
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from streamrec.aliases import Alias, apply_in_order
 from streamrec.sqlite_wal import DEFAULT_WAL_MAX_BYTES
 from streamrec.stores.base import HistoryEntry
 from streamrec.stores.purge import purge_in_chunks
 from streamrec.stores.sqlite_common import (
+    ALIASES_SCHEMA,
     SEEN_EVENTS_SCHEMA,
     SqliteDatabase,
+    aliases_of,
+    forget_aliases,
+    lookup_aliases,
     new_event_ids,
     purge_seen_events,
+    store_alias,
     store_positions,
     unapplied,
 )
@@ -27,6 +34,7 @@ from streamrec.stream.base import StreamRecord
 
 _SCHEMA = (
     SEEN_EVENTS_SCHEMA
+    + ALIASES_SCHEMA
     + """
 CREATE TABLE IF NOT EXISTS history (
     user_id TEXT NOT NULL, item_id TEXT NOT NULL, event_type TEXT NOT NULL,
@@ -43,6 +51,19 @@ _UPSERT = """
 INSERT INTO history VALUES (?1, ?2, ?3, ?4, ?5, ?6)
 ON CONFLICT (user_id, item_id, event_type) DO UPDATE SET
     count = CASE WHEN history.expires_at <= excluded.expires_at - ?7
+                 THEN excluded.count ELSE history.count + excluded.count END,
+    last_seen = MAX(history.last_seen, excluded.last_seen),
+    expires_at = MAX(history.expires_at, excluded.expires_at)
+"""
+
+# An alias moves the anonymous rows to the user, merged with the user's rows of the same item and
+# type as two batches of events would be: rows expired when the alias came (?3) start afresh and
+# expired anonymous rows are left behind ("WHERE true": SQLite's upsert-from-SELECT syntax).
+_MERGE = """
+INSERT INTO history SELECT ?1, item_id, event_type, last_seen, count, expires_at FROM history
+WHERE user_id = ?2 AND expires_at > ?3 AND true
+ON CONFLICT (user_id, item_id, event_type) DO UPDATE SET
+    count = CASE WHEN history.expires_at <= ?3
                  THEN excluded.count ELSE history.count + excluded.count END,
     last_seen = MAX(history.last_seen, excluded.last_seen),
     expires_at = MAX(history.expires_at, excluded.expires_at)
@@ -79,20 +100,45 @@ class SqliteHistoryStore:
         return self._db.positions()
 
     def apply(self, records: Sequence[StreamRecord], next_offsets: Mapping[int, int]) -> int:
+        """Events and aliases in stream order (see :func:`streamrec.aliases.apply_in_order`)."""
         with self._db.transaction() as conn:
             todo = unapplied(conn, records)
             newest = max((r.event.received_at for r in todo), default=time.time())
             todo = new_event_ids(conn, todo, newest + self._ttl_s)
-            rows = aggregate(todo, self._ttl_s)
-            # Positional parameters, in key order: the upserts walk the primary key's B-tree
-            # from one end to the other instead of jumping about it (fewer pages touched).
-            ttl = self._ttl_s
-            conn.executemany(
-                _UPSERT,
-                [(u, i, t, v[0], int(v[1]), v[2], ttl) for (u, i, t), v in sorted(rows.items())],
+            apply_in_order(
+                todo,
+                lambda ids: lookup_aliases(conn, ids),
+                lambda run: self._apply_events(conn, run),
+                lambda alias: self._apply_alias(conn, alias),
             )
             store_positions(conn, next_offsets)
         return len(todo)
+
+    def _apply_events(self, conn: sqlite3.Connection, todo: Sequence[StreamRecord]) -> None:
+        rows = aggregate(todo, self._ttl_s)
+        # Positional parameters, in key order: the upserts walk the primary key's B-tree
+        # from one end to the other instead of jumping about it (fewer pages touched).
+        ttl = self._ttl_s
+        conn.executemany(
+            _UPSERT,
+            [(u, i, t, v[0], int(v[1]), v[2], ttl) for (u, i, t), v in sorted(rows.items())],
+        )
+
+    def _apply_alias(self, conn: sqlite3.Connection, alias: Alias) -> None:
+        conn.execute(_MERGE, (alias.user_id, alias.anonymous_id, alias.at))
+        conn.execute("DELETE FROM history WHERE user_id = ?", (alias.anonymous_id,))
+        store_alias(conn, alias.anonymous_id, alias.user_id)
+
+    def aliases_of(self, user_id: str) -> list[str]:
+        return aliases_of(self._db.reader(), user_id)
+
+    def forget_aliases(self, user_id: str) -> int:
+        """Drop the user's aliases and rebuild the file (see erase_user) when there were any."""
+        with self._db.transaction() as conn:
+            dropped = forget_aliases(conn, user_id)
+        if dropped:
+            self._db.rewrite()
+        return dropped
 
     def recent(
         self, user_id: str, limit: int, event_type: str | None = None, now: float | None = None

@@ -17,14 +17,20 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from streamrec.aliases import apply_in_order
 from streamrec.sqlite_wal import DEFAULT_WAL_MAX_BYTES
 from streamrec.stores.base import ErasureMark, UserEvent
 from streamrec.stores.purge import ITEM_BUCKET_RETENTION_S, purge_in_chunks
 from streamrec.stores.sqlite_common import (
+    ALIASES_SCHEMA,
     SEEN_EVENTS_SCHEMA,
     SqliteDatabase,
+    aliases_of,
+    forget_aliases,
+    lookup_aliases,
     new_event_ids,
     purge_seen_events,
+    store_alias,
     store_positions,
     unapplied,
 )
@@ -37,6 +43,7 @@ SEEN_EVENT_TTL_S = 7 * 86400.0
 
 _SCHEMA = (
     SEEN_EVENTS_SCHEMA
+    + ALIASES_SCHEMA
     + """
 CREATE TABLE IF NOT EXISTS user_events (
     key TEXT NOT NULL, seq INTEGER NOT NULL, item_id TEXT NOT NULL, event_type TEXT NOT NULL,
@@ -151,26 +158,61 @@ class SqliteUserStateStore:
         return self._db.positions()
 
     def apply(self, records: Sequence[StreamRecord], next_offsets: Mapping[int, int]) -> int:
+        """Events and aliases in stream order (see :func:`streamrec.aliases.apply_in_order`)."""
         with self._db.transaction() as conn:
             todo = unapplied(conn, records)
             newest = max((r.event.received_at for r in todo), default=0.0)
             todo = new_event_ids(conn, todo, newest + SEEN_EVENT_TTL_S)
-            rows = sorted(user_event_rows(todo))  # in key order: see SqliteHistoryStore.apply
-            conn.executemany("INSERT OR REPLACE INTO user_events VALUES (?, ?, ?, ?, ?, ?)", rows)
-            conn.executemany(
-                "INSERT OR IGNORE INTO excluded_items VALUES (?, ?)",
-                excluded_item_rows(rows, self._excluded_types),
+            apply_in_order(
+                todo,
+                lambda ids: lookup_aliases(conn, ids),
+                lambda run: self._apply_events(conn, run),
+                lambda alias: self._apply_alias(conn, alias.anonymous_id, alias.user_id),
             )
-            self._untrimmed.update(row[0] for row in rows)
             if self._trim_due():
                 self._trim(conn)
-            conn.executemany(
-                "INSERT INTO item_buckets VALUES (?, ?, ?) ON CONFLICT (item_id, bucket)"
-                " DO UPDATE SET weight = weight + excluded.weight",
-                [(i, b, w) for (i, b), w in bucket_weights(todo, self._weights).items()],
-            )
             store_positions(conn, next_offsets)
         return len(todo)
+
+    def _apply_events(self, conn: sqlite3.Connection, todo: Sequence[StreamRecord]) -> None:
+        rows = sorted(user_event_rows(todo))  # in key order: see SqliteHistoryStore.apply
+        conn.executemany("INSERT OR REPLACE INTO user_events VALUES (?, ?, ?, ?, ?, ?)", rows)
+        conn.executemany(
+            "INSERT OR IGNORE INTO excluded_items VALUES (?, ?)",
+            excluded_item_rows(rows, self._excluded_types),
+        )
+        self._untrimmed.update(row[0] for row in rows)
+        conn.executemany(
+            "INSERT INTO item_buckets VALUES (?, ?, ?) ON CONFLICT (item_id, bucket)"
+            " DO UPDATE SET weight = weight + excluded.weight",
+            [(i, b, w) for (i, b), w in bucket_weights(todo, self._weights).items()],
+        )
+
+    def _apply_alias(self, conn: sqlite3.Connection, anonymous_id: str, user_id: str) -> None:
+        """The anonymous id's events and excluded items become the user's (seqs are unique
+        across shards, so no row of the user is replaced)."""
+        conn.execute(
+            "UPDATE OR REPLACE user_events SET key = ? WHERE key = ?", (user_id, anonymous_id)
+        )
+        conn.execute(
+            "INSERT OR IGNORE INTO excluded_items SELECT ?, item_id FROM excluded_items"
+            " WHERE key = ?",
+            (user_id, anonymous_id),
+        )
+        conn.execute("DELETE FROM excluded_items WHERE key = ?", (anonymous_id,))
+        store_alias(conn, anonymous_id, user_id)
+        self._untrimmed.add(user_id)
+
+    def aliases_of(self, user_id: str) -> list[str]:
+        return aliases_of(self._db.reader(), user_id)
+
+    def forget_aliases(self, user_id: str) -> int:
+        """Drop the user's aliases and rebuild the file (see erase_user) when there were any."""
+        with self._db.transaction() as conn:
+            dropped = forget_aliases(conn, user_id)
+        if dropped:
+            self._db.rewrite()
+        return dropped
 
     def recent_events(self, key: str, limit: int) -> list[UserEvent]:
         rows = (

@@ -3,7 +3,7 @@
  * <script src="https://HOST/tracker.js" data-tracking-id="TID" async></script>
  *
  * streamrec.track(eventType, itemId, {value, properties, recommendationId, impression})
- * streamrec.identify(userId)   streamrec.reset()   streamrec.flush() -> Promise
+ * streamrec.identify(userId) -> Promise   streamrec.reset()   streamrec.flush() -> Promise
  * streamrec.impression(element | {recommendationId, itemIds})
  *
  * Events are queued and sent in batches: after `data-flush-ms` (1000) or as soon as
@@ -178,9 +178,38 @@
     shown.itemIds.forEach(function (id) { widgets[id] = shown; });
   }
 
+  /* Tie the anonymous id to the user (POST /v1/users/ID/aliases): the server merges what this
+     browser did before sign-in into the user, and counts its later anonymous events for them.
+     A failed call is retried (5xx, 408, 429, network) up to 4 times with backoff. */
+  function postAlias(anon, id, attempt) {
+    return w.fetch(endpoint + "/v1/users/" + encodeURIComponent(id) + "/aliases", {
+      method: "POST",
+      mode: "cors",
+      credentials: "omit",
+      keepalive: true, // a sign-in often navigates away at once
+      headers: { "Content-Type": "application/json", "X-Tracking-Id": trackingId },
+      body: JSON.stringify({ anonymous_id: anon })
+    }).then(function (r) {
+      if (r.status >= 500 || r.status === 408 || r.status === 429) throw new Error("HTTP " + r.status);
+      return r.ok;
+    }).catch(function () {
+      if (attempt >= 4) return false;
+      return new Promise(function (done) {
+        w.setTimeout(done, Math.min(MAX_BACKOFF_MS, flushMs * Math.pow(2, attempt)));
+      }).then(function () { return postAlias(anon, id, attempt + 1); });
+    });
+  }
+
+  /* Switch to the signed-in user's id; resolves to true once the server holds the alias (the
+     events queued before are sent first). */
   function identify(id) {
     if (!id) throw new Error("streamrec.identify: a user id is required");
-    store.set(KEY_USER, String(id));
+    id = String(id);
+    var previous = store.get(KEY_USER);
+    store.set(KEY_USER, id);
+    var anon = anonymousId();
+    if (previous === id || anon === id) return Promise.resolve(true);
+    return flush().then(function () { return postAlias(anon, id, 0); });
   }
 
   function reset() { store.del(KEY_USER); store.del(KEY_ANON); widgets = {}; }

@@ -293,9 +293,13 @@
       ev.preventDefault();
       var id = $("#signin-id").value.trim();
       if (!id) return;
-      window.streamrec.identify(id);
+      // identify() ties the anonymous clicks to the user (an alias): once it resolves, their
+      // history and recommendations include what they did before signing in
+      window.streamrec.identify(id).then(function () {
+        showUser();
+        refreshWidgets().then(function () { window.setTimeout(refreshWidgets, 1200); });
+      });
       showUser();
-      refreshWidgets();
     });
     $("#signout").addEventListener("click", function () {
       window.streamrec.reset();
