@@ -12,7 +12,7 @@ of ``properties``, and the filter grammar (a query parameter).
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
 
@@ -148,8 +148,27 @@ class ModelRef(msgspec.Struct):
     version: str | None
 
 
+ReasonType = Literal[
+    "because_you", "repeat", "similar_to", "popular", "trending", "exploration", "promoted"
+]
+
+
+class ItemReason(msgspec.Struct, omit_defaults=True):
+    """Why the item is there. ``because_you`` and ``repeat``: ``item_id`` and ``event_type`` of
+    the user's own event that contributed most (for ``repeat``, on the item itself);
+    ``similar_to``: the item asked about; ``promoted``: the ``promotion`` whose slot it fills;
+    ``popular``, ``trending``, ``exploration``: no user event ranked it."""
+
+    type: ReasonType
+    item_id: str | None = None
+    event_type: str | None = None
+    promotion: str | None = None
+
+
 class RecommendedItem(msgspec.Struct):
-    """One recommended item with its catalogue metadata where the catalogue has it."""
+    """One recommended item with its catalogue metadata where the catalogue has it; ``reason``
+    on the user's recommendations, similar items, popular and trending; ``promoted`` (true) on
+    a promotion's items."""
 
     item_id: str
     score: float | None
@@ -157,6 +176,17 @@ class RecommendedItem(msgspec.Struct):
     title: str | None = None
     properties: Flat | None = None
     created_at: float | None = None
+    reason: ItemReason | None = None
+    promoted: bool | None = None
+
+
+class UserRecommendations(msgspec.Struct):
+    """A user's recommendations; send ``recommendation_id`` back with the events they cause."""
+
+    user_id: str
+    recommendation_id: str
+    model: ModelRef
+    items: list[RecommendedItem]
 
 
 class ItemRecommendations(msgspec.Struct):
@@ -222,4 +252,5 @@ RESPONSE_BODIES: dict[str, Any] = {
     "EventsAccepted": EventsAccepted,
     "ItemRecommendations": ItemRecommendations,
     "PopularItems": PopularItems,
+    "UserRecommendations": UserRecommendations,
 }

@@ -99,7 +99,10 @@ def answer(service: RecommendationService, result: Recommendations, **extra: Any
 # request to a worker thread cost more than the work itself (the event loop held the GIL 82% of
 # the time under wrk at 100,000 items, for 455 requests/s against 895 scored per second in-process).
 # They go to a thread only when the call may wait on I/O: see streamrec.api.offload.
-@router.get("/v1/recommendations/{user_id:path}")
+@router.get(
+    "/v1/recommendations/{user_id:path}",
+    responses={200: response_of("UserRecommendations", "The user's items, best first")},
+)
 async def get_recommendations(
     request: Request,
     user_id: str = _id(),
@@ -125,7 +128,10 @@ async def get_recommendations(
     )
 
 
-@router.get("/v1/items/{item_id:path}/similar")
+@router.get(
+    "/v1/items/{item_id:path}/similar",
+    responses={200: response_of("ItemRecommendations", "Related items, best first")},
+)
 async def get_similar(request: Request, item_id: str = _id(), n: int = _n()) -> Response:
     """Items related to this one (the model's item-item view, else stream co-occurrence)."""
     service = service_of(request)
@@ -165,7 +171,9 @@ async def get_popular(
     return json_response(answer(service, result))
 
 
-@router.get("/v1/trending")
+@router.get(
+    "/v1/trending", responses={200: response_of("PopularItems", "Trending items, best first")}
+)
 async def get_trending(request: Request, n: int = _n()) -> Response:
     """Items whose interaction rate rises fastest (last trending_window_s vs the one before)."""
     service = service_of(request)
