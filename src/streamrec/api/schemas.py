@@ -134,6 +134,29 @@ class CampaignUpdate(_Body):
     version: Annotated[str, msgspec.Meta(pattern=VERSION_PATTERN)]
 
 
+FilterParam = str | FiniteNumber | bool | list[str | FiniteNumber | bool]
+
+
+class PromotionIn(_Body):
+    """A promotion: ``share`` of the slots (0-1) for the user's best items passing ``filter`` (a
+    filter expression, as the ``filter`` parameter) with ``params`` bound to its ``$NAMES``."""
+
+    filter: Annotated[str, msgspec.Meta(min_length=1, max_length=4096)]
+    share: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
+    params: dict[str, FilterParam] | None = None
+
+
+class PromotionOut(msgspec.Struct):
+    name: str
+    filter: str
+    share: float
+    params: dict[str, FilterParam]
+
+
+class PromotionList(msgspec.Struct):
+    promotions: list[PromotionOut]
+
+
 class ErrorBody(msgspec.Struct, omit_defaults=True):
     """Every 4xx and 5xx answer: what was wrong and, where one field was, its name."""
 
@@ -246,6 +269,7 @@ REQUEST_BODIES: dict[str, Any] = {
     "RankRequest": RankRequest,
     "TrainRequest": TrainRequest,
     "CampaignUpdate": CampaignUpdate,
+    "PromotionIn": PromotionIn,
 }
 RESPONSE_BODIES: dict[str, Any] = {
     "ErrorBody": ErrorBody,
@@ -253,4 +277,6 @@ RESPONSE_BODIES: dict[str, Any] = {
     "ItemRecommendations": ItemRecommendations,
     "PopularItems": PopularItems,
     "UserRecommendations": UserRecommendations,
+    "PromotionOut": PromotionOut,
+    "PromotionList": PromotionList,
 }

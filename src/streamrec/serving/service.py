@@ -51,6 +51,7 @@ from streamrec.serving.catalogue_view import CatalogueView
 from streamrec.serving.models import ModelSource, ModelView, ModelViews
 from streamrec.serving.one_user import Exclusions, SparseScores
 from streamrec.serving.popular import PopularItems
+from streamrec.serving.promotions import Promotion, promote
 from streamrec.serving.reasons import POPULAR, Reason, StreamTerms, personal_reasons
 from streamrec.serving.scoring import ranked, scaled, top_items
 from streamrec.serving.space import ItemSpace
@@ -150,6 +151,29 @@ class RecommendationService:
         reasons = self._dense_reasons(personal, [i for i, _ in items[: len(items) - explored]])
         reasons += [Reason("exploration")] * explored
         return Recommendations(personal.recipe, personal.version, items, reasons=reasons)
+
+    def recommend_promoted(
+        self,
+        user_id: str | None,
+        n: int,
+        session_id: str | None,
+        request: tuple[str | None, Mapping[str, ParamValue] | None, Sequence[str]],
+        promotions: Sequence[Promotion],
+    ) -> Recommendations:
+        """``recommend`` with the promotions' share of the slots (serving/promotions.py);
+        ``request``: the request's filter, its params and the items to exclude."""
+        if not promotions:
+            return self.recommend(user_id, n, session_id, *request)
+
+        def rank(
+            n: int,
+            filter_text: str | None,
+            filter_params: Mapping[str, ParamValue] | None,
+            exclude: Sequence[str],
+        ) -> Recommendations:
+            return self.recommend(user_id, n, session_id, filter_text, filter_params, exclude)
+
+        return promote(rank, n, request, promotions)
 
     def similar(self, item_id: str, n: int) -> Recommendations:
         """Items related to ``item_id``: the model's one-item history plus stream co-occurrence.

@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from fastapi import APIRouter, Path, Query, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from streamrec.api.body import read_json
@@ -110,18 +111,24 @@ async def get_recommendations(
     session_id: str | None = Query(None, min_length=1, max_length=MAX_ID_LENGTH),
     filter: str | None = Query(None, max_length=4096, description="A filter expression."),
     exclude: str | None = Query(None, description="Comma-separated item ids never to return."),
+    promotion: list[str] | None = Query(
+        None,
+        description="A promotion's name (repeatable; shares summing to at most 1): that share "
+        "of the n slots holds the best items passing its filter, marked promoted.",
+    ),
 ) -> Response:
     """Personalised recommendations; reflects every event the realtime consumer has processed."""
     service = service_of(request)
-    result = await off_loop_when_blocking(
-        request,
-        service.recommend,
-        user_id,
-        n,
-        session_id,
-        filter or None,
-        filter_params(request),
-        _ids(exclude),
+    store = runtime_of(request).promotions
+    request_filter = (filter or None, filter_params(request), _ids(exclude))
+
+    def promoted() -> Recommendations:
+        promotions = store.for_request(promotion or [])
+        return service.recommend_promoted(user_id, n, session_id, request_filter, promotions)
+
+    # promotions are read from the model location (an object store may be a network away)
+    result = await (
+        run_in_threadpool(promoted) if promotion else off_loop_when_blocking(request, promoted)
     )
     return json_response(
         answer(service, result, user_id=user_id, recommendation_id=result.recommendation_id)
