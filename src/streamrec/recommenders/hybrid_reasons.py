@@ -33,7 +33,10 @@ class RowPart:
 
     def peak(self) -> float:
         """``_row_normalised``'s divisor of this row."""
-        return max(float(np.abs(self.raw).max(initial=0.0)), 1e-9)
+        raw = self.raw
+        if raw.size == 0:
+            return 1e-9
+        return max(float(raw.max()), -float(raw.min()), 1e-9)  # max |raw|, without a copy
 
 
 @dataclass(frozen=True)

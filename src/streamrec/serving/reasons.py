@@ -96,7 +96,8 @@ def personal_reasons(
     wanted = np.array([s for s in sources if s >= 0], np.int64)
     names = dict(zip(wanted.tolist(), space_of(wanted), strict=True))
     user_events, event_items = events
-    on_wanted = np.flatnonzero(np.isin(event_items, wanted)).tolist()
+    # a few wanted items against the user's events: one comparison block (np.isin sorts both)
+    on_wanted = np.flatnonzero((event_items[:, None] == wanted[None, :]).any(axis=1)).tolist()
     own = own_events([user_events[k] for k in on_wanted], set(names.values()), weights)
     out = []
     for kind, source in zip(kinds, sources, strict=True):
