@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from streamrec.errors import NotFoundError, ValidationError
 from streamrec.filters import ParamValue, compile_filter
+from streamrec.models.layout import NAME_PATTERN
 from streamrec.models.storage import ModelFiles
 from streamrec.serving.reasons import Reason
 
@@ -42,6 +44,7 @@ __all__ = [
 ]
 
 PROMOTIONS_DIR = "promotions"
+_NAME = re.compile(NAME_PATTERN)  # the names PUT /v1/promotions/{name} accepts
 
 
 class UnknownPromotion(NotFoundError):
@@ -81,6 +84,8 @@ class PromotionStore:
         self.files.write_pointer(f"{promotion.name}.json", body)
 
     def get(self, name: str) -> Promotion:
+        if not _NAME.fullmatch(name):  # no such file can exist: a name is also a file name
+            raise UnknownPromotion(name)
         raw = self.files.read_pointer(f"{name}.json")
         if raw is None:
             raise UnknownPromotion(name)
@@ -100,7 +105,7 @@ class PromotionStore:
         return out
 
     def delete(self, name: str) -> None:
-        if not self.files.delete_pointer(f"{name}.json"):
+        if not _NAME.fullmatch(name) or not self.files.delete_pointer(f"{name}.json"):
             raise UnknownPromotion(name)
 
     def for_request(self, names: Sequence[str]) -> list[Promotion]:
