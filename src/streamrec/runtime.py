@@ -28,7 +28,9 @@ from streamrec.consumers.runner import ConsumerRunner, start_in_thread
 from streamrec.consumers.store_sink import StoreSink
 from streamrec.errors import ConfigError
 from streamrec.models.registry import ModelRegistry
+from streamrec.models.storage import open_model_files
 from streamrec.s3 import export_s3_settings
+from streamrec.serving.promotions import PROMOTIONS_DIR, PromotionStore
 from streamrec.serving.service import RecommendationService
 from streamrec.serving.state_snapshot import (
     SnapshotStore,
@@ -81,6 +83,7 @@ class Runtime:
             for location in (settings.history_location, settings.user_state_location)
         )
         self.models = ModelRegistry(settings)
+        self.promotions = PromotionStore(open_model_files(settings.model_location, PROMOTIONS_DIR))
         self.recommendations = RecommendationService(
             settings, self.user_state, self.catalogue, lambda: self.models
         )

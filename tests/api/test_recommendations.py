@@ -198,3 +198,20 @@ def test_no_generated_filter_is_answered_with_a_5xx(client: TestClient, text: st
     assert response.status_code < 500, response.text
     if response.status_code == 400:
         assert response.json()["field"] in ("filter", "filter_params")
+
+
+def test_each_item_says_why_with_a_real_event_of_the_user(
+    client: TestClient, runtime: Runtime, items: list[str]
+) -> None:
+    send(client, runtime, {"user_id": "u1", "item_id": items[3], "event_type": "view"},
+         {"user_id": "u1", "item_id": items[8], "event_type": "add_to_cart"})  # fmt: skip
+    body = client.get("/v1/recommendations/u1", params={"n": 8}).json()
+    own = {(items[3], "view"), (items[8], "add_to_cart")}
+    reasons = [i["reason"] for i in body["items"]]
+    assert reasons and all(r["type"] in {"because_you", "repeat", "popular"} for r in reasons)
+    personal = [(r["item_id"], r["event_type"]) for r in reasons if r["type"] == "because_you"]
+    assert personal and set(personal) <= own
+    similar = client.get(f"/v1/items/{items[3]}/similar", params={"n": 3}).json()["items"]
+    assert [i["reason"] for i in similar] == [{"type": "similar_to", "item_id": items[3]}] * 3
+    cold = client.get("/v1/recommendations/nobody", params={"n": 2}).json()["items"]
+    assert [i["reason"] for i in cold] == [{"type": "popular"}] * len(cold)

@@ -77,6 +77,12 @@ def test_clicking_items_records_events_and_changes_recommendations(
     eventually(lambda: history_types(served, user) >= {"view", "add_to_cart"})
     eventually(lambda: ids(page, RECOMMENDED) != before and len(ids(page, RECOMMENDED)) > 0)
     eventually(lambda: ids(page, "#widget-recent [data-item-id]")[:1] == [clicked[-1]])
+    # each personal item says which of the shopper's own events it comes from, by title
+    titles = {served.get(f"/v1/items/{i}").get("title") or i for i in clicked}
+    reasons = page.locator("#widget-recommended .why").all_text_contents()
+    assert reasons and all(r.startswith(("Because you ", "You ")) for r in reasons), reasons
+    named = [r.split(" ", 3)[-1] for r in reasons if r.startswith("Because you viewed ")]
+    assert named and set(named) <= titles, (named, titles)
 
 
 def test_clicks_from_a_widget_carry_its_recommendation_id(page: Page, served: Served) -> None:

@@ -20,6 +20,7 @@ from streamrec.api.routes import (
     items,
     merchandising,
     models,
+    promotions,
     recommendations,
     status,
     web,
@@ -51,7 +52,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     install_openapi(app)
     for module in (events, aliases, history, status, aws, dashboard, models, web, docs):
         app.include_router(module.router)
-    for module in (recommendations, merchandising, items):
+    for module in (recommendations, merchandising, items, promotions):
         app.include_router(module.router)
     if runtime.settings.allowed_origins:
         # Browsers on these origins may post events (tracker.js) and read recommendations.

@@ -12,7 +12,7 @@ of ``properties``, and the filter grammar (a query parameter).
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
 
@@ -148,6 +148,29 @@ class CampaignUpdate(_Body):
     version: Annotated[str, msgspec.Meta(pattern=VERSION_PATTERN)]
 
 
+FilterParam = str | FiniteNumber | bool | list[str | FiniteNumber | bool]
+
+
+class PromotionIn(_Body):
+    """A promotion: ``share`` of the slots (0-1) for the user's best items passing ``filter`` (a
+    filter expression, as the ``filter`` parameter) with ``params`` bound to its ``$NAMES``."""
+
+    filter: Annotated[str, msgspec.Meta(min_length=1, max_length=4096)]
+    share: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
+    params: dict[str, FilterParam] | None = None
+
+
+class PromotionOut(msgspec.Struct):
+    name: str
+    filter: str
+    share: float
+    params: dict[str, FilterParam]
+
+
+class PromotionList(msgspec.Struct):
+    promotions: list[PromotionOut]
+
+
 class ErrorBody(msgspec.Struct, omit_defaults=True):
     """Every 4xx and 5xx answer: what was wrong and, where one field was, its name."""
 
@@ -162,8 +185,27 @@ class ModelRef(msgspec.Struct):
     version: str | None
 
 
+ReasonType = Literal[
+    "because_you", "repeat", "similar_to", "popular", "trending", "exploration", "promoted"
+]
+
+
+class ItemReason(msgspec.Struct, omit_defaults=True):
+    """Why the item is there. ``because_you`` and ``repeat``: ``item_id`` and ``event_type`` of
+    the user's own event that contributed most (for ``repeat``, on the item itself);
+    ``similar_to``: the item asked about; ``promoted``: the ``promotion`` whose slot it fills;
+    ``popular``, ``trending``, ``exploration``: no user event ranked it."""
+
+    type: ReasonType
+    item_id: str | None = None
+    event_type: str | None = None
+    promotion: str | None = None
+
+
 class RecommendedItem(msgspec.Struct):
-    """One recommended item with its catalogue metadata where the catalogue has it."""
+    """One recommended item with its catalogue metadata where the catalogue has it; ``reason``
+    on the user's recommendations, similar items, popular and trending; ``promoted`` (true) on
+    a promotion's items."""
 
     item_id: str
     score: float | None
@@ -171,6 +213,17 @@ class RecommendedItem(msgspec.Struct):
     title: str | None = None
     properties: Flat | None = None
     created_at: float | None = None
+    reason: ItemReason | None = None
+    promoted: bool | None = None
+
+
+class UserRecommendations(msgspec.Struct):
+    """A user's recommendations; send ``recommendation_id`` back with the events they cause."""
+
+    user_id: str
+    recommendation_id: str
+    model: ModelRef
+    items: list[RecommendedItem]
 
 
 class ItemRecommendations(msgspec.Struct):
@@ -231,6 +284,7 @@ REQUEST_BODIES: dict[str, Any] = {
     "RankRequest": RankRequest,
     "TrainRequest": TrainRequest,
     "CampaignUpdate": CampaignUpdate,
+    "PromotionIn": PromotionIn,
 }
 RESPONSE_BODIES: dict[str, Any] = {
     "ErrorBody": ErrorBody,
@@ -238,4 +292,7 @@ RESPONSE_BODIES: dict[str, Any] = {
     "AliasAccepted": AliasAccepted,
     "ItemRecommendations": ItemRecommendations,
     "PopularItems": PopularItems,
+    "UserRecommendations": UserRecommendations,
+    "PromotionOut": PromotionOut,
+    "PromotionList": PromotionList,
 }

@@ -87,15 +87,20 @@ class ModelFiles(Protocol):
         """Changes whenever the pointer is replaced; None when it does not exist."""
         ...
 
+    def delete_pointer(self, name: str) -> bool:
+        """Remove the pointer; False when it did not exist."""
+        ...
 
-def open_model_files(location: str) -> ModelFiles:
+
+def open_model_files(location: str, pointers: str = CAMPAIGNS_DIR) -> ModelFiles:
     """The storage for ``model_url``: a path or ``file://`` URL locally, any other fsspec URL
     (``s3://bucket/prefix``) as an object store. ConfigError for a URL no installed fsspec
-    filesystem handles."""
+    filesystem handles. ``pointers``: the folder of the pointer files (campaigns; promotions
+    keep theirs next to them the same way)."""
     if location.startswith("file://"):
-        return LocalModelFiles(Path(location[len("file://") :]))
+        return LocalModelFiles(Path(location[len("file://") :]), pointers)
     if "://" not in location:
-        return LocalModelFiles(Path(location))
+        return LocalModelFiles(Path(location), pointers)
     extra = extra_for_url(location)
     if extra is not None:
         require_extra(extra, "model_url")
@@ -104,7 +109,7 @@ def open_model_files(location: str) -> ModelFiles:
         fs, root = url_to_fs(location, use_listings_cache=False)
     except (ImportError, ValueError) as exc:
         raise ConfigError("model_url", f"cannot open {location!r}: {exc}") from exc
-    return ObjectModelFiles(fs, str(root), location)
+    return ObjectModelFiles(fs, str(root), location, pointers)
 
 
 class LocalModelFiles:
@@ -112,11 +117,11 @@ class LocalModelFiles:
 
     polls_cheaply = True
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, pointers: str = CAMPAIGNS_DIR) -> None:
         self.root = root
         self.location = str(root)
         self.versions_dir = root / VERSIONS_DIR
-        self.campaigns_dir = root / CAMPAIGNS_DIR
+        self.campaigns_dir = root / pointers
 
     @contextmanager
     def new_version(self, version: str) -> Iterator[Path]:
@@ -172,6 +177,14 @@ class LocalModelFiles:
             return None
         return (st.st_ino, st.st_size, st.st_mtime_ns)  # os.replace always changes the inode
 
+    def delete_pointer(self, name: str) -> bool:
+        try:
+            (self.campaigns_dir / name).unlink()
+        except FileNotFoundError:
+            return False
+        fsync_dir(self.campaigns_dir)
+        return True
+
 
 class ObjectModelFiles:
     """An object store through fsspec: ``metadata.json`` last commits a version, one PUT moves
@@ -179,12 +192,14 @@ class ObjectModelFiles:
 
     polls_cheaply = False
 
-    def __init__(self, fs: AbstractFileSystem, root: str, location: str) -> None:
+    def __init__(
+        self, fs: AbstractFileSystem, root: str, location: str, pointers: str = CAMPAIGNS_DIR
+    ) -> None:
         self.fs = fs
         self.location = location
         self.root = root.rstrip("/")
         self.versions_dir = f"{self.root}/{VERSIONS_DIR}"
-        self.campaigns_dir = f"{self.root}/{CAMPAIGNS_DIR}"
+        self.campaigns_dir = f"{self.root}/{pointers}"
 
     @contextmanager
     def new_version(self, version: str) -> Iterator[Path]:
@@ -258,6 +273,13 @@ class ObjectModelFiles:
     def pointer_key(self, name: str) -> Hashable | None:
         # The content itself: a GET of a few hundred bytes costs what a HEAD for the ETag does.
         return self.read_pointer(name)
+
+    def delete_pointer(self, name: str) -> bool:
+        try:
+            self.fs.rm_file(f"{self.campaigns_dir}/{name}")
+        except FileNotFoundError:
+            return False
+        return True
 
 
 def _fsync_files(folder: Path) -> None:

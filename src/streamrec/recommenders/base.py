@@ -20,12 +20,14 @@ import numpy as np
 from streamrec.errors import ModelError
 from streamrec.recommenders.data import HistoryBatch, Interactions, UserHistory
 from streamrec.recommenders.one_user import UserScores, member, top_n, unique
+from streamrec.recommenders.reasons import POPULAR, ModelReasons, leave_one_in
 from streamrec.recommenders.vocab import Vocabulary
 
 __all__ = ["MIN_INTERACTIONS", "MIN_ITEMS", "Histories", "Recommender", "StreamBlend", "top_k"]
 
 MIN_INTERACTIONS = 10
 MIN_ITEMS = 2
+_EXPLAIN_SOURCES = 10  # leave-one-in reasons look at the user's last this many distinct items
 _BATCH = 512  # users scored at once: bounds the dense score matrix to _BATCH x n_items floats
 
 Histories = Sequence[UserHistory] | HistoryBatch
@@ -202,6 +204,21 @@ class Recommender(ABC):
     def stream_blend(self) -> StreamBlend:
         """The weight of the stream's co-occurrence next to this model (see StreamBlend)."""
         return StreamBlend()
+
+    def explain(self, history: UserHistory, items: np.ndarray) -> ModelReasons:
+        """Why this model scores ``items`` (model indices) for ``history``: from the sparse
+        scoring's own explainer where the recipe has one, else leave-one-in over the user's last
+        few distinct items (each scored alone; one batch of a few rows)."""
+        self._require_fitted()
+        sparse = self.user_scores(history)
+        if sparse is not None and sparse.explain is not None:
+            return sparse.explain(items)
+        known = history.items[(history.items >= 0) & (history.items < self.n_items)]
+        sources = np.array(list(dict.fromkeys(known[::-1].tolist()))[:_EXPLAIN_SOURCES], np.int64)
+        if sources.size == 0:
+            return ModelReasons.all(POPULAR, items.size)
+        singles = self.score([UserHistory.of([int(i)]) for i in sources])
+        return leave_one_in(singles, sources, np.asarray(items, np.int64))
 
     def score_items(self, history: UserHistory, candidates: np.ndarray) -> np.ndarray:
         """Scores of ``candidates`` for one user (personalised re-ranking); unknown items -inf."""

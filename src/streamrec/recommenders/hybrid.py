@@ -41,12 +41,13 @@ import scipy.sparse as sp
 from streamrec.recommenders.base import Recommender, StreamBlend
 from streamrec.recommenders.data import HistoryBatch, Interactions, UserHistory, type_codes_of
 from streamrec.recommenders.ease import ease_weights
+from streamrec.recommenders.hybrid_reasons import HybridReasons, RowPart
 from streamrec.recommenders.one_user import (
     UserScores,
     history_row,
     member,
     one_user_batch,
-    sparse_row_product,
+    sparse_row_sums,
     unique,
 )
 from streamrec.recommenders.popularity import decayed_counts, window_counts
@@ -369,8 +370,9 @@ class Hybrid(Recommender):
         if cfg.popularity_weight < 0:
             return None  # the rule would not fall along the popularity order
         batch = one_user_batch(history, self.n_items, cfg.max_history)
-        base_items, base, rest_const = self._base_row(batch, cfg.half_life_events)
-        trans_items, trans = self._recent_row(batch) if cfg.transition_weight else _NONE
+        base_items, base, rest_const, base_part = self._base_row(batch, cfg.half_life_events)
+        trans_items, trans, trans_part = (self._recent_row(batch) if cfg.transition_weight
+                                          else (*_NONE, None))  # fmt: skip
         rep = (user_repeat_candidates(batch.items, batch.types(), self._excluded)
                if cfg.repeat_weight else None)  # fmt: skip
         rep_items = rep.items if rep is not None else _NONE[0]
@@ -386,21 +388,37 @@ class Hybrid(Recommender):
             scores += cfg.transition_weight * row
         if cfg.popularity_weight:
             scores += cfg.popularity_weight * self.popularity[items]
+        rep_terms: np.ndarray = np.zeros(0, np.float32)
         if rep is not None and rep.items.size:
             where = _positions(base_items, extra, rep.items)
-            scores[where] += cfg.repeat_weight * self.repeat.rates_of(rep)
+            rep_terms = cfg.repeat_weight * self.repeat.rates_of(rep)
+            scores[where] += rep_terms
         order, ties = self._rest_order()
+        explain = self._reasons(base_part, trans_part, rep_items, rep_terms)
         return UserScores(items, scores, order, self.popularity, rest_const,
-                          cfg.popularity_weight, ties)  # fmt: skip
+                          cfg.popularity_weight, ties, explain)  # fmt: skip
+
+    def _reasons(
+        self, base: RowPart, trans: RowPart | None, rep_items: np.ndarray, rep_terms: np.ndarray
+    ) -> HybridReasons:
+        """The explainer of one request's scores (its arrays are computed only when called)."""
+        cfg = self.config
+        dense = bool(self.base_dense.size)
+        return HybridReasons(base, self.base_dense if dense else self.base_sparse,
+                             self._ease_positions() if dense else None, trans, self.transitions,
+                             cfg.transition_weight, self.popularity, cfg.popularity_weight,
+                             rep_items.astype(np.int64), rep_terms.astype(np.float64))  # fmt: skip
 
     def _base_row(
         self, batch: HistoryBatch, half_life: float | None
-    ) -> tuple[np.ndarray, np.ndarray, float]:
-        """(items, row-normalised base scores, the normalised score of every other item)."""
+    ) -> tuple[np.ndarray, np.ndarray, float, RowPart]:
+        """(items, row-normalised base scores, the normalised score of every other item, the
+        row's history part for reasons)."""
         if not self.base_dense.size:
             hist_items, hist_values = history_row(batch, self.n_items, half_life)
-            cols, sums = sparse_row_product(hist_items, hist_values, self.base_sparse)
-            return cols, _row_normalised(sums[None, :])[0], 0.0
+            cols, sums, entries = sparse_row_sums(hist_items, hist_values, self.base_sparse)
+            part = RowPart(hist_items, hist_values, sums, entries)
+            return cols, _row_normalised(sums[None, :])[0], 0.0, part
         hist_items, hist_values = history_row(batch, self.n_items, half_life, binary=True)
         pos = self._ease_positions()[hist_items]
         keep = pos >= 0  # scipy's column selection keeps the history's entry order
@@ -408,10 +426,12 @@ class Hybrid(Recommender):
                                     shape=(1, self.base_items.size))  # fmt: skip
         active = np.asarray(active_hist @ self.base_dense, dtype=np.float32)
         floor = active.min(axis=1, keepdims=True) if active.size else np.zeros((1, 1), np.float32)
-        row = _row_normalised(np.concatenate([active, floor], axis=1))[0]
-        return self.base_items.astype(np.int64), row[:-1], float(row[-1])
+        raw = np.concatenate([active, floor], axis=1)
+        row = _row_normalised(raw)[0]
+        part = RowPart(hist_items, hist_values, raw)
+        return self.base_items.astype(np.int64), row[:-1], float(row[-1]), part
 
-    def _recent_row(self, batch: HistoryBatch) -> tuple[np.ndarray, np.ndarray]:
+    def _recent_row(self, batch: HistoryBatch) -> tuple[np.ndarray, np.ndarray, RowPart]:
         """``_recent_scores`` of one history over the transitions, as (items, normalised). The
         last few events weigh 1, 1/2, 1/4...: their sums per item are exact in any order, and
         the batch product's zero entries (older events) add +0, so they are left out."""
@@ -422,8 +442,8 @@ class Hybrid(Recommender):
             weights[item] = weights.get(item, 0.0) + 2.0**-back
         items = np.array(sorted(weights), np.int64)
         values = np.array([weights[i] for i in sorted(weights)], np.float32)
-        cols, sums = sparse_row_product(items, values, self.transitions)
-        return cols, _row_normalised(sums[None, :])[0]
+        cols, sums, entries = sparse_row_sums(items, values, self.transitions)
+        return cols, _row_normalised(sums[None, :])[0], RowPart(items, values, sums, entries)
 
     def _ease_positions(self) -> np.ndarray:
         """Position of each item in ``base_items`` (-1 outside), built once per model."""

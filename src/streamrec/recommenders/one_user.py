@@ -19,6 +19,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
@@ -26,13 +27,18 @@ import scipy.sparse as sp
 from streamrec.recommenders.data import HistoryBatch, UserHistory
 from streamrec.recommenders.sparse import history_matrix
 
+if TYPE_CHECKING:
+    from streamrec.recommenders.reasons import ModelReasons
+
 __all__ = [
+    "RowEntries",
     "UserScores",
     "best_n",
     "history_row",
     "member",
     "one_user_batch",
     "sparse_row_product",
+    "sparse_row_sums",
     "top_n",
     "unique",
     "unique_inverse",
@@ -53,6 +59,9 @@ class UserScores:
     rest_const: float = 0.0
     rest_weight: float = 0.0
     ties_in_order: bool = False  # equal rule values are in ascending index order along ``order``
+    # why the model scores some items (model indices) as it does, from what this scoring already
+    # computed (None: the recipe explains through ``Recommender.explain``)
+    explain: Callable[[np.ndarray], ModelReasons] | None = None
 
     def rest(self, items: np.ndarray) -> np.ndarray:
         """The rule's score of ``items`` (exact only for items that are not candidates)."""
@@ -107,6 +116,16 @@ def history_row(
     return items, np.minimum(sums, 1.0) if binary else sums
 
 
+@dataclass(frozen=True)
+class RowEntries:
+    """The matrix entries a one-row product summed, in order: each entry's column and weighted
+    value, and how many entries each history row gave (what a request's reasons split by)."""
+
+    cols: np.ndarray  # int32/int64
+    products: np.ndarray  # float32
+    lengths: np.ndarray  # int64 per history row
+
+
 def sparse_row_product(
     items: np.ndarray, values: np.ndarray, matrix: sp.csr_matrix
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -114,18 +133,28 @@ def sparse_row_product(
     exactly as scipy multiplies a
     one-row CSR history (``items`` ascending, no repeats) by ``matrix``: entry by entry of the
     history, each matrix row in stored order, accumulated sequentially in float32 from 0."""
+    cols, sums, _ = sparse_row_sums(items, values, matrix)
+    return cols, sums
+
+
+def sparse_row_sums(
+    items: np.ndarray, values: np.ndarray, matrix: sp.csr_matrix
+) -> tuple[np.ndarray, np.ndarray, RowEntries]:
+    """``sparse_row_product`` and the entries it summed."""
     starts, stops = matrix.indptr[items], matrix.indptr[items + 1]
     lengths = (stops - starts).astype(np.int64)
     total = int(lengths.sum())
     if total == 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        empty = RowEntries(np.zeros(0, np.int64), np.zeros(0, np.float32), lengths)
+        return np.zeros(0, np.int64), np.zeros(0, np.float32), empty
     shift = starts - (np.cumsum(lengths) - lengths)  # entry k of row j: starts[j] + k
     where = np.arange(total) + np.repeat(shift, lengths)
     products = np.repeat(values.astype(np.float32), lengths) * matrix.data[where]
-    cols, inverse = unique_inverse(matrix.indices[where])
+    entry_cols = matrix.indices[where]
+    cols, inverse = unique_inverse(entry_cols)
     sums = np.zeros(cols.size, np.float32)
     np.add.at(sums, inverse, products)  # unbuffered, in order: scipy's accumulation order
-    return cols, sums
+    return cols, sums, RowEntries(entry_cols, products, lengths)
 
 
 def unique_inverse(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -7,11 +7,13 @@ with no training at all; the ``trending`` recipe is the same computation run ove
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
 from streamrec.recommenders.base import Recommender
-from streamrec.recommenders.data import HistoryBatch, Interactions
+from streamrec.recommenders.data import HistoryBatch, Interactions, UserHistory
+from streamrec.recommenders.reasons import POPULAR, TRENDING, ModelReasons
 
 __all__ = [
     "Popularity",
@@ -56,12 +58,18 @@ def window_counts(interactions: Interactions, window_s: float) -> np.ndarray:
 class _ItemScoreRecipe(Recommender):
     """A recipe whose score is one vector shared by every user."""
 
+    reason_kind: ClassVar[int] = POPULAR
+
     def __init__(self) -> None:
         super().__init__()
         self.item_scores = np.zeros(0, dtype=np.float32)
 
     def _score(self, batch: HistoryBatch) -> np.ndarray:
         return np.broadcast_to(self.item_scores, (batch.n_users, self.n_items))
+
+    def explain(self, history: UserHistory, items: np.ndarray) -> ModelReasons:
+        """No history moves these scores: every item is there for the prior itself."""
+        return ModelReasons.all(self.reason_kind, np.asarray(items).size)
 
     def _arrays(self) -> dict[str, np.ndarray]:
         return {"item_scores": self.item_scores}
@@ -72,6 +80,7 @@ class _ItemScoreRecipe(Recommender):
 
 class Popularity(_ItemScoreRecipe):
     recipe = "popularity"
+    reason_kind = POPULAR
 
     def __init__(self, half_life_days: float | None = 60.0, weighted: bool = True) -> None:
         super().__init__()
@@ -104,6 +113,7 @@ def trending_scores(recent: np.ndarray, previous: np.ndarray, smoothing: float) 
 
 class Trending(_ItemScoreRecipe):
     recipe = "trending"
+    reason_kind = TRENDING
 
     def __init__(self, window_s: float = 7 * 86_400.0, smoothing: float = 2.0) -> None:
         super().__init__()

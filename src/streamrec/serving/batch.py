@@ -101,7 +101,7 @@ class BatchScorer:
             scores = service.stream.popularity(user.blocked.size)
             items = top_items(scores, user.blocked, n, service.space)
             return Recommendations("popularity", None, items)
-        items = service._with_exploration(user.personal, user.blocked, n)
+        items, _ = service._with_exploration(user.personal, user.blocked, n)
         return Recommendations(user.personal.recipe, user.personal.version, items)
 
     def scores(

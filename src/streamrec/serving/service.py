@@ -27,6 +27,7 @@ import dataclasses
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -44,10 +45,14 @@ from streamrec.filters import (
 )
 from streamrec.recommenders.base import StreamBlend
 from streamrec.recommenders.data import UserHistory, event_type_codes
+from streamrec.recommenders.reasons import POPULAR as POPULAR_KIND
+from streamrec.recommenders.reasons import ModelReasons
 from streamrec.serving.catalogue_view import CatalogueView
 from streamrec.serving.models import ModelSource, ModelView, ModelViews
 from streamrec.serving.one_user import Exclusions, SparseScores
 from streamrec.serving.popular import PopularItems
+from streamrec.serving.promotions import Promotion, promote
+from streamrec.serving.reasons import POPULAR, Reason, StreamTerms, personal_reasons
 from streamrec.serving.scoring import ranked, scaled, top_items
 from streamrec.serving.space import ItemSpace
 from streamrec.serving.stream_state import StreamState
@@ -64,6 +69,7 @@ class Recommendations:
     version: str | None
     items: list[tuple[str, float | None]]
     recommendation_id: str = dataclasses.field(default_factory=lambda: uuid.uuid4().hex)
+    reasons: list[Reason] | None = None  # one per item, where the answer explains its items
 
     def model_json(self) -> dict[str, Any]:
         return {"recipe": self.recipe, "version": self.version}
@@ -74,6 +80,9 @@ class _Personal:
     scores: np.ndarray  # float64 over the space
     recipe: str
     version: str | None
+    # the events that spoke (event_value_thresholds applied) and their space indices, for reasons
+    events: Sequence[UserEvent] = ()
+    items: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, np.int64))
 
 
 class RecommendationService:
@@ -136,9 +145,35 @@ class RecommendationService:
             blocked |= ~allowed_items(filt, ctx)
         if personal is None:
             scores = self.stream.popularity(size)
-            return Recommendations("popularity", None, top_items(scores, blocked, n, self.space))
-        items = self._with_exploration(personal, blocked, n)
-        return Recommendations(personal.recipe, personal.version, items)
+            items = top_items(scores, blocked, n, self.space)
+            return Recommendations("popularity", None, items, reasons=[POPULAR] * len(items))
+        items, explored = self._with_exploration(personal, blocked, n)
+        reasons = self._dense_reasons(personal, [i for i, _ in items[: len(items) - explored]])
+        reasons += [Reason("exploration")] * explored
+        return Recommendations(personal.recipe, personal.version, items, reasons=reasons)
+
+    def recommend_promoted(
+        self,
+        user_id: str | None,
+        n: int,
+        session_id: str | None,
+        request: tuple[str | None, Mapping[str, ParamValue] | None, Sequence[str]],
+        promotions: Sequence[Promotion],
+    ) -> Recommendations:
+        """``recommend`` with the promotions' share of the slots (serving/promotions.py);
+        ``request``: the request's filter, its params and the items to exclude."""
+        if not promotions:
+            return self.recommend(user_id, n, session_id, *request)
+
+        def rank(
+            n: int,
+            filter_text: str | None,
+            filter_params: Mapping[str, ParamValue] | None,
+            exclude: Sequence[str],
+        ) -> Recommendations:
+            return self.recommend(user_id, n, session_id, filter_text, filter_params, exclude)
+
+        return promote(rank, n, request, promotions)
 
     def similar(self, item_id: str, n: int) -> Recommendations:
         """Items related to ``item_id``: the model's one-item history plus stream co-occurrence.
@@ -156,21 +191,20 @@ class RecommendationService:
         if personal is None:
             return Recommendations("cooccurrence", None, [])
         items = top_items(personal.scores, blocked, n, self.space, False)
-        return Recommendations(personal.recipe, personal.version, items)
+        reasons = [Reason("similar_to", item_id)] * len(items)
+        return Recommendations(personal.recipe, personal.version, items, reasons=reasons)
 
     def popular_items(self, n: int) -> Recommendations:
         size = self._size()
         scores = self.stream.popularity(size)
-        return Recommendations(
-            "popularity", None, top_items(scores, self.catalogue.hidden(size), n, self.space)
-        )
+        items = top_items(scores, self.catalogue.hidden(size), n, self.space)
+        return Recommendations("popularity", None, items, reasons=[POPULAR] * len(items))
 
     def trending_items(self, n: int) -> Recommendations:
         size = self._size()
         scores = self.stream.trending_scores(size)
-        return Recommendations(
-            "trending", None, top_items(scores, self.catalogue.hidden(size), n, self.space)
-        )
+        items = top_items(scores, self.catalogue.hidden(size), n, self.space)
+        return Recommendations("trending", None, items, reasons=[Reason("trending")] * len(items))
 
     def rank(
         self, user_id: str, item_ids: Sequence[str], session_id: str | None = None
@@ -204,7 +238,12 @@ class RecommendationService:
         return [i for i, _ in top_items(personal.scores, blocked, limit, self.space, False)]
 
     def decorate(self, result: Recommendations) -> list[dict[str, Any]]:
-        return self.catalogue.decorate(result.items)
+        entries = self.catalogue.decorate(result.items)
+        for entry, reason in zip(entries, result.reasons or (), strict=False):
+            entry["reason"] = reason.json()
+            if reason.type == "promoted":
+                entry["promoted"] = True
+        return entries
 
     # -- the pieces -------------------------------------------------------------------------------
 
@@ -284,8 +323,8 @@ class RecommendationService:
         if not (used_model or used_stream):
             return None
         if used_model and view is not None:
-            return _Personal(scores, view.recipe, view.version)
-        return _Personal(scores, "cooccurrence", None)
+            return _Personal(scores, view.recipe, view.version, events, items)
+        return _Personal(scores, "cooccurrence", None, events, items)
 
     def _one_user(
         self,
@@ -302,10 +341,11 @@ class RecommendationService:
             return None
         history = self._history(view, events, interactions.items)
         user = view.model.user_scores(history) if history is not None else None
-        if user is None:
+        if user is None or history is None:
             return None
         scores = SparseScores.of(view, user)
-        idx, term = self._stream_term(interactions.items, view.model.stream_blend(), size, True)
+        blend = view.model.stream_blend()
+        idx, term = self._stream_term(interactions.items, blend, size, True)
         if idx.size:
             scores = scores.with_stream(view, idx, term)
         seen = np.isin(interactions.event_types, list(self._seen_types))
@@ -314,7 +354,12 @@ class RecommendationService:
         top_idx, top_scores = scores.top(n, blocked)
         values = top_scores.astype(np.float32).astype(float).tolist()
         items = list(zip(self.space.ids(top_idx), values, strict=True))
-        return Recommendations(view.recipe, view.version, items)
+        explain = user.explain or partial(view.model.explain, history)
+        model = self._model_reasons(view, top_idx, explain)
+        stream = self._stream_terms(interactions.items, blend, (idx, term), top_idx)
+        own = (events, interactions.items)
+        reasons = personal_reasons(model, stream, self.space.ids, own, self._weights)
+        return Recommendations(view.recipe, view.version, items, reasons=reasons)
 
     def _history(
         self, view: ModelView, events: Sequence[UserEvent], items: np.ndarray
@@ -367,13 +412,62 @@ class RecommendationService:
         """(space indices, the stream's term for each): see ``_add_stream``."""
         if blend.weight <= 0 and used_model:
             return np.zeros(0, np.int64), np.zeros(0)
-        recent = items[-blend.last_items :].tolist()
-        decay = np.exp2(-np.arange(len(recent), dtype=np.float64))[::-1].tolist()
-        pairs = [(i, w) for i, w in zip(recent, decay, strict=True) if i >= 0]
-        idx, values = self.stream.cooccurrence_scores(
-            [i for i, _ in pairs], [w for _, w in pairs], size
-        )
+        idx, values = self.stream.cooccurrence_scores(*_recent(items, blend), size)
         return idx, blend.weight * scaled(values) if used_model else scaled(values)
+
+    # -- reasons (serving/reasons.py): computed for the returned items only -----------------------
+
+    def _dense_reasons(self, personal: _Personal, item_ids: list[str]) -> list[Reason]:
+        """Reasons of the dense path's personal items: the model's explainer on the history
+        it scored, and the stream's term as ``_add_stream`` added it."""
+        top_idx = self.space.indices(item_ids)
+        view = self.models.current() if personal.recipe != "cooccurrence" else None
+        history = self._history(view, personal.events, personal.items) if view else None
+        if view is None or history is None:
+            model = _unexplained(top_idx.size)
+            blend = StreamBlend(1.0)
+        else:
+            model = self._model_reasons(view, top_idx, partial(view.model.explain, history))
+            blend = view.model.stream_blend()
+        size = self._size()
+        term = self._stream_term(personal.items, blend, size, view is not None)
+        stream = self._stream_terms(personal.items, blend, term, top_idx)
+        own = (personal.events, personal.items)
+        return personal_reasons(model, stream, self.space.ids, own, self._weights)
+
+    def _model_reasons(
+        self, view: ModelView, top_idx: np.ndarray, explain: Callable[[np.ndarray], ModelReasons]
+    ) -> ModelReasons:
+        """The model's reasons of the returned items (space indices), sources in space
+        indices; items the model does not know have none (strength -inf)."""
+        out = _unexplained(top_idx.size)
+        model_idx = view.model_index(top_idx)
+        known = np.flatnonzero((model_idx >= 0) & (model_idx < view.n_items))
+        if not known.size:
+            return out
+        found = explain(model_idx[known])
+        in_space = view.to_space[found.sources].tolist()  # -1 (no source) is sorted out below
+        for k, kind, source, space, strength in zip(known.tolist(), found.kinds, found.sources,
+                                                    in_space, found.strengths, strict=True):  # fmt: skip
+            out.kinds[k], out.strengths[k] = kind, strength
+            out.sources[k] = space if source >= 0 else -1
+        return out
+
+    def _stream_terms(
+        self,
+        items: np.ndarray,
+        blend: StreamBlend,
+        term: tuple[np.ndarray, np.ndarray],
+        top_idx: np.ndarray,
+    ) -> StreamTerms:
+        """The stream's term of each returned item and the recent item behind most of it."""
+        idx, values = term
+        if idx.size == 0:
+            return StreamTerms.none(top_idx.size)
+        targets = top_idx.tolist()
+        by_item = dict(zip(idx.tolist(), values.tolist(), strict=True))
+        terms = [by_item.get(t, -np.inf) for t in targets]
+        return StreamTerms(terms, self.stream.cooccurrence_sources(*_recent(items, blend), targets))
 
     def _slots(self, n: int) -> int:
         """Slots of a top ``n`` given to exploration (see ``_with_exploration``)."""
@@ -381,19 +475,20 @@ class RecommendationService:
 
     def _with_exploration(
         self, personal: _Personal, blocked: np.ndarray, n: int
-    ) -> list[tuple[str, float | None]]:
+    ) -> tuple[list[tuple[str, float | None]], int]:
         """The top ``n``, with the last ``exploration_weight`` share of the slots given to the
-        most trending items the model has never seen (none unless the operator asks)."""
+        most trending items the model has never seen (none unless the operator asks); and how
+        many of the items, at the end, are exploration's."""
         slots = self._slots(n)
         if slots == 0:
-            return top_items(personal.scores, blocked, n, self.space, False)
+            return top_items(personal.scores, blocked, n, self.space, False), 0
         fresh = self._fresh_items(self.models.current(), blocked.size)
         explore = top_items(fresh, blocked, slots, self.space)
         taken = self.space.indices([i for i, _ in explore]) if explore else np.zeros(0, np.int64)
         rest = blocked.copy()
         rest[taken[taken >= 0]] = True
         items = top_items(personal.scores, rest, n - len(explore), self.space, False)
-        return items + explore
+        return items + explore, len(explore)
 
     def _fresh_items(self, view: ModelView | None, size: int) -> np.ndarray:
         """Trending scores (0 to 1) of the items the model has never seen, cached as long as the
@@ -414,3 +509,16 @@ class RecommendationService:
         result = scaled(fresh)
         self._fresh_cache = (source, view, result)
         return result
+
+
+def _recent(items: np.ndarray, blend: StreamBlend) -> tuple[list[int], list[float]]:
+    """The last ``blend.last_items`` events' items the space knows, with their weights (the
+    newest 1, each older one half as much): the stream term's sources."""
+    recent = items[-blend.last_items :].tolist()
+    decay = np.exp2(-np.arange(len(recent), dtype=np.float64))[::-1].tolist()
+    pairs = [(i, w) for i, w in zip(recent, decay, strict=True) if i >= 0]
+    return [i for i, _ in pairs], [w for _, w in pairs]
+
+
+def _unexplained(size: int) -> ModelReasons:
+    return ModelReasons([POPULAR_KIND] * size, [-1] * size, [-np.inf] * size)

@@ -399,6 +399,26 @@ class StreamState:
         idx = np.fromiter(acc.keys(), np.int64, len(acc))
         return idx, np.fromiter(acc.values(), np.float64, len(acc))
 
+    def cooccurrence_sources(
+        self, items: Sequence[int], weights: Sequence[float], targets: Sequence[int]
+    ) -> list[int]:
+        """For each of ``targets``: which of ``items`` gave it the most in
+        ``cooccurrence_scores`` (-1: none of them reaches it)."""
+        best = [(-1, 0.0)] * len(targets)
+        with self._lock:
+            for item, weight in zip(items, weights, strict=True):
+                row = self._neighbours.get(item)
+                if not row:
+                    continue
+                hits = [(pos, row[t]) for pos, t in enumerate(targets) if t in row]
+                if not hits:
+                    continue
+                total = sum(row.values())
+                for pos, count in hits:
+                    if weight * count / total > best[pos][1]:
+                        best[pos] = (item, weight * count / total)
+        return [item for item, _ in best]
+
 
 def snapshot_admission(data: bytes) -> bytes:
     """The ids waiting for admission a snapshot holds (b"" in one written without them)."""

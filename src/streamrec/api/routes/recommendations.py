@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from fastapi import APIRouter, Path, Query, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from streamrec.api.body import read_json
@@ -99,7 +100,10 @@ def answer(service: RecommendationService, result: Recommendations, **extra: Any
 # request to a worker thread cost more than the work itself (the event loop held the GIL 82% of
 # the time under wrk at 100,000 items, for 455 requests/s against 895 scored per second in-process).
 # They go to a thread only when the call may wait on I/O: see streamrec.api.offload.
-@router.get("/v1/recommendations/{user_id:path}")
+@router.get(
+    "/v1/recommendations/{user_id:path}",
+    responses={200: response_of("UserRecommendations", "The user's items, best first")},
+)
 async def get_recommendations(
     request: Request,
     user_id: str = _id(),
@@ -107,25 +111,34 @@ async def get_recommendations(
     session_id: str | None = Query(None, min_length=1, max_length=MAX_ID_LENGTH),
     filter: str | None = Query(None, max_length=4096, description="A filter expression."),
     exclude: str | None = Query(None, description="Comma-separated item ids never to return."),
+    promotion: list[str] | None = Query(
+        None,
+        description="A promotion's name (repeatable; shares summing to at most 1): that share "
+        "of the n slots holds the best items passing its filter, marked promoted.",
+    ),
 ) -> Response:
     """Personalised recommendations; reflects every event the realtime consumer has processed."""
     service = service_of(request)
-    result = await off_loop_when_blocking(
-        request,
-        service.recommend,
-        user_id,
-        n,
-        session_id,
-        filter or None,
-        filter_params(request),
-        _ids(exclude),
+    store = runtime_of(request).promotions
+    request_filter = (filter or None, filter_params(request), _ids(exclude))
+
+    def promoted() -> Recommendations:
+        promotions = store.for_request(promotion or [])
+        return service.recommend_promoted(user_id, n, session_id, request_filter, promotions)
+
+    # promotions are read from the model location (an object store may be a network away)
+    result = await (
+        run_in_threadpool(promoted) if promotion else off_loop_when_blocking(request, promoted)
     )
     return json_response(
         answer(service, result, user_id=user_id, recommendation_id=result.recommendation_id)
     )
 
 
-@router.get("/v1/items/{item_id:path}/similar")
+@router.get(
+    "/v1/items/{item_id:path}/similar",
+    responses={200: response_of("ItemRecommendations", "Related items, best first")},
+)
 async def get_similar(request: Request, item_id: str = _id(), n: int = _n()) -> Response:
     """Items related to this one (the model's item-item view, else stream co-occurrence)."""
     service = service_of(request)
@@ -165,7 +178,9 @@ async def get_popular(
     return json_response(answer(service, result))
 
 
-@router.get("/v1/trending")
+@router.get(
+    "/v1/trending", responses={200: response_of("PopularItems", "Trending items, best first")}
+)
 async def get_trending(request: Request, n: int = _n()) -> Response:
     """Items whose interaction rate rises fastest (last trending_window_s vs the one before)."""
     service = service_of(request)

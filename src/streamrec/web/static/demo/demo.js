@@ -122,7 +122,30 @@
     a.appendChild(swatch(it));
     a.appendChild(el("div", "title", it.title || it.item_id));
     a.appendChild(el("div", "meta", describe(it)));
+    var reason = why(it);
+    if (reason) a.appendChild(el("div", "why", reason));
     return a;
+  }
+
+  var VERBS = { view: "viewed", add_to_cart: "added to your cart", purchase: "bought",
+                rating: "rated", like: "liked" };
+
+  /* The item's reason (GET /v1/recommendations): the shopper's own event behind it, named by
+     the title of the item it was on ("Because you viewed Red Mug"). */
+  function why(it) {
+    var r = it.reason;
+    if (!r || !r.item_id || (r.type !== "because_you" && r.type !== "repeat")) return "";
+    var verb = VERBS[r.event_type] || "chose";
+    if (r.type === "repeat") return "You " + verb + " this before";
+    var other = meta[r.item_id] || {};
+    return "Because you " + verb + " " + (other.title || r.item_id);
+  }
+
+  /* Titles of the items the reasons name, then the row. */
+  function fillWithReasons(row, items, empty) {
+    var ids = items.map(function (it) { return it.reason && it.reason.item_id; })
+      .filter(function (id) { return !!id; });
+    return lookup(ids).then(function () { fillRow(row, items, empty); });
   }
 
   function fillRow(row, items, empty) {
@@ -147,10 +170,12 @@
       var model = res.model || {};
       $(".model", section).textContent = model.recipe
         ? "(" + model.recipe + (model.version ? " " + model.version : "") + ")" : "";
-      fillRow($(".row", section), remember(res.items), "Nothing to recommend yet.");
-      window.streamrec.impression(section);
-      markRendered(section);
-    }, function (e) { widgetError(section, e); });
+      var items = remember(res.items);
+      return fillWithReasons($(".row", section), items, "Nothing to recommend yet.").then(function () {
+        window.streamrec.impression(section);
+        markRendered(section);
+      });
+    }).catch(function (e) { widgetError(section, e); });
   }
 
   function loadRecent() {
