@@ -1,0 +1,110 @@
+"""The SASRec forward pass in numpy: what serving runs, with no deep-learning framework.
+
+The trained weights (``sequential.py`` trains them with JAX, ``sasrec_jax.py``) are plain float32
+arrays named as in ``weight_names``. A sequence is item codes shifted by one (0 is padding),
+right-aligned so its newest event always sits at the last of ``max_len`` learned positions;
+shorter sequences use the last positions only. Each of ``n_blocks`` pre-norm blocks is causal
+multi-head self-attention then a ReLU feed-forward layer, each with a residual connection; the
+final layer norm of the newest position, times every item embedding, is the next item's logits.
+
+Padding needs no special case here: padded keys get a logit of ``_MASKED`` (their softmax weight
+is exactly 0 in float32), so a left-padded batch gives each row the output of its unpadded
+sequence, which is what the one-user path computes without any padding. Only the newest
+position's output is needed, so the last block computes its query, attention and feed-forward
+for that position alone (keys and values still cover the sequence).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+__all__ = ["LN_EPS", "block_weight_names", "forward_last", "item_logits", "weight_names"]
+
+LN_EPS = 1e-6
+_MASKED = -1e9
+_BLOCK_WEIGHTS = (
+    "ln1_g", "ln1_b", "wq", "bq", "wk", "bk", "wv", "bv", "wo", "bo",
+    "ln2_g", "ln2_b", "w1", "b1", "w2", "b2",
+)  # fmt: skip
+
+Weights = Mapping[str, np.ndarray]
+
+
+def block_weight_names(block: int) -> list[str]:
+    return [f"b{block}_{name}" for name in _BLOCK_WEIGHTS]
+
+
+def weight_names(n_blocks: int) -> list[str]:
+    """Every array of a model with ``n_blocks`` blocks."""
+    names = ["item_emb", "pos_emb", "ln_g", "ln_b"]
+    for block in range(n_blocks):
+        names += block_weight_names(block)
+    return names
+
+
+def layer_norm(x: np.ndarray, gain: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    mean = x.mean(axis=-1, keepdims=True)
+    var = np.square(x - mean).mean(axis=-1, keepdims=True)
+    return np.asarray((x - mean) / np.sqrt(var + LN_EPS) * gain + bias, dtype=np.float32)
+
+
+def _attention(
+    q: np.ndarray, k: np.ndarray, v: np.ndarray, allowed: np.ndarray, n_heads: int
+) -> np.ndarray:
+    """Multi-head attention of queries [B, Q, d] over keys/values [B, T, d]; ``allowed`` is a
+    bool [B, Q, T] mask."""
+    b, nq, d = q.shape
+    t, hd = k.shape[1], d // n_heads
+    qh = q.reshape(b, nq, n_heads, hd).transpose(0, 2, 1, 3)
+    kh = k.reshape(b, t, n_heads, hd).transpose(0, 2, 3, 1)
+    vh = v.reshape(b, t, n_heads, hd).transpose(0, 2, 1, 3)
+    logits = (qh @ kh) * np.float32(1.0 / np.sqrt(hd))
+    logits = np.where(allowed[:, None, :, :], logits, np.float32(_MASKED))
+    logits -= logits.max(axis=-1, keepdims=True)
+    probs = np.exp(logits)
+    probs /= probs.sum(axis=-1, keepdims=True)
+    out = (probs @ vh).transpose(0, 2, 1, 3).reshape(b, nq, d)
+    return np.asarray(out, dtype=np.float32)
+
+
+def _block(
+    x: np.ndarray, w: Weights, prefix: str, allowed: np.ndarray, n_heads: int, last_only: bool
+) -> np.ndarray:
+    """One pre-norm block; with ``last_only`` it returns the newest position only [B, 1, d]."""
+    h = layer_norm(x, w[prefix + "ln1_g"], w[prefix + "ln1_b"])
+    hq = h[:, -1:, :] if last_only else h
+    q = hq @ w[prefix + "wq"] + w[prefix + "bq"]
+    k = h @ w[prefix + "wk"] + w[prefix + "bk"]
+    v = h @ w[prefix + "wv"] + w[prefix + "bv"]
+    mask = allowed[:, -1:, :] if last_only else allowed
+    attended = _attention(q, k, v, mask, n_heads) @ w[prefix + "wo"] + w[prefix + "bo"]
+    x = (x[:, -1:, :] if last_only else x) + attended
+    h = layer_norm(x, w[prefix + "ln2_g"], w[prefix + "ln2_b"])
+    ff = np.maximum(h @ w[prefix + "w1"] + w[prefix + "b1"], 0.0) @ w[prefix + "w2"]
+    return np.asarray(x + ff + w[prefix + "b2"], dtype=np.float32)
+
+
+def forward_last(w: Weights, seqs: np.ndarray, n_blocks: int, n_heads: int) -> np.ndarray:
+    """The newest position's final hidden state [B, d] of right-aligned ``seqs`` [B, T] (item
+    codes + 1, 0 = padding, T <= max_len; each row needs one item at least)."""
+    seqs = np.asarray(seqs, dtype=np.int64)
+    t = seqs.shape[1]
+    emb = w["item_emb"]
+    d = emb.shape[1]
+    pos = w["pos_emb"][w["pos_emb"].shape[0] - t :]
+    real = seqs > 0
+    x = (emb[seqs] * np.float32(np.sqrt(d)) + pos) * real[:, :, None]
+    allowed = np.tril(np.ones((t, t), bool))[None, :, :] & real[:, None, :]
+    for block in range(n_blocks):
+        last = block == n_blocks - 1
+        x = _block(x.astype(np.float32), w, f"b{block}_", allowed, n_heads, last)
+        if not last:
+            x = x * real[:, :, None]
+    return layer_norm(x[:, -1, :], w["ln_g"], w["ln_b"])
+
+
+def item_logits(w: Weights, hidden: np.ndarray) -> np.ndarray:
+    """Logits [B, n_items] of every item (model index) for hidden states [B, d]."""
+    return np.asarray(hidden @ w["item_emb"][1:].T, dtype=np.float32)
