@@ -34,7 +34,7 @@ import scipy.sparse as sp
 from streamrec.errors import ModelError
 from streamrec.recommenders.base import Recommender, StreamBlend
 from streamrec.recommenders.data import HistoryBatch, Interactions
-from streamrec.recommenders.sasrec_numpy import forward_last, weight_names
+from streamrec.recommenders.sasrec_numpy import forward_last, serving_weights, weight_names
 
 __all__ = ["CANDIDATES", "Sequential", "SequentialConfig"]
 
@@ -78,6 +78,7 @@ class Sequential(Recommender):
         super().__init__()
         self.config = SequentialConfig(**params)
         self.weights: dict[str, np.ndarray] = {}
+        self._serving: dict[str, np.ndarray] = {}  # the weights as the numpy pass reads them
         self._out: np.ndarray | None = None  # item embeddings without padding, contiguous
 
     def stream_blend(self) -> StreamBlend:
@@ -100,22 +101,28 @@ class Sequential(Recommender):
 
     def _set_weights(self, weights: dict[str, np.ndarray]) -> None:
         self.weights = {k: np.ascontiguousarray(v, np.float32) for k, v in weights.items()}
+        self._serving = serving_weights(self.weights, self.config.n_blocks)
         self._out = np.ascontiguousarray(self.weights["item_emb"][1:])
 
     # -- scoring ----------------------------------------------------------------------------
     def logits(self, batch: HistoryBatch) -> np.ndarray:
         """Next-item logits [users, n_items] of each history's last ``max_len`` events (rows
         without events: zeros)."""
+        if batch.n_users == 1 and batch.items.size:  # a request: no padding, no batch indexing
+            seq = batch.items[-self.config.max_len :].astype(np.int64)[None, :] + 1
+            return self._logits_of(seq)
         out = np.zeros((batch.n_users, self.n_items), np.float32)
         for start in range(0, batch.n_users, _SCORE_CHUNK):
             part = batch.slice(start, min(start + _SCORE_CHUNK, batch.n_users))
             rows, seqs = right_aligned(part, self.config.max_len)
             if rows.size:
-                hidden = forward_last(self.weights, seqs, self.config.n_blocks,
-                                      self.config.n_heads)  # fmt: skip
-                assert self._out is not None
-                out[start + rows] = hidden @ self._out.T
+                out[start + rows] = self._logits_of(seqs)
         return out
+
+    def _logits_of(self, seqs: np.ndarray) -> np.ndarray:
+        hidden = forward_last(self._serving, seqs, self.config.n_blocks, self.config.n_heads)
+        assert self._out is not None
+        return np.asarray(hidden @ self._out.T, dtype=np.float32)
 
     def _score(self, batch: HistoryBatch) -> np.ndarray:
         logits = self.logits(batch)
