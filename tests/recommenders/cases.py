@@ -3,14 +3,22 @@
 
 from __future__ import annotations
 
-import importlib.util
 from typing import Any
 
 import pytest
 
 from streamrec.recommenders import RECIPES
 
-HAS_JAX = importlib.util.find_spec("jax") is not None
+
+def _has_jax() -> bool:
+    try:
+        import jax  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+HAS_JAX = _has_jax()
 NEEDS_JAX = [
     pytest.mark.sequential,
     pytest.mark.skipif(not HAS_JAX, reason="needs streamrec[sequential]: make test-sequential"),
