@@ -36,7 +36,7 @@ from streamrec.recommenders.base import Recommender, StreamBlend
 from streamrec.recommenders.data import HistoryBatch, Interactions
 from streamrec.recommenders.sasrec_numpy import forward_last, serving_weights, weight_names
 
-__all__ = ["CANDIDATES", "Sequential", "SequentialConfig"]
+__all__ = ["CANDIDATES", "FULL_SOFTMAX_CELLS", "Sequential", "SequentialConfig"]
 
 Loss = Literal["auto", "softmax", "sampled"]
 # (dim, max_len, dropout) tried in this order while the search budget lasts
@@ -49,7 +49,8 @@ CANDIDATES: tuple[tuple[int, int, float], ...] = (
 # chose the top of a grid ending at 1.0, hence the larger weights
 STREAM_WEIGHTS = (0.001, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
 _MIN_STREAM_WEIGHT = STREAM_WEIGHTS[0]
-_FULL_SOFTMAX_CELLS = 60_000_000  # batch x positions x items above which "auto" samples
+# batch x positions x items above which "auto" samples negatives (60M float32 logits: 240 MB)
+FULL_SOFTMAX_CELLS = 60_000_000
 _SCORE_CHUNK = 256  # users per numpy forward pass: bounds the attention tensors
 
 

@@ -57,8 +57,10 @@ def _negatives(config: Any, n_items: int) -> int:
         return 0
     if config.loss == "sampled":
         return int(config.n_negatives)
+    from streamrec.recommenders.sequential import FULL_SOFTMAX_CELLS
+
     cells = config.batch_size * config.max_len * n_items
-    return 0 if cells <= 60_000_000 else int(config.n_negatives)
+    return 0 if cells <= FULL_SOFTMAX_CELLS else int(config.n_negatives)
 
 
 def fit_sequential(
