@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export STREAMREC_HOST ?= 127.0.0.1
 export STREAMREC_PORT ?= 8080
 
-.PHONY: run test lint typecheck pytest bench bench-quality bench-cluster run-cluster stop-cluster servers browser clean
+.PHONY: run test test-sequential lint typecheck pytest bench bench-quality bench-cluster run-cluster stop-cluster servers browser clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON)"; exit 1; }
@@ -38,6 +38,16 @@ pytest: $(STAMP)
 	$(BIN)/pytest
 
 test: lint typecheck servers browser pytest
+
+# The sequential recipe's training extra (JAX on CPU) and the tests that need it; once installed,
+# `make test` runs them too. The stamp keeps `make test` from reinstalling without the extra.
+SEQ_STAMP := $(VENV)/.installed-sequential
+$(SEQ_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,all,sequential]'
+	@touch $(SEQ_STAMP)
+
+test-sequential: $(SEQ_STAMP)
+	$(BIN)/pytest -m sequential
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run

@@ -18,15 +18,16 @@ from streamrec.recommenders.data import HistoryBatch
 from streamrec.recommenders.hybrid import Hybrid
 from streamrec.synthetic import generate_interactions
 from streamrec.training.interactions import encode_events
-
-FAST_PARAMS: dict[str, dict[str, object]] = {"als": {"iterations": 3, "factors": 16}}
+from tests.recommenders.cases import HAS_JAX, fast_params, trained_recipes
 
 
 @pytest.fixture(scope="module")
 def fitted(interactions_module: Interactions) -> dict[str, Recommender]:
     models = {}
     for name in sorted(RECIPES):
-        model = create(name, **FAST_PARAMS.get(name, {}))
+        if name == "sequential" and not HAS_JAX:
+            continue
+        model = create(name, **fast_params(name))
         model.fit(interactions_module)
         models[name] = model
     return models
@@ -58,7 +59,7 @@ def test_no_recipe_mutates_the_histories_it_scores(
             assert np.array_equal(original, now), f"{name} changed its input"
 
 
-@pytest.mark.parametrize("name", sorted(RECIPES))
+@pytest.mark.parametrize("name", trained_recipes())
 def test_batch_and_single_user_paths_rank_alike(
     fitted: dict[str, Recommender], interactions_module: Interactions, name: str
 ) -> None:

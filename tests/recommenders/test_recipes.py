@@ -20,13 +20,12 @@ from streamrec.recommenders import (
     save_model,
 )
 from streamrec.recommenders.data import HistoryBatch
+from tests.recommenders.cases import fast_params, trained_recipes
 
-FAST_PARAMS: dict[str, dict[str, object]] = {"als": {"iterations": 3, "factors": 16}}
 
-
-@pytest.fixture(params=sorted(RECIPES))
+@pytest.fixture(params=trained_recipes())
 def model(request: pytest.FixtureRequest, interactions: Interactions) -> Recommender:
-    m = create(request.param, **FAST_PARAMS.get(request.param, {}))
+    m = create(request.param, **fast_params(request.param))
     m.fit(interactions)
     return m
 

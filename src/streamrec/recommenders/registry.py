@@ -24,6 +24,7 @@ RECIPES: dict[str, str] = {
     "hybrid": "streamrec.recommenders.hybrid:Hybrid",
     "recent-distinct": "streamrec.recommenders.recent:RecentDistinct",
     "recent-cooc": "streamrec.recommenders.recent_cooc:RecentCooc",
+    "sequential": "streamrec.recommenders.sequential:Sequential",
 }
 DEFAULT_RECIPE = "hybrid"
 

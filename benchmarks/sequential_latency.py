@@ -1,0 +1,90 @@
+"""Latency of the sequential recipe's numpy serving path (issue 14): one user's last L events,
+the forward pass and the logits of every item; ``score([history])``, the call the service makes
+(logits to scores); and the whole ``recommend_user`` call (scores, exclusion of the history,
+top 10 through the batch interface), on one core.
+
+Run: ``.venv/bin/python -m benchmarks.sequential_latency`` (numpy only: no JAX needed). The
+weights are random (latency does not depend on their values) with the recipe's default shape:
+64 dimensions, 2 blocks, 1 head, L = 50 events, 10,000 items. Writes
+benchmarks/results/sequential.latency.json.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from streamrec.recommenders.data import HistoryBatch, UserHistory
+from streamrec.recommenders.sasrec_numpy import weight_names
+from streamrec.recommenders.sequential import Sequential
+
+N_ITEMS, DIM, MAX_LEN, BLOCKS = 10_000, 64, 50, 2
+REPEATS, USERS = 2_000, 200
+# wall-clock time counts the waits of a shared machine; the thread's CPU time is the cost on one
+# core, and the figure to compare with the 1 ms target when the machine is busy
+RESULT = Path(__file__).parent / "results" / "sequential.latency.json"
+
+
+def model() -> Sequential:
+    rng = np.random.default_rng(0)
+    shapes = {"item_emb": (N_ITEMS + 1, DIM), "pos_emb": (MAX_LEN, DIM)}
+    weights = {
+        name: rng.normal(0, 0.1, shapes.get(name, (DIM, DIM) if "_w" in name else (DIM,)))
+        for name in weight_names(BLOCKS)
+    }
+    m = Sequential(dim=DIM, max_len=MAX_LEN, n_blocks=BLOCKS, tune=False)
+    m.n_items = N_ITEMS
+    m._set_weights({k: v.astype(np.float32) for k, v in weights.items()})
+    return m
+
+
+def timings(call: object, histories: list[UserHistory]) -> dict[str, float]:
+    assert callable(call)
+    for h in histories[:50]:
+        call(h)  # warm-up
+    wall, cpu = [], []
+    for i in range(REPEATS):
+        h = histories[i % len(histories)]
+        started, started_cpu = time.perf_counter(), time.thread_time()
+        call(h)
+        wall.append(time.perf_counter() - started)
+        cpu.append(time.thread_time() - started_cpu)
+    out = {}
+    for name, samples in (("wall", wall), ("cpu", cpu)):
+        ms = np.array(samples) * 1e3
+        out |= {f"{name}_p{q}_ms": round(float(np.percentile(ms, q)), 4) for q in (50, 90, 99)}
+    return out
+
+
+def main() -> None:
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core
+    m = model()
+    rng = np.random.default_rng(1)
+    histories = [UserHistory.of(rng.integers(0, N_ITEMS, MAX_LEN)) for _ in range(USERS)]
+    with threadpool_limits(1):
+        forward = timings(lambda h: m.logits(HistoryBatch.from_histories([h])), histories)
+        scores = timings(lambda h: m.score([h]), histories)
+        request = timings(lambda h: m.recommend_user(h, n=10), histories)
+    result = {
+        "what": "sequential recipe, numpy serving path, one user, one core",
+        "shape": {"items": N_ITEMS, "dim": DIM, "max_len": MAX_LEN, "blocks": BLOCKS},
+        "forward_and_logits": forward,
+        "score_as_the_service_calls_it": scores,
+        "recommend_user_top10": request,
+        "repeats": REPEATS,
+        "machine": f"{platform.machine()} / Python {platform.python_version()}, "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores",
+    }
+    RESULT.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

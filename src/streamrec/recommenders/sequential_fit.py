@@ -1,0 +1,167 @@
+"""Fitting the ``sequential`` recipe within its time budget (see ``sequential.py``).
+
+Imported only by ``Sequential._fit``, with the JAX training module passed in, so that nothing
+here needs JAX at import time and the search logic stays separate from the network.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from streamrec.recommenders.data import Interactions
+from streamrec.recommenders.sparse import (
+    STREAM_NEIGHBOURS,
+    STREAM_PAIR_GAP_S,
+    consecutive_cooccurrence,
+)
+
+__all__ = ["fit_sequential", "sequences_of"]
+
+K = 10
+# Of the time budget, the share of the first candidate: on a busy 2-core machine an equal third
+# each gave 3 to 7 epochs on MovieLens 100K, too few for any of them to show what it can do.
+FIRST_SHARE = 0.5
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    config: Any  # SequentialConfig
+    weights: dict[str, np.ndarray]
+    score: float
+    epochs: int
+
+
+def sequences_of(interactions: Interactions) -> list[np.ndarray]:
+    """Each user's items in time order (users with two events or more: one input, one target)."""
+    batch = interactions.histories()
+    return [
+        batch.items[a:b].astype(np.int64)
+        for a, b in zip(batch.indptr[:-1], batch.indptr[1:], strict=True)
+        if b - a >= 2
+    ]
+
+
+def _architecture(sj: ModuleType, config: Any, n_items: int) -> Any:
+    return sj.Architecture(n_items, config.dim, config.max_len, config.n_blocks, config.n_heads,
+                           config.dropout)  # fmt: skip
+
+
+def _negatives(config: Any, n_items: int) -> int:
+    """0 for the full softmax; else how many sampled negatives."""
+    if config.loss == "softmax":
+        return 0
+    if config.loss == "sampled":
+        return int(config.n_negatives)
+    from streamrec.recommenders.sequential import FULL_SOFTMAX_CELLS
+
+    cells = config.batch_size * config.max_len * n_items
+    return 0 if cells <= FULL_SOFTMAX_CELLS else int(config.n_negatives)
+
+
+def fit_sequential(
+    config: Any, interactions: Interactions, sj: ModuleType, started: float
+) -> tuple[Any, dict[str, np.ndarray], dict[str, Any]]:
+    """(the chosen config, its weights, what happened) for ``interactions``."""
+    from streamrec.recommenders.tuning import validation_split
+
+    budget = float(config.train_time_budget_s)
+    validation = validation_split(interactions, seed=config.seed) if config.tune else None
+    if validation is None:
+        schedule = sj.Schedule(config.epochs, budget - _elapsed(started), config.batch_size,
+                               config.learning_rate, _negatives(config, interactions.n_items))  # fmt: skip
+        arch = _architecture(sj, config, interactions.n_items)
+        result = sj.train_weights(arch, sequences_of(interactions), schedule, config.seed)
+        why = "not tuned" if not config.tune else "too few validation cases: defaults kept"
+        return config, result.weights, {"tuning": why, "epochs": result.epochs,
+                                        "seconds": round(result.seconds, 2)}  # fmt: skip
+    best, tried = _search(config, validation, sj, started, budget)
+    stream_weight, stream_scores = _tune_stream(best, validation)
+    chosen = replace(best.config, stream_weight=stream_weight, epochs=best.epochs)
+    info = {"tuning": "validation", "validation_users": int(validation.users.size),
+            "candidates": tried, "validation_ndcg@10": round(best.score, 5),
+            "stream_weights": stream_scores}  # fmt: skip
+    return chosen, best.weights, info
+
+
+def _elapsed(started: float) -> float:
+    return time.perf_counter() - started
+
+
+def _search(
+    config: Any, validation: Any, sj: ModuleType, started: float, search_budget: float
+) -> tuple[_Candidate, list[dict[str, Any]]]:
+    """Each of CANDIDATES trained on the validation fit with early stopping, while the budget
+    lasts: the first (the likeliest) gets FIRST_SHARE of it, each later one an equal share of
+    what is left, so time one leaves by stopping early passes to the next; the best by
+    validation NDCG@10."""
+    from streamrec.recommenders.sequential import CANDIDATES
+
+    sequences = sequences_of(validation.fit)
+    best: _Candidate | None = None
+    tried: list[dict[str, Any]] = []
+    for i, (dim, max_len, dropout) in enumerate(CANDIDATES):
+        left = search_budget - _elapsed(started)
+        if best is not None and left <= 0:
+            break
+        cand = replace(config, dim=dim, max_len=max_len, dropout=dropout)
+        share = max(left * (FIRST_SHARE if i == 0 else 1.0 / (len(CANDIDATES) - i)), 1.0)
+        found = _train_candidate(cand, validation, sequences, sj, share)
+        tried.append({"dim": dim, "max_len": max_len, "dropout": dropout,
+                      "epochs": found.epochs, "validation_ndcg@10": round(found.score, 5)})  # fmt: skip
+        if best is None or found.score > best.score:
+            best = found
+    assert best is not None
+    return best, tried
+
+
+def _train_candidate(
+    config: Any, validation: Any, sequences: list[np.ndarray], sj: ModuleType, budget: float
+) -> _Candidate:
+    n_items = validation.fit.n_items
+    schedule = sj.Schedule(config.epochs, budget, config.batch_size, config.learning_rate,
+                           _negatives(config, n_items),
+                           evaluate=lambda w: _validation_ndcg(config, w, validation))  # fmt: skip
+    result = sj.train_weights(_architecture(sj, config, n_items), sequences, schedule, config.seed)
+    score = max((s for _, s in result.history), default=0.0)
+    return _Candidate(config, result.weights, score, result.epochs)
+
+
+def _model(config: Any, weights: dict[str, np.ndarray], n_items: int) -> Any:
+    from streamrec.recommenders.sequential import Sequential
+
+    model = Sequential(**{**config.__dict__, "tune": False})
+    model.n_items = n_items
+    model._set_weights(weights)
+    return model
+
+
+def _validation_ndcg(config: Any, weights: dict[str, np.ndarray], validation: Any) -> float:
+    from streamrec.recommenders.tuning import validation_ndcg
+
+    return float(validation_ndcg(_model(config, weights, validation.fit.n_items), validation))
+
+
+def _tune_stream(best: _Candidate, validation: Any) -> tuple[float, dict[str, float]]:
+    """The stream term's weight with the best validation NDCG@10 (the smallest of equals): the
+    service adds the stream's co-occurrence of the last events, as ``stream_rows`` computes it."""
+    from streamrec.recommenders.sequential import STREAM_WEIGHTS, stream_rows
+    from streamrec.training.metrics import ndcg
+
+    model = _model(best.config, best.weights, validation.fit.n_items)
+    batch = validation.histories()
+    scores = model.score(batch)
+    stream = consecutive_cooccurrence(validation.fit, STREAM_PAIR_GAP_S, STREAM_NEIGHBOURS)
+    extra = stream_rows(batch, stream, best.config.last_items)
+    scores[batch.rows(), batch.items] = -np.inf
+    results: dict[str, float] = {}
+    for weight in STREAM_WEIGHTS:
+        blended = scores + weight * extra
+        top = np.argsort(-blended, axis=1, kind="stable")[:, :K]
+        results[str(weight)] = round(float(ndcg(top, validation.targets)), 5)
+    chosen = max(STREAM_WEIGHTS, key=lambda w: (results[str(w)], -w))
+    return chosen, results

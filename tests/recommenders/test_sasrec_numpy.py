@@ -1,0 +1,96 @@
+"""The numpy SASRec forward pass (what serving runs): padding, causality, the one-user path."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from streamrec.recommenders.data import HistoryBatch, UserHistory
+from streamrec.recommenders.sasrec_numpy import forward_last, item_logits, weight_names
+from streamrec.recommenders.sequential import Sequential, right_aligned
+
+DIM, MAX_LEN, N_ITEMS, BLOCKS, HEADS = 8, 6, 12, 2, 2
+
+
+def random_weights(seed: int = 0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    shapes = {"item_emb": (N_ITEMS + 1, DIM), "pos_emb": (MAX_LEN, DIM)}
+    return {
+        name: rng.normal(0.0, 0.5, shapes.get(name, (DIM, DIM) if "_w" in name else (DIM,))).astype(
+            np.float32
+        )
+        for name in weight_names(BLOCKS)
+    }
+
+
+def model(seed: int = 0) -> Sequential:
+    m = Sequential(dim=DIM, max_len=MAX_LEN, n_blocks=BLOCKS, n_heads=HEADS, tune=False)
+    m.n_items = N_ITEMS
+    m._set_weights(random_weights(seed))
+    return m
+
+
+def test_left_padding_gives_the_unpadded_output() -> None:
+    w = random_weights()
+    padded = np.array([[0, 0, 0, 3, 5, 7], [1, 2, 3, 4, 5, 6]])
+    both = forward_last(w, padded, BLOCKS, HEADS)
+    alone = forward_last(w, padded[:1, 3:], BLOCKS, HEADS)
+    assert both.shape == (2, DIM)
+    np.testing.assert_allclose(both[0], alone[0], atol=1e-6)
+
+
+def test_the_newest_event_changes_the_output_and_padding_values_do_not() -> None:
+    w = random_weights()
+    base = forward_last(w, np.array([[0, 0, 4, 5, 6, 7]]), BLOCKS, HEADS)
+    clicked = forward_last(w, np.array([[0, 4, 5, 6, 7, 9]]), BLOCKS, HEADS)
+    assert not np.allclose(base, clicked)
+    w2 = dict(w)
+    w2["item_emb"] = w["item_emb"].copy()
+    w2["item_emb"][0] = 100.0  # the padding row is never read as an item
+    np.testing.assert_array_equal(base, forward_last(w2, np.array([[0, 0, 4, 5, 6, 7]]), 2, 2))
+
+
+def test_logits_cover_every_item_and_skip_the_padding_row() -> None:
+    w = random_weights()
+    hidden = forward_last(w, np.array([[1, 2]]), BLOCKS, HEADS)
+    logits = item_logits(w, hidden)
+    assert logits.shape == (1, N_ITEMS)
+    np.testing.assert_allclose(logits[0, 0], hidden[0] @ w["item_emb"][1], rtol=1e-6)
+
+
+def test_right_aligned_keeps_the_last_events_and_skips_empty_rows() -> None:
+    batch = HistoryBatch.from_histories(
+        [UserHistory.of([0, 1, 2, 3, 4, 5, 6, 7]), UserHistory.empty(), UserHistory.of([9])]
+    )
+    rows, seqs = right_aligned(batch, MAX_LEN)
+    assert rows.tolist() == [0, 2]
+    assert seqs.tolist() == [[3, 4, 5, 6, 7, 8], [0, 0, 0, 0, 0, 10]]
+
+
+def test_scores_are_probabilities_relative_to_the_top_item() -> None:
+    m = model()
+    scores = m.score([UserHistory.of([1, 2, 3]), UserHistory.empty()])
+    assert scores.shape == (2, N_ITEMS)
+    assert scores[0].max() == pytest.approx(1.0)
+    assert (scores[0] > 0).all()
+    order = np.argsort(-m.logits(HistoryBatch.from_histories([UserHistory.of([1, 2, 3])]))[0])
+    assert np.array_equal(np.argsort(-scores[0]), order)
+    assert np.all(scores[1] == 1.0)  # nothing known: no preference
+
+
+def test_a_click_changes_the_recommendations() -> None:
+    m = model()
+    before, _ = m.recommend([UserHistory.of([1, 2, 3])], n=5)
+    after, _ = m.recommend([UserHistory.of([1, 2, 3, 8])], n=5)
+    assert not np.array_equal(before, after)
+    assert 8 not in after[0]
+
+
+def test_training_without_the_extra_names_the_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    from streamrec.errors import ModelError
+    from streamrec.recommenders.data import Interactions
+
+    monkeypatch.setitem(__import__("sys").modules, "streamrec.recommenders.sasrec_jax", None)
+    data = Interactions.build(np.repeat(np.arange(4), 5), np.tile(np.arange(5), 4))
+    with pytest.raises(ModelError, match=r"streamrec\[sequential\]"):
+        Sequential(tune=False, epochs=1).fit(data)
