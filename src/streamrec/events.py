@@ -26,6 +26,8 @@ MAX_EVENTS_PER_REQUEST = 500
 MAX_BODY_BYTES = 1_048_576
 MAX_IMPRESSION_ITEMS = 500
 FUTURE_TOLERANCE_S = 300.0
+# The stream record of a served recommendation (streamrec.attribution.records): never from a client.
+RECOMMENDATION_EVENT_TYPE = "$recommendation"
 # Epoch seconds above this (year 5138) are certainly milliseconds or microseconds.
 MILLISECONDS_THRESHOLD = 1e11
 
@@ -190,6 +192,8 @@ def _check_event_type(value: Any) -> str:
         return "view"
     if not isinstance(value, str) or not 1 <= len(value) <= MAX_EVENT_TYPE_LENGTH:
         raise ValidationError("event_type", f"must be text of 1-{MAX_EVENT_TYPE_LENGTH} characters")
+    if value == RECOMMENDATION_EVENT_TYPE:
+        raise ValidationError("event_type", f"{value!r} is reserved for served recommendations")
     return value
 
 

@@ -18,6 +18,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from streamrec.attribution.recorder import RecommendationRecorder
+from streamrec.attribution.store import AttributionStore
 from streamrec.catalogue import ItemCatalogue, open_catalogue
 from streamrec.config import Settings
 from streamrec.consumers.admission import ItemAdmission
@@ -46,7 +48,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-GROUPS = ("history", "lake", "realtime")
+GROUPS = ("history", "lake", "realtime", "attribution")
 MAINTENANCE_INTERVAL_S = 60.0
 ERASURE_MARK_MARGIN_S = 3600.0
 
@@ -59,6 +61,8 @@ def enabled_groups(settings: Settings) -> list[str]:
     if settings.datalake:
         groups.append("lake")
     groups.append("realtime")
+    if settings.record_recommendations:
+        groups.append("attribution")
     return groups
 
 
@@ -98,6 +102,10 @@ class Runtime:
         )
         self.state_feed.use_admission(self.item_admission)
         self.recommendations.waiting = self.item_admission.waiting
+        self.recorder = RecommendationRecorder(
+            self.event_log, settings.campaign, settings.record_recommendations
+        )
+        self._attribution: AttributionStore | None = None
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.runners: list[ConsumerRunner] = []
@@ -153,6 +161,12 @@ class Runtime:
             from streamrec.consumers.lake import LakeSink
 
             return LakeSink.from_settings(self.settings)
+        if group == "attribution":
+            if not self.settings.record_recommendations:
+                raise ConfigError("record_recommendations", "is false: attribution is off")
+            from streamrec.attribution.sink import AttributionSink
+
+            return AttributionSink.from_settings(self.settings)
         raise ConfigError("group", f"unknown consumer group {group!r}; one of {', '.join(GROUPS)}")
 
     def make_runner(
@@ -291,6 +305,14 @@ class Runtime:
         return {"enabled": True, **dataclasses.asdict(stats)}
 
     @property
+    def attribution(self) -> AttributionStore:
+        """The attribution group's figures, for reading (opened on first use)."""
+        with self._erasures_lock:
+            if self._attribution is None:
+                self._attribution = AttributionStore(self.settings.attribution_path)
+            return self._attribution
+
+    @property
     def erasures(self) -> ErasureJobs:
         """The erasure jobs (opened on first use: only API processes erase)."""
         with self._erasures_lock:
@@ -344,3 +366,5 @@ class Runtime:
             self.history.close()
         self.user_state.close()
         self.catalogue.close()
+        if self._attribution is not None:
+            self._attribution.close()

@@ -11,6 +11,7 @@ from streamrec.api.metrics import Metrics, MetricsMiddleware
 from streamrec.api.openapi import install_openapi
 from streamrec.api.ratelimit import buckets_for
 from streamrec.api.routes import (
+    attribution,
     aws,
     dashboard,
     docs,
@@ -41,6 +42,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     metrics = Metrics()
     metrics.watch_stream(runtime.event_log, runtime.enabled_groups())
     metrics.watch_consumers(runtime.runners)
+    if runtime.settings.record_recommendations:
+        metrics.watch_attribution(lambda: runtime.attribution)
     app.state.runtime = runtime
     app.state.metrics = metrics
     app.state.event_rate = buckets_for(runtime.settings)
@@ -48,7 +51,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.erasures.resume()  # jobs a stopped process left unfinished
     install_error_handlers(app)
     install_openapi(app)
-    for module in (events, history, status, aws, dashboard, models, web, docs):
+    for module in (events, history, status, aws, dashboard, models, web, docs, attribution):
         app.include_router(module.router)
     for module in (recommendations, merchandising, items):
         app.include_router(module.router)

@@ -165,6 +165,7 @@ class ItemRecommendations(msgspec.Struct):
     item_id: str
     model: ModelRef
     items: list[RecommendedItem]
+    recommendation_id: str | None = None
 
 
 class PopularItems(msgspec.Struct):
@@ -172,6 +173,30 @@ class PopularItems(msgspec.Struct):
 
     model: ModelRef
     items: list[RecommendedItem]
+
+
+class AttributionFigures(msgspec.Struct):
+    """One interval of one campaign: ``start`` is epoch seconds; ``ctr`` is clicks per item
+    shown (null when none was shown); ``conversions`` has every conversion event type."""
+
+    start: float
+    campaign: str
+    recommendations: int
+    items_shown: int
+    clicks: int
+    conversions: dict[str, int]
+    revenue: float
+    ctr: float | None
+
+
+class AttributionReport(msgspec.Struct):
+    """``from`` / ``to`` (exclusive) in epoch seconds; intervals with data, oldest first."""
+
+    from_: float = msgspec.field(name="from")
+    to: float
+    interval_s: int
+    conversion_types: list[str]
+    intervals: list[AttributionFigures]
 
 
 T = TypeVar("T")
@@ -222,4 +247,5 @@ RESPONSE_BODIES: dict[str, Any] = {
     "EventsAccepted": EventsAccepted,
     "ItemRecommendations": ItemRecommendations,
     "PopularItems": PopularItems,
+    "AttributionReport": AttributionReport,
 }

@@ -187,12 +187,12 @@ class RecommendationService:
             return Recommendations("popularity", None, items)
         return Recommendations(personal.recipe, personal.version, items)
 
-    def for_aws_sample(self, user_id: str, limit: int, item_id: str | None) -> list[str]:
-        """Item ids for the sample's GET /recommendation route: the user's recommendations, or
-        with ``item_id`` items similar to that item *for that user* (the item is folded in as
-        the user's newest event, and never returned itself)."""
+    def for_aws_sample(self, user_id: str, limit: int, item_id: str | None) -> Recommendations:
+        """The sample's GET /recommendation route: the user's recommendations, or with
+        ``item_id`` items similar to that item *for that user* (the item is folded in as the
+        user's newest event, and never returned itself)."""
         if not item_id:
-            return [i for i, _ in self.recommend(user_id, limit).items]
+            return self.recommend(user_id, limit)
         events = [*self.events(user_id, None), UserEvent(item_id, "view", time.time())]
         size = self._size()
         interactions = self._interactions(events)
@@ -200,8 +200,11 @@ class RecommendationService:
         blocked = self._blocked(interactions, [item_id], size, self._excluded(user_id, None))
         if personal is None:
             scores = self.stream.popularity(size)
-            return [i for i, _ in top_items(scores, blocked, limit, self.space)]
-        return [i for i, _ in top_items(personal.scores, blocked, limit, self.space, False)]
+            return Recommendations(
+                "popularity", None, top_items(scores, blocked, limit, self.space)
+            )
+        items = top_items(personal.scores, blocked, limit, self.space, False)
+        return Recommendations(personal.recipe, personal.version, items)
 
     def decorate(self, result: Recommendations) -> list[dict[str, Any]]:
         return self.catalogue.decorate(result.items)

@@ -1,8 +1,10 @@
 """Recommendation routes: for a user, similar items, popular, trending, and personalised ranking.
 
 Every answer has the same shape: ``{"model": {"recipe", "version"}, "items": [{"item_id",
-"score", ...catalogue metadata}]}``, plus ``user_id`` and ``recommendation_id`` where a user is
-involved (send the ``recommendation_id`` back with the events it causes to measure it).
+"score", ...catalogue metadata}]}``, plus ``user_id`` where a user is involved and
+``recommendation_id`` on the recommending routes (send it back with the events it causes to
+measure it). Those answers (for a user, similar items, rank) are recorded on the stream for
+attribution (:mod:`streamrec.attribution`).
 """
 
 from __future__ import annotations
@@ -91,6 +93,18 @@ def _ids(text: str | None) -> list[str]:
     return [part.strip() for part in (text or "").split(",") if part.strip()]
 
 
+def record(
+    request: Request,
+    route: str,
+    result: Recommendations,
+    user_id: str | None = None,
+    session_id: str | None = None,
+    anchor_item: str | None = None,
+) -> None:
+    """Record the answer on the stream for attribution (queued; the response does not wait)."""
+    runtime_of(request).recorder.record(route, result, user_id, session_id, anchor_item)
+
+
 def answer(service: RecommendationService, result: Recommendations, **extra: Any) -> dict[str, Any]:
     return {**extra, "model": result.model_json(), "items": service.decorate(result)}
 
@@ -120,6 +134,7 @@ async def get_recommendations(
         filter_params(request),
         _ids(exclude),
     )
+    record(request, "recommendations", result, user_id=user_id, session_id=session_id)
     return json_response(
         answer(service, result, user_id=user_id, recommendation_id=result.recommendation_id)
     )
@@ -130,7 +145,10 @@ async def get_similar(request: Request, item_id: str = _id(), n: int = _n()) -> 
     """Items related to this one (the model's item-item view, else stream co-occurrence)."""
     service = service_of(request)
     result = await off_loop_when_blocking(request, service.similar, item_id, n)
-    return json_response(answer(service, result, item_id=item_id))
+    record(request, "similar", result, anchor_item=item_id)
+    return json_response(
+        answer(service, result, item_id=item_id, recommendation_id=result.recommendation_id)
+    )
 
 
 @router.get(
@@ -185,6 +203,7 @@ async def post_rank(request: Request) -> Response:
     user_id, item_ids, session_id = _rank_body(await read_json(request))
     service = service_of(request)
     result = await off_loop_when_blocking(request, service.rank, user_id, item_ids, session_id)
+    record(request, "rank", result, user_id=user_id, session_id=session_id)
     return json_response(
         answer(service, result, user_id=user_id, recommendation_id=result.recommendation_id)
     )
