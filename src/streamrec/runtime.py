@@ -29,6 +29,7 @@ from streamrec.consumers.health import LagWatch, RunningGroup, consumer_problems
 from streamrec.consumers.runner import ConsumerRunner, start_in_thread
 from streamrec.consumers.store_sink import StoreSink
 from streamrec.errors import ConfigError
+from streamrec.experiments.store import ExperimentStore
 from streamrec.models.registry import ModelRegistry
 from streamrec.s3 import export_s3_settings
 from streamrec.serving.service import RecommendationService
@@ -106,6 +107,7 @@ class Runtime:
             self.event_log, settings.campaign, settings.record_recommendations
         )
         self._attribution: AttributionStore | None = None
+        self._experiments: ExperimentStore | None = None
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.runners: list[ConsumerRunner] = []
@@ -313,6 +315,14 @@ class Runtime:
             return self._attribution
 
     @property
+    def experiments(self) -> ExperimentStore:
+        """The experiments (``data_dir/experiments.db``, opened on first use)."""
+        with self._erasures_lock:
+            if self._experiments is None:
+                self._experiments = ExperimentStore(self.settings.data_dir / "experiments.db")
+            return self._experiments
+
+    @property
     def erasures(self) -> ErasureJobs:
         """The erasure jobs (opened on first use: only API processes erase)."""
         with self._erasures_lock:
@@ -368,3 +378,5 @@ class Runtime:
         self.catalogue.close()
         if self._attribution is not None:
             self._attribution.close()
+        if self._experiments is not None:
+            self._experiments.close()

@@ -16,6 +16,7 @@ from streamrec.api.routes import (
     dashboard,
     docs,
     events,
+    experiments,
     history,
     items,
     merchandising,
@@ -51,7 +52,18 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.erasures.resume()  # jobs a stopped process left unfinished
     install_error_handlers(app)
     install_openapi(app)
-    for module in (events, history, status, aws, dashboard, models, web, docs, attribution):
+    for module in (
+        events,
+        history,
+        status,
+        aws,
+        dashboard,
+        models,
+        web,
+        docs,
+        attribution,
+        experiments,
+    ):
         app.include_router(module.router)
     for module in (recommendations, merchandising, items):
         app.include_router(module.router)

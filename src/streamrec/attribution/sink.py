@@ -65,6 +65,8 @@ class AttributionRules:
         tx.served(served.recommendation_id, served.campaign, variant, keys, served.items, at)
         tx.count(at, served.campaign, RECOMMENDATIONS)
         tx.count(at, served.campaign, ITEMS_SHOWN, len(served.items))
+        if variant is not None and keys:
+            tx.expose(variant, keys[0], RECOMMENDATIONS, 1.0)
 
     def source(self, tx: AttributionTx, event: Event) -> ShownRecommendation | None:
         """The recommendation ``event`` attributes to, if any (see the module docstring)."""
@@ -81,9 +83,16 @@ class AttributionRules:
         if found is None:
             return
         at = event.received_at
-        tx.count(at, found.campaign, CONVERSION_PREFIX + event.event_type)
-        if event.event_type == "purchase" and event.event_value is not None:
-            tx.count(at, found.campaign, REVENUE, event.event_value)
+        kind = CONVERSION_PREFIX + event.event_type
+        revenue = event.event_value if event.event_type == "purchase" else None
+        tx.count(at, found.campaign, kind)
+        if revenue is not None:
+            tx.count(at, found.campaign, REVENUE, revenue)
+        variant, user_key = found.variant, found.user_key
+        if variant is not None and user_key is not None:  # the user it was served to
+            tx.expose(variant, user_key, kind, 1.0)
+            if revenue is not None:
+                tx.expose(variant, user_key, REVENUE, revenue)
 
 
 class AttributionSink:

@@ -36,6 +36,9 @@ CREATE TABLE IF NOT EXISTS shown (
     user_key TEXT NOT NULL, item_id TEXT NOT NULL, rec_id TEXT NOT NULL, served_at REAL NOT NULL,
     PRIMARY KEY (user_key, item_id)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS shown_time ON shown (served_at);
+CREATE TABLE IF NOT EXISTS exposures (
+    experiment TEXT NOT NULL, variant TEXT NOT NULL, user_key TEXT NOT NULL, metric TEXT NOT NULL,
+    value REAL NOT NULL, PRIMARY KEY (experiment, variant, user_key, metric)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS figures (
     minute INTEGER NOT NULL, campaign TEXT NOT NULL, metric TEXT NOT NULL, value REAL NOT NULL,
     PRIMARY KEY (minute, campaign, metric)) WITHOUT ROWID;
@@ -46,8 +49,9 @@ CREATE TABLE IF NOT EXISTS figures (
 PURGE_MAX_ROWS = 10_000
 
 
-class ShownRecommendation(tuple[str, str, str | None, str | None, float]):
-    """(rec_id, campaign, experiment, variant, served_at) of a recommendation found again."""
+class ShownRecommendation(tuple[str, str, str | None, str | None, float, str | None]):
+    """(rec_id, campaign, experiment, variant, served_at, user_key) of a recommendation found
+    again."""
 
     __slots__ = ()
 
@@ -56,8 +60,16 @@ class ShownRecommendation(tuple[str, str, str | None, str | None, float]):
         return self[1]
 
     @property
+    def variant(self) -> tuple[str, str] | None:
+        return (self[2], self[3] or "") if self[2] else None
+
+    @property
     def served_at(self) -> float:
         return self[4]
+
+    @property
+    def user_key(self) -> str | None:
+        return self[5]
 
 
 class Figure(tuple[int, str, str, float]):
@@ -97,7 +109,8 @@ class AttributionTx:
 
     def by_id(self, rec_id: str) -> ShownRecommendation | None:
         row = self._conn.execute(
-            "SELECT rec_id, campaign, experiment, variant, served_at FROM served WHERE rec_id = ?",
+            "SELECT rec_id, campaign, experiment, variant, served_at, user_key FROM served "
+            "WHERE rec_id = ?",
             (rec_id,),
         ).fetchone()
         return None if row is None else ShownRecommendation(row)
@@ -106,7 +119,8 @@ class AttributionTx:
         """The latest recommendation that showed ``item_id`` to any of these keys."""
         marks = ",".join("?" * len(user_keys))
         row = self._conn.execute(
-            "SELECT s.rec_id, s.campaign, s.experiment, s.variant, s.served_at FROM shown h "
+            "SELECT s.rec_id, s.campaign, s.experiment, s.variant, s.served_at, s.user_key "
+            "FROM shown h "
             f"JOIN served s ON s.rec_id = h.rec_id WHERE h.user_key IN ({marks}) "
             "AND h.item_id = ? ORDER BY h.served_at DESC LIMIT 1",
             (*user_keys, item_id),
@@ -116,6 +130,14 @@ class AttributionTx:
     def count(self, at: float, campaign: str, metric: str, value: float = 1.0) -> None:
         key = (int(at // 60), campaign, metric)
         self._figures[key] = self._figures.get(key, 0.0) + value
+
+    def expose(self, variant: tuple[str, str], user_key: str, metric: str, value: float) -> None:
+        """Add to one user's figure in an experiment's variant."""
+        self._conn.execute(
+            "INSERT INTO exposures VALUES (?, ?, ?, ?, ?) ON CONFLICT "
+            "(experiment, variant, user_key, metric) DO UPDATE SET value = value + excluded.value",
+            (*variant, user_key, metric, value),
+        )
 
     def finish(self, reached: Mapping[int, int]) -> None:
         self._conn.executemany(
@@ -166,7 +188,11 @@ class AttributionStore:
             served = conn.execute(
                 f"UPDATE served SET user_key = NULL WHERE user_key IN ({marks})", list(digests)
             )
-            return int(shown.rowcount + served.rowcount)
+            # an experiment's per-user rows: the user's figures leave the results
+            exposed = conn.execute(
+                f"DELETE FROM exposures WHERE user_key IN ({marks})", list(digests)
+            )
+            return int(shown.rowcount + served.rowcount + exposed.rowcount)
 
     def figures(self, first_minute: int, end_minute: int, campaign: str | None) -> list[Figure]:
         """Stored figures with minute in [first_minute, end_minute), for one campaign or all."""
@@ -177,6 +203,18 @@ class AttributionStore:
             params.append(campaign)
         rows = self._db.reader().execute(sql + " ORDER BY minute, campaign", params).fetchall()
         return [Figure(row) for row in rows]
+
+    def per_user(self, experiment: str) -> list[tuple[str, str, str, float]]:
+        """(variant, user_key, metric, value) of every user exposed in ``experiment``."""
+        rows = (
+            self._db.reader()
+            .execute(
+                "SELECT variant, user_key, metric, value FROM exposures WHERE experiment = ?",
+                (experiment,),
+            )
+            .fetchall()
+        )
+        return [(str(v), str(u), str(m), float(x)) for v, u, m, x in rows]
 
     def totals(self) -> list[tuple[str, str, float]]:
         """(campaign, metric, total) over all time: what Prometheus exports."""

@@ -23,7 +23,9 @@ popularity from the stream, labelled ``{"recipe": "popularity"}``.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -107,6 +109,27 @@ class RecommendationService:
         # rank from the model's and the stream's candidates where the model can (serving/
         # one_user.py); False: always the dense path (the same ranking, for tests to compare)
         self.one_user_path = True
+        self.campaign = settings.campaign
+        self._models_source = models
+        self._by_campaign: dict[str, RecommendationService] = {}
+        self._by_campaign_lock = threading.Lock()
+
+    def for_campaign(self, campaign: str) -> RecommendationService:
+        """This service answering with ``campaign``'s model (an experiment's variant): the same
+        user state, stream state, item space and catalogue; only the model differs."""
+        if campaign == self.campaign:
+            return self
+        with self._by_campaign_lock:
+            other = self._by_campaign.get(campaign)
+            if other is None:
+                other = copy.copy(self)
+                other.campaign = campaign
+                other.models = ModelViews(self._models_source, campaign, self.space)
+                other._fresh_cache = None
+                other._by_campaign = {}
+                other._by_campaign_lock = threading.Lock()
+                self._by_campaign[campaign] = other
+            return other
 
     # -- the public API ---------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ attribution (:mod:`streamrec.attribution`).
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, NamedTuple
 
 from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
@@ -23,6 +23,7 @@ from streamrec.api.schemas import RankRequest, decode_body
 from streamrec.api.state import runtime_of
 from streamrec.errors import ValidationError
 from streamrec.events import MAX_EVENT_TYPE_LENGTH, MAX_ID_LENGTH
+from streamrec.experiments.definition import Variant, assign
 from streamrec.filters import ParamValue
 from streamrec.serving.named import WINDOW_PATTERN, NamedRecommenders
 from streamrec.serving.service import Recommendations, RecommendationService
@@ -100,9 +101,37 @@ def record(
     user_id: str | None = None,
     session_id: str | None = None,
     anchor_item: str | None = None,
+    arm: Arm | None = None,
 ) -> None:
     """Record the answer on the stream for attribution (queued; the response does not wait)."""
-    runtime_of(request).recorder.record(route, result, user_id, session_id, anchor_item)
+    recorder = runtime_of(request).recorder
+    if arm is None:
+        recorder.record(route, result, user_id, session_id, anchor_item)
+        return
+    variant = (arm.experiment, arm.variant.name)
+    recorder.record(route, result, user_id, session_id, anchor_item, arm.variant.campaign, variant)
+
+
+class Arm(NamedTuple):
+    """The experiment and variant a request was assigned to."""
+
+    experiment: str
+    variant: Variant
+
+    def json(self) -> dict[str, str]:
+        return {"experiment": self.experiment, "variant": self.variant.name}
+
+
+def serving_for(request: Request, route: str, key: str) -> tuple[RecommendationService, Arm | None]:
+    """The service for the variant of the experiment running on ``route`` that ``key`` (the
+    user id) falls in, or the served campaign's when none runs."""
+    runtime = runtime_of(request)
+    service = runtime.recommendations
+    experiment = runtime.experiments.running_for(route)
+    if experiment is None:
+        return service, None
+    variant = assign(experiment, key)
+    return service.for_campaign(variant.campaign), Arm(experiment.name, variant)
 
 
 def answer(service: RecommendationService, result: Recommendations, **extra: Any) -> dict[str, Any]:
@@ -122,8 +151,9 @@ async def get_recommendations(
     filter: str | None = Query(None, max_length=4096, description="A filter expression."),
     exclude: str | None = Query(None, description="Comma-separated item ids never to return."),
 ) -> Response:
-    """Personalised recommendations; reflects every event the realtime consumer has processed."""
-    service = service_of(request)
+    """Personalised recommendations; reflects every event the realtime consumer has processed.
+    Under a running experiment the answer also names its ``experiment`` and ``variant``."""
+    service, arm = serving_for(request, "recommendations", user_id)
     result = await off_loop_when_blocking(
         request,
         service.recommend,
@@ -134,9 +164,12 @@ async def get_recommendations(
         filter_params(request),
         _ids(exclude),
     )
-    record(request, "recommendations", result, user_id=user_id, session_id=session_id)
+    record(request, "recommendations", result, user_id, session_id, arm=arm)
+    extra = arm.json() if arm else {}
     return json_response(
-        answer(service, result, user_id=user_id, recommendation_id=result.recommendation_id)
+        answer(
+            service, result, user_id=user_id, recommendation_id=result.recommendation_id, **extra
+        )
     )
 
 
@@ -201,9 +234,12 @@ async def post_rank(request: Request) -> Response:
     """The given items re-ordered for the user (Personalized-Ranking); unknown items come last
     with score null, hidden items are left out."""
     user_id, item_ids, session_id = _rank_body(await read_json(request))
-    service = service_of(request)
+    service, arm = serving_for(request, "rank", user_id)
     result = await off_loop_when_blocking(request, service.rank, user_id, item_ids, session_id)
-    record(request, "rank", result, user_id=user_id, session_id=session_id)
+    record(request, "rank", result, user_id, session_id, arm=arm)
+    extra = arm.json() if arm else {}
     return json_response(
-        answer(service, result, user_id=user_id, recommendation_id=result.recommendation_id)
+        answer(
+            service, result, user_id=user_id, recommendation_id=result.recommendation_id, **extra
+        )
     )
