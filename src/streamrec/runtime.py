@@ -371,6 +371,7 @@ class Runtime:
                 self._erasures.close()
         for thread in self._threads:
             thread.join(timeout=30)
+        self.recorder.close()  # its buffer goes to the stream before the stream closes
         self.event_log.close()
         if self.history is not None:
             self.history.close()

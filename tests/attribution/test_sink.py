@@ -177,3 +177,34 @@ def test_purge_keeps_the_window(store: AttributionStore) -> None:
     assert store.purge(T0 + 10_000 - 60) >= 2  # r1 and its showing
     sink.write(stream.add(conversion("u1", "b", "click", T0 + 10_001)))
     assert totals(store)["conversion:click"] == 1
+
+
+def test_a_conversion_ahead_of_its_record_waits_for_it(store: AttributionStore) -> None:
+    """Records are written in batches (and by other processes): a click may come first."""
+    stream, sink = Stream(), sink_for(store)
+    sink.write(stream.add(conversion("u1", "a", "click", T0 + 1, rec_id="r1")))
+    sink.write(stream.add(conversion("u1", "b", "purchase", T0 + 2, value=3.0)))  # no id
+    sink.write(stream.add(conversion("u1", "z", "click", T0 + 2)))  # never shown
+    assert "conversion:click" not in totals(store)
+    sink.write(stream.add(rec(served("r1", ["a", "b"], campaign="c"), T0)))
+    assert totals(store, "c") == {
+        "recommendations": 1,
+        "items_shown": 2,
+        "conversion:click": 1,
+        "conversion:purchase": 1,
+        "revenue": 3.0,
+    }
+    sink.write(stream.add(rec(served("r2", ["a", "b", "z"], campaign="c"), T0 + 3)))
+    assert totals(store, "c")["conversion:click"] == 1  # taken once; z came before r2 was served
+
+
+def test_an_unknown_id_is_not_credited_to_an_older_recommendation(
+    store: AttributionStore,
+) -> None:
+    stream, sink = Stream(), sink_for(store)
+    stream.add(rec(served("r1", ["a"], campaign="old"), T0))
+    stream.add(conversion("u1", "a", "click", T0 + 5, rec_id="r2"))
+    stream.add(rec(served("r2", ["a"], campaign="new"), T0 + 4))
+    sink.write(stream.records)
+    assert totals(store, "new")["conversion:click"] == 1
+    assert "conversion:click" not in totals(store, "old")

@@ -5,9 +5,13 @@ Rules (the issue's, with the choices the issue left open):
 - A ``$recommendation`` record counts one recommendation served and its items shown, in the
   minute it was served, for its campaign; it is remembered for ``attribution_window_s``.
 - An event of a conversion type (``conversion_event_types``: click, add_to_cart, purchase by
-  default) attributes to the recommendation whose ``recommendation_id`` it carries; without one
-  (or with one unknown), to the latest recommendation that showed its item to the same user or
-  session. Either way only within ``attribution_window_s`` of serving, measured on the server's
+  default) attributes to the recommendation whose ``recommendation_id`` it carries; without one,
+  to the latest recommendation that showed its item to the same user or session.
+- A conversion that finds no recommendation is *parked* for ``PARK_S`` (5 minutes, received
+  time): the record of its recommendation may come later in the stream (records are written in
+  batches every 50 ms, and by whichever API process served them). A recommendation record
+  takes the parked conversions it explains (its id, or, without an id, its user or session and
+  one of its items, received after it was served). Either way only within ``attribution_window_s`` of serving, measured on the server's
   clock (``received_at`` of both), since an event's own ``timestamp`` comes from the client.
   "Later" is the stream's order: a user's events and recommendations share a shard.
 - It counts one conversion of its type for that recommendation's campaign in the minute the
@@ -35,6 +39,7 @@ __all__ = ["AttributionRules", "AttributionSink", "user_keys"]
 
 PURGE_INTERVAL_S = 60.0
 PURGE_MARGIN_S = 3600.0  # shards read at different speeds: keep a little past the window
+PARK_S = 300.0  # how long a conversion waits for the record of its recommendation
 RECOMMENDATIONS = "recommendations"
 ITEMS_SHOWN = "items_shown"
 REVENUE = "revenue"
@@ -67,11 +72,26 @@ class AttributionRules:
         tx.count(at, served.campaign, ITEMS_SHOWN, len(served.items))
         if variant is not None and keys:
             tx.expose(variant, keys[0], RECOMMENDATIONS, 1.0)
+        found = ShownRecommendation(
+            (
+                served.recommendation_id,
+                served.campaign,
+                *(variant or (None, None)),
+                at,
+                keys[0] if keys else None,
+            )
+        )
+        until = at + self.window_s
+        for kind, _item, value, received, _key in tx.unpark(
+            served.recommendation_id, keys, served.items, at, until
+        ):
+            self._credit(tx, found, kind, value, received)
 
     def source(self, tx: AttributionTx, event: Event) -> ShownRecommendation | None:
         """The recommendation ``event`` attributes to, if any (see the module docstring)."""
-        found = tx.by_id(event.recommendation_id) if event.recommendation_id else None
-        if found is None:
+        if event.recommendation_id:  # unknown yet: parked until its record comes
+            found = tx.by_id(event.recommendation_id)
+        else:
             keys = user_keys(event.user_id, event.session_id)
             found = tx.last_showing(keys, event.item_id) if keys else None
         if found is None or event.received_at - found.served_at > self.window_s:
@@ -81,10 +101,33 @@ class AttributionRules:
     def _converted(self, tx: AttributionTx, event: Event) -> None:
         found = self.source(tx, event)
         if found is None:
+            keys = [
+                user_digest(event.user_id),
+                user_digest(f"session:{event.session_id}") if event.session_id else None,
+            ]
+            tx.park(
+                event.event_id,
+                keys,
+                event.item_id,
+                event.recommendation_id,
+                event.event_type,
+                event.event_value,
+                event.received_at,
+            )
             return
-        at = event.received_at
-        kind = CONVERSION_PREFIX + event.event_type
-        revenue = event.event_value if event.event_type == "purchase" else None
+        self._credit(tx, found, event.event_type, event.event_value, event.received_at)
+
+    def _credit(
+        self,
+        tx: AttributionTx,
+        found: ShownRecommendation,
+        event_type: str,
+        value: float | None,
+        at: float,
+    ) -> None:
+        """Count one conversion for ``found`` (and its experiment variant's user)."""
+        kind = CONVERSION_PREFIX + event_type
+        revenue = value if event_type == "purchase" else None
         tx.count(at, found.campaign, kind)
         if revenue is not None:
             tx.count(at, found.campaign, REVENUE, revenue)
@@ -141,7 +184,8 @@ class AttributionSink:
             self._purged_at = time.monotonic()
             latest = self._store.latest_served()
             if latest is not None:
-                self._store.purge(latest - self._rules.window_s - PURGE_MARGIN_S)
+                before = latest - self._rules.window_s - PURGE_MARGIN_S
+                self._store.purge(before, latest - PARK_S - PURGE_MARGIN_S)
         return dict(self._safe)
 
     def close(self) -> Mapping[int, int]:

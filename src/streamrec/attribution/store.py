@@ -36,6 +36,10 @@ CREATE TABLE IF NOT EXISTS shown (
     user_key TEXT NOT NULL, item_id TEXT NOT NULL, rec_id TEXT NOT NULL, served_at REAL NOT NULL,
     PRIMARY KEY (user_key, item_id)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS shown_time ON shown (served_at);
+CREATE TABLE IF NOT EXISTS parked (
+    event_id TEXT PRIMARY KEY, user_key TEXT, session_key TEXT, item_id TEXT NOT NULL,
+    rec_id TEXT, event_type TEXT NOT NULL, value REAL, received_at REAL NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS parked_time ON parked (received_at);
 CREATE TABLE IF NOT EXISTS exposures (
     experiment TEXT NOT NULL, variant TEXT NOT NULL, user_key TEXT NOT NULL, metric TEXT NOT NULL,
     value REAL NOT NULL, PRIMARY KEY (experiment, variant, user_key, metric)) WITHOUT ROWID;
@@ -127,6 +131,44 @@ class AttributionTx:
         ).fetchone()
         return None if row is None else ShownRecommendation(row)
 
+    def park(
+        self,
+        event_id: str,
+        keys: Sequence[str | None],
+        item_id: str,
+        rec_id: str | None,
+        event_type: str,
+        value: float | None,
+        at: float,
+    ) -> None:
+        """Keep a conversion that found no recommendation: the record of the one it came from
+        may still be on its way (written after the event, or by another process)."""
+        self._conn.execute(
+            "INSERT OR IGNORE INTO parked VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (event_id, keys[0], keys[1], item_id, rec_id, event_type, value, at),
+        )
+
+    def unpark(
+        self, rec_id: str, keys: Sequence[str], items: Sequence[str], since: float, until: float
+    ) -> list[tuple[str, str, float | None, float, str | None]]:
+        """Take the parked conversions this recommendation explains: carrying its id, or with
+        no id, from one of ``keys`` on one of ``items``; received in [since, until].
+        Returns (event_type, item_id, value, received_at, user_key) in stream order."""
+        marks = ",".join("?" * len(keys)) or "NULL"
+        item_marks = ",".join("?" * len(items)) or "NULL"
+        where = (
+            "received_at >= ? AND received_at <= ? AND (rec_id = ? OR (rec_id IS NULL AND "
+            f"(user_key IN ({marks}) OR session_key IN ({marks})) AND item_id IN ({item_marks})))"
+        )
+        params = (since, until, rec_id, *keys, *keys, *items)
+        rows = self._conn.execute(
+            "SELECT event_id, event_type, item_id, value, received_at, user_key FROM parked "
+            f"WHERE {where} ORDER BY received_at, event_id",
+            params,
+        ).fetchall()
+        self._conn.executemany("DELETE FROM parked WHERE event_id = ?", [(r[0],) for r in rows])
+        return [(str(r[1]), str(r[2]), r[3], float(r[4]), r[5]) for r in rows]
+
     def count(self, at: float, campaign: str, metric: str, value: float = 1.0) -> None:
         key = (int(at // 60), campaign, metric)
         self._figures[key] = self._figures.get(key, 0.0) + value
@@ -163,7 +205,7 @@ class AttributionStore:
             yield tx
             tx.finish(reached)
 
-    def purge(self, before: float) -> int:
+    def purge(self, before: float, parked_before: float | None = None) -> int:
         """Forget recommendations served before ``before`` (outside every window now) and the
         event ids that can no longer be retried into a window."""
         with self._db.transaction() as conn:
@@ -172,6 +214,9 @@ class AttributionStore:
                 sql = f"DELETE FROM {table} WHERE served_at < ?"
                 removed += conn.execute(sql, (before,)).rowcount
             removed += purge_seen_events(conn, before, PURGE_MAX_ROWS)
+            if parked_before is not None:
+                sql = "DELETE FROM parked WHERE received_at < ?"
+                removed += conn.execute(sql, (parked_before,)).rowcount
         return removed
 
     def latest_served(self) -> float | None:
