@@ -309,6 +309,8 @@ class Runtime:
     @property
     def attribution(self) -> AttributionStore:
         """The attribution group's figures, for reading (opened on first use)."""
+        if self._attribution is not None:  # the request path: no lock once open
+            return self._attribution
         with self._erasures_lock:
             if self._attribution is None:
                 self._attribution = AttributionStore(self.settings.attribution_path)
@@ -317,6 +319,8 @@ class Runtime:
     @property
     def experiments(self) -> ExperimentStore:
         """The experiments (``data_dir/experiments.db``, opened on first use)."""
+        if self._experiments is not None:  # the request path: no lock once open
+            return self._experiments
         with self._erasures_lock:
             if self._experiments is None:
                 self._experiments = ExperimentStore(self.settings.data_dir / "experiments.db")
