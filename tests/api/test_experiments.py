@@ -104,6 +104,8 @@ def test_one_running_experiment_per_route(client: TestClient) -> None:
 
 def test_stopped_experiments_leave_requests_alone(client: TestClient) -> None:
     put(client, "ab", SPEC)
+    wrong = client.post("/v1/experiments/ab/stop", json={"now": True}, headers=ADMIN)
+    assert wrong.status_code == 400 and wrong.json()["field"] == "now"
     client.post("/v1/experiments/ab/stop", headers=ADMIN)
     assert "variant" not in client.get("/v1/recommendations/u1").json()
 

@@ -200,6 +200,10 @@ class AttributionReport(msgspec.Struct):
     intervals: list[AttributionFigures]
 
 
+class StopRequest(_Body):
+    """An optional empty object: stopping takes no options."""
+
+
 class PromoteRequest(_Body):
     variant: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 
@@ -307,6 +311,7 @@ REQUEST_BODIES: dict[str, Any] = {
     "CampaignUpdate": CampaignUpdate,
     "ExperimentSpec": ExperimentSpec,
     "PromoteRequest": PromoteRequest,
+    "StopRequest": StopRequest,
 }
 RESPONSE_BODIES: dict[str, Any] = {
     "ErrorBody": ErrorBody,

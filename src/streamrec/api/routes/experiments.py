@@ -17,7 +17,7 @@ from streamrec.api.auth import check_admin
 from streamrec.api.body import read_json
 from streamrec.api.openapi import AUTH_ERRORS, request_body, response_of
 from streamrec.api.responses import json_response
-from streamrec.api.schemas import PromoteRequest, decode_body
+from streamrec.api.schemas import PromoteRequest, StopRequest, decode_body
 from streamrec.api.state import runtime_of
 from streamrec.errors import ValidationError
 from streamrec.experiments.definition import NAME_PATTERN, Experiment, ExperimentSpec
@@ -82,10 +82,18 @@ async def get_experiment(request: Request, name: str = _name()) -> Response:
     return json_response(await run_in_threadpool(_with_results, runtime, experiment))
 
 
-@router.post("/v1/experiments/{name}/stop", responses=ONE)
+@router.post(
+    "/v1/experiments/{name}/stop",
+    openapi_extra={
+        "requestBody": {**request_body("StopRequest")["requestBody"], "required": False}
+    },
+    responses=ONE,
+)
 async def stop_experiment(request: Request, name: str = _name()) -> Response:
     """Stop assigning users; every request is served by the served campaign again."""
     runtime = _admin(request)
+    if (await request.body()).strip():
+        decode_body(await read_json(request), StopRequest)
     return json_response(_json(await run_in_threadpool(runtime.experiments.stop, name)))
 
 
