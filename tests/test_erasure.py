@@ -30,7 +30,7 @@ def lake_rows_of(runtime: Runtime, user: str) -> int:
     return sum(
         pq.read_table(path, columns=["user_id"]).column("user_id").to_pylist().count(user)
         for path in lake.rglob("*.parquet")
-        if not path.name.startswith(".tmp")
+        if not path.name.startswith(".tmp")  # being written: renamed when complete
     )
 
 

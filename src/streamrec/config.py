@@ -107,6 +107,12 @@ class Settings:
     # waiting are counted in an LRU of at most stream_item_max_pending (consumers/admission.py).
     stream_item_min_users: int = 2
     stream_item_max_pending: int = 100_000
+    # Attribution (streamrec.attribution): every served recommendation is recorded on the
+    # stream; a later event of a conversion type on one of its items, within the window, counts
+    # for its campaign (revenue: event_value of purchases).
+    record_recommendations: bool = True
+    attribution_window_s: float = 86_400.0
+    conversion_event_types: tuple[str, ...] = ("click", "add_to_cart", "purchase")
 
     def __post_init__(self) -> None:
         _check_ranges(self)
@@ -126,6 +132,11 @@ class Settings:
     @property
     def lake_location(self) -> str:
         return self.lake_url or str(self.data_dir / "lake")
+
+    @property
+    def attribution_path(self) -> Path:
+        """The attribution consumer group's figures (embedded SQLite)."""
+        return self.data_dir / "attribution.db"
 
     @property
     def model_location(self) -> str:
@@ -168,6 +179,7 @@ def _check_ranges(s: Settings) -> None:
         "trending_window_s",
         "consumer_stall_s",
         "append_timeout_s",
+        "attribution_window_s",
     ):
         if getattr(s, key) <= 0:
             raise ConfigError(key, f"must be positive, got {getattr(s, key)!r}")

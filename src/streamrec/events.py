@@ -26,7 +26,9 @@ MAX_EVENTS_PER_REQUEST = 500
 MAX_BODY_BYTES = 1_048_576
 MAX_IMPRESSION_ITEMS = 500
 FUTURE_TOLERANCE_S = 300.0
-RESERVED_EVENT_PREFIX = "$"  # system events in the stream (streamrec.aliases)
+RESERVED_EVENT_PREFIX = "$"  # system events in the stream ($alias, $recommendation)
+# The stream record of a served recommendation (streamrec.attribution.records): never from a client.
+RECOMMENDATION_EVENT_TYPE = "$recommendation"
 # Epoch seconds above this (year 5138) are certainly milliseconds or microseconds.
 MILLISECONDS_THRESHOLD = 1e11
 
@@ -192,7 +194,8 @@ def _check_event_type(value: Any) -> str:
     if not isinstance(value, str) or not 1 <= len(value) <= MAX_EVENT_TYPE_LENGTH:
         raise ValidationError("event_type", f"must be text of 1-{MAX_EVENT_TYPE_LENGTH} characters")
     if value.startswith(RESERVED_EVENT_PREFIX):
-        # "$alias" and any later system event travel in the stream: a client must not forge one
+        # "$alias", "$recommendation" and any later system event travel in the stream: a client
+        # must not forge one
         raise ValidationError(
             "event_type", f"must not start with {RESERVED_EVENT_PREFIX!r} (reserved)"
         )

@@ -18,6 +18,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from streamrec.attribution.recorder import RecommendationRecorder
+from streamrec.attribution.store import AttributionStore
 from streamrec.catalogue import ItemCatalogue, open_catalogue
 from streamrec.config import Settings
 from streamrec.consumers.admission import ItemAdmission
@@ -27,6 +29,7 @@ from streamrec.consumers.health import LagWatch, RunningGroup, consumer_problems
 from streamrec.consumers.runner import ConsumerRunner, start_in_thread
 from streamrec.consumers.store_sink import StoreSink
 from streamrec.errors import ConfigError
+from streamrec.experiments.store import ExperimentStore
 from streamrec.models.registry import ModelRegistry
 from streamrec.models.storage import open_model_files
 from streamrec.s3 import export_s3_settings
@@ -48,7 +51,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-GROUPS = ("history", "lake", "realtime")
+GROUPS = ("history", "lake", "realtime", "attribution")
 MAINTENANCE_INTERVAL_S = 60.0
 ERASURE_MARK_MARGIN_S = 3600.0
 
@@ -61,6 +64,8 @@ def enabled_groups(settings: Settings) -> list[str]:
     if settings.datalake:
         groups.append("lake")
     groups.append("realtime")
+    if settings.record_recommendations:
+        groups.append("attribution")
     return groups
 
 
@@ -101,6 +106,11 @@ class Runtime:
         )
         self.state_feed.use_admission(self.item_admission)
         self.recommendations.waiting = self.item_admission.waiting
+        self.recorder = RecommendationRecorder(
+            self.event_log, settings.campaign, settings.record_recommendations
+        )
+        self._attribution: AttributionStore | None = None
+        self._experiments: ExperimentStore | None = None
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.runners: list[ConsumerRunner] = []
@@ -156,6 +166,12 @@ class Runtime:
             from streamrec.consumers.lake import LakeSink
 
             return LakeSink.from_settings(self.settings)
+        if group == "attribution":
+            if not self.settings.record_recommendations:
+                raise ConfigError("record_recommendations", "is false: attribution is off")
+            from streamrec.attribution.sink import AttributionSink
+
+            return AttributionSink.from_settings(self.settings)
         raise ConfigError("group", f"unknown consumer group {group!r}; one of {', '.join(GROUPS)}")
 
     def make_runner(
@@ -294,6 +310,26 @@ class Runtime:
         return {"enabled": True, **dataclasses.asdict(stats)}
 
     @property
+    def attribution(self) -> AttributionStore:
+        """The attribution group's figures, for reading (opened on first use)."""
+        if self._attribution is not None:  # the request path: no lock once open
+            return self._attribution
+        with self._erasures_lock:
+            if self._attribution is None:
+                self._attribution = AttributionStore(self.settings.attribution_path)
+            return self._attribution
+
+    @property
+    def experiments(self) -> ExperimentStore:
+        """The experiments (``data_dir/experiments.db``, opened on first use)."""
+        if self._experiments is not None:  # the request path: no lock once open
+            return self._experiments
+        with self._erasures_lock:
+            if self._experiments is None:
+                self._experiments = ExperimentStore(self.settings.data_dir / "experiments.db")
+            return self._experiments
+
+    @property
     def erasures(self) -> ErasureJobs:
         """The erasure jobs (opened on first use: only API processes erase)."""
         with self._erasures_lock:
@@ -363,8 +399,13 @@ class Runtime:
                 self._erasures.close()
         for thread in self._threads:
             thread.join(timeout=30)
+        self.recorder.close()  # its buffer goes to the stream before the stream closes
         self.event_log.close()
         if self.history is not None:
             self.history.close()
         self.user_state.close()
         self.catalogue.close()
+        if self._attribution is not None:
+            self._attribution.close()
+        if self._experiments is not None:
+            self._experiments.close()

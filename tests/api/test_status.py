@@ -66,7 +66,7 @@ def test_a_failing_group_is_retried_counted_and_named_by_healthz(
     assert client.get("/healthz").status_code == 200
     events = [{"user_id": "u1", "item_id": f"i{k}"} for k in range(3)]
     assert client.post("/v1/events", json={"events": events}, headers=AUTH).status_code == 202
-    drain(runtime, "lake", "realtime")
+    drain(runtime, "lake", "realtime", "attribution")
     sink = BreakableSink(runtime.make_sink("history"))
     runtime.start_runner(ConsumerRunner(runtime.event_log, sink, backoff_first_s=0.01))
     poll(lambda: "failing" in client.get("/healthz").text)

@@ -85,3 +85,29 @@ def test_the_key_stays_in_the_tab_and_can_be_forgotten(page: Page, served: Serve
     assert page.evaluate("() => localStorage.length") == 0  # never persisted beyond the tab
     page.click("#key-forget")
     page.wait_for_selector("#locked[data-state='required']")
+
+
+def test_a_running_experiment_shows_its_variants_and_decision(page: Page, served: Served) -> None:
+    variants = [
+        {"name": "control", "campaign": "default", "share": 0.5},
+        {"name": "challenger", "campaign": "default", "share": 0.5},
+    ]
+    admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    status, body = served.request("PUT", "/v1/experiments/dash-ab", {"variants": variants}, admin)
+    assert status == 200, body
+    try:
+        for k in range(6):  # some users for the table
+            served.get(f"/v1/recommendations/dash-user-{k}")
+        page.goto(served.url + "/dashboard")
+        use_key(page, ADMIN_KEY)
+        box = page.locator("#experiments [data-experiment='dash-ab']")
+        box.wait_for()
+        assert "no winner yet" in box.locator("h3").inner_text()
+        rows = box.locator("tr").all_inner_texts()[1:]
+        assert [r.split("\t")[0] for r in rows] == ["control", "challenger"]
+        assert box.locator("button.promote").count() == 2
+        assert "mSPRT" in box.inner_text()
+        page.wait_for_selector("#chart-ctr canvas")
+        assert page.locator("#chart-revenue canvas").count() == 1
+    finally:
+        served.request("POST", "/v1/experiments/dash-ab/stop", None, admin)

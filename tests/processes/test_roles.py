@@ -25,9 +25,12 @@ def test_all_is_every_enabled_group_the_api_and_maintenance(tmp_path: Path) -> N
         "history",
         "lake",
         "realtime",
+        "attribution",
         "maintenance",
     ]
     assert "lake" not in parse_roles("all", settings(tmp_path, datalake=False))
+    off = parse_roles("all", settings(tmp_path, record_recommendations=False))
+    assert "attribution" not in off
 
 
 def test_a_subset_keeps_the_canonical_order(tmp_path: Path) -> None:

@@ -65,7 +65,8 @@ def all_alive(url: str) -> bool:
         processes = status(url).get("processes", [])
     except httpx.HTTPError:
         return False
-    return len(processes) == 6 and all(p["alive"] for p in processes)
+    # 2 API workers, a consumer per group (history, lake, realtime, attribution), maintenance
+    return len(processes) == 7 and all(p["alive"] for p in processes)
 
 
 def clients_of_two_workers(url: str) -> list[httpx.Client]:

@@ -12,10 +12,12 @@ from streamrec.api.openapi import install_openapi
 from streamrec.api.ratelimit import buckets_for
 from streamrec.api.routes import (
     aliases,
+    attribution,
     aws,
     dashboard,
     docs,
     events,
+    experiments,
     history,
     items,
     merchandising,
@@ -43,6 +45,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     metrics = Metrics()
     metrics.watch_stream(runtime.event_log, runtime.enabled_groups())
     metrics.watch_consumers(runtime.runners)
+    if runtime.settings.record_recommendations:
+        metrics.watch_attribution(lambda: runtime.attribution)
     app.state.runtime = runtime
     app.state.metrics = metrics
     app.state.event_rate = buckets_for(runtime.settings)
@@ -50,7 +54,19 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.erasures.resume()  # jobs a stopped process left unfinished
     install_error_handlers(app)
     install_openapi(app)
-    for module in (events, aliases, history, status, aws, dashboard, models, web, docs):
+    for module in (
+        events,
+        aliases,
+        history,
+        status,
+        aws,
+        dashboard,
+        models,
+        web,
+        docs,
+        attribution,
+        experiments,
+    ):
         app.include_router(module.router)
     for module in (recommendations, merchandising, items, promotions):
         app.include_router(module.router)

@@ -7,7 +7,7 @@ labels it with the route's path template, so /v1/users/{user_id}/history is one 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -16,6 +16,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from streamrec.attribution.store import AttributionStore
 from streamrec.consumers.runner import ConsumerRunner
 from streamrec.shared_metrics import shared_dir
 from streamrec.stream.base import EventLog
@@ -77,6 +78,11 @@ class Metrics:
     def watch_stream(self, event_log: EventLog, groups: list[str]) -> None:
         self.registry.register(_LagCollector(event_log, groups))
 
+    def watch_attribution(self, store: Callable[[], AttributionStore]) -> None:
+        """Export the attribution group's totals per campaign, read from its store at each
+        scrape (the figures survive restarts and every API process exports the same)."""
+        self.registry.register(_AttributionCollector(store))
+
     def watch_consumers(self, runners: list[ConsumerRunner]) -> None:
         """Export the failures of the consumer runners of this process (the list may grow);
         in the shared folder every process counts its own (``consumer_failures``)."""
@@ -98,6 +104,38 @@ class _FailureCollector(Collector):
             for error, count in dict(runner.failures).items():
                 failures.add_metric([runner.group, error], count)
         yield failures
+
+
+class _AttributionCollector(Collector):
+    def __init__(self, store: Callable[[], AttributionStore]) -> None:
+        self._store = store
+
+    def collect(self) -> Iterator[Any]:
+        names = {
+            "recommendations": ("recommendations", "Recommendations served"),
+            "items_shown": ("items_shown", "Items shown in recommendations"),
+            "revenue": ("revenue", "Revenue (purchase event_value) attributed"),
+        }
+        families = {
+            key: CounterMetricFamily(f"streamrec_attribution_{name}", text, labels=["campaign"])
+            for key, (name, text) in names.items()
+        }
+        conversions = CounterMetricFamily(
+            "streamrec_attribution_conversions",
+            "Conversions attributed to recommendations, by event type",
+            labels=["campaign", "event_type"],
+        )
+        try:
+            totals = self._store().totals()
+        except Exception:  # a scrape must not fail because the store is busy or missing
+            totals = []
+        for campaign, metric, value in totals:
+            if metric in families:
+                families[metric].add_metric([campaign], value)
+            elif metric.startswith("conversion:"):
+                conversions.add_metric([campaign, metric.removeprefix("conversion:")], value)
+        yield from families.values()
+        yield conversions
 
 
 class _LagCollector(Collector):

@@ -29,6 +29,7 @@ from streamrec.events import (
     MAX_IMPRESSION_ITEMS,
     MILLISECONDS_THRESHOLD,
 )
+from streamrec.experiments.definition import ExperimentSpec, Variant
 from streamrec.models.layout import NAME_PATTERN as VERSION_PATTERN
 from streamrec.recommenders.registry import RECIPES
 
@@ -218,12 +219,15 @@ class RecommendedItem(msgspec.Struct):
 
 
 class UserRecommendations(msgspec.Struct):
-    """A user's recommendations; send ``recommendation_id`` back with the events they cause."""
+    """A user's recommendations; send ``recommendation_id`` back with the events they cause.
+    Under a running experiment, ``experiment`` and ``variant`` name the arm the user is in."""
 
     user_id: str
     recommendation_id: str
     model: ModelRef
     items: list[RecommendedItem]
+    experiment: str | None = None
+    variant: str | None = None
 
 
 class ItemRecommendations(msgspec.Struct):
@@ -232,6 +236,7 @@ class ItemRecommendations(msgspec.Struct):
     item_id: str
     model: ModelRef
     items: list[RecommendedItem]
+    recommendation_id: str | None = None
 
 
 class PopularItems(msgspec.Struct):
@@ -239,6 +244,97 @@ class PopularItems(msgspec.Struct):
 
     model: ModelRef
     items: list[RecommendedItem]
+
+
+class AttributionFigures(msgspec.Struct):
+    """One interval of one campaign: ``start`` is epoch seconds; ``ctr`` is clicks per item
+    shown (null when none was shown); ``conversions`` has every conversion event type."""
+
+    start: float
+    campaign: str
+    recommendations: int
+    items_shown: int
+    clicks: int
+    conversions: dict[str, int]
+    revenue: float
+    ctr: float | None
+
+
+class AttributionReport(msgspec.Struct):
+    """``from`` / ``to`` (exclusive) in epoch seconds; intervals with data, oldest first."""
+
+    from_: float = msgspec.field(name="from")
+    to: float
+    interval_s: int
+    conversion_types: list[str]
+    intervals: list[AttributionFigures]
+
+
+class StopRequest(_Body):
+    """An optional empty object: stopping takes no options."""
+
+
+class PromoteRequest(_Body):
+    variant: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+
+
+class ExperimentOut(msgspec.Struct, omit_defaults=True):
+    """A stored experiment; ``status``: running or stopped."""
+
+    name: str
+    variants: list[Variant]
+    metric: str
+    routes: list[str]
+    status: str
+    created_at: float
+    stopped_at: float | None = None
+    promoted: str | None = None
+
+
+class ExperimentList(msgspec.Struct):
+    experiments: list[ExperimentOut]
+
+
+class Comparison(msgspec.Struct):
+    """Variant minus control; low/high: the always-valid 95% interval (null until bounded)."""
+
+    difference: float
+    low: float | None
+    high: float | None
+    p_value: float
+    significant: bool
+
+
+class VariantResult(msgspec.Struct):
+    name: str
+    campaign: str
+    share: float
+    users: int
+    recommendations: int
+    conversions: int
+    conversion_rate: float | None
+    revenue: float
+    revenue_per_user: float | None
+    vs_control: Comparison | None
+
+
+class SampleRatio(msgspec.Struct):
+    p_value: float | None
+    mismatch: bool
+
+
+class ExperimentResults(msgspec.Struct):
+    metric: str
+    control: str
+    variants: list[VariantResult]
+    sample_ratio: SampleRatio
+    winner: str | None
+    test: str
+    alpha: float
+
+
+class ExperimentWithResults(ExperimentOut):
+    results: ExperimentResults | None = None
 
 
 T = TypeVar("T")
@@ -285,6 +381,9 @@ REQUEST_BODIES: dict[str, Any] = {
     "TrainRequest": TrainRequest,
     "CampaignUpdate": CampaignUpdate,
     "PromotionIn": PromotionIn,
+    "ExperimentSpec": ExperimentSpec,
+    "PromoteRequest": PromoteRequest,
+    "StopRequest": StopRequest,
 }
 RESPONSE_BODIES: dict[str, Any] = {
     "ErrorBody": ErrorBody,
@@ -295,4 +394,8 @@ RESPONSE_BODIES: dict[str, Any] = {
     "UserRecommendations": UserRecommendations,
     "PromotionOut": PromotionOut,
     "PromotionList": PromotionList,
+    "AttributionReport": AttributionReport,
+    "ExperimentOut": ExperimentOut,
+    "ExperimentList": ExperimentList,
+    "ExperimentWithResults": ExperimentWithResults,
 }

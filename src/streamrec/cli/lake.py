@@ -28,7 +28,10 @@ def register(app: typer.Typer) -> None:
 @lake_app.command("query")
 def cmd_query(
     sql: Annotated[
-        str, typer.Argument(help='SQL over table "events" (also events_raw, erasures).')
+        str,
+        typer.Argument(
+            help='SQL over table "events" (also recommendations, events_raw, erasures).'
+        ),
     ],
     config: ConfigOption = None,
     limit: Annotated[int, typer.Option(help="Most rows printed.")] = MAX_PRINTED_ROWS,

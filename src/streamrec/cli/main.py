@@ -39,7 +39,17 @@ def _register_optional(module_name: str) -> None:
 
 
 service.register(app)
-for _name in ("ingest", "lake", "evaluate", "models", "items", "cluster", "demo", "batch"):
+for _name in (
+    "ingest",
+    "lake",
+    "evaluate",
+    "models",
+    "items",
+    "cluster",
+    "demo",
+    "batch",
+    "simulate",
+):
     _register_optional(_name)
 
 

@@ -70,7 +70,7 @@ RolesOption = Annotated[
     str,
     typer.Option(
         "--roles",
-        help="all, or some of api,history,lake,realtime,maintenance (one host of a cluster)",
+        help="all, or some of api,history,lake,realtime,attribution,maintenance (one host of a cluster)",
     ),
 ]
 
@@ -136,7 +136,7 @@ def cmd_api(config: ConfigOption = None) -> None:
 
 
 def cmd_consume(
-    group: Annotated[str, typer.Argument(help="history, lake or realtime")],
+    group: Annotated[str, typer.Argument(help="history, lake, realtime or attribution")],
     config: ConfigOption = None,
 ) -> None:
     """Run one consumer group alone against the configured stream until Ctrl-C / SIGTERM."""

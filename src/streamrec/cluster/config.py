@@ -98,6 +98,10 @@ def cluster_settings(
         "admin_key": base.admin_key or _secret(directory, "admin_key"),
         "retrain_interval_s": plan.retrain_interval_s,
         "port": plan.port,
+        # Attribution keeps its figures in an embedded SQLite file per host; the hosts of this
+        # cluster share nothing but the servers, so it stays off here until a shared store
+        # (PostgreSQL) exists: see docs/attribution.md.
+        "record_recommendations": False,
         **s3_settings(servers.s3.env()),
     }
     values.update(plan.overrides)

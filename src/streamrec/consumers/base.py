@@ -38,3 +38,12 @@ class ReleasingSink(Protocol):
     shards it lost, which the new owner reads again from the last commit."""
 
     def release(self, shards: Set[int]) -> None: ...
+
+
+@runtime_checkable
+class RecommendationSink(Protocol):
+    """A sink that also takes the ``$recommendation`` records (served recommendations, see
+    :mod:`streamrec.attribution.records`): the lake and attribution. The runner drops them
+    before any other sink, which would take them for interactions."""
+
+    takes_recommendations: bool

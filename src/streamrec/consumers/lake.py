@@ -34,6 +34,7 @@ class LakeSink:
     """Sink for the runner loop; `now` passed to checkpoint is epoch seconds (time.time())."""
 
     group = "lake"
+    takes_recommendations = True  # archived with the events; the lake's recommendations view
 
     def __init__(self, writer: LakeWriter) -> None:
         self._writer = writer

@@ -21,9 +21,10 @@ import threading
 import time
 from collections.abc import Mapping
 
-from streamrec.consumers.base import ReleasingSink, Sink
+from streamrec.consumers.base import RecommendationSink, ReleasingSink, Sink
 from streamrec.consumers.erased import ErasedFilter, ErasureAwareSink, SkippedRuns
 from streamrec.errors import UnavailableError
+from streamrec.events import RECOMMENDATION_EVENT_TYPE
 from streamrec.shared_metrics import consumer_failures
 from streamrec.stores.base import ErasureMark
 from streamrec.stream.base import EventLog, StreamConsumer, StreamRecord
@@ -64,6 +65,9 @@ class ConsumerRunner:
         self._erased = erased
         self._unfiltered = False
         self._skipped = SkippedRuns()
+        self._interactions_only = not (
+            isinstance(sink, RecommendationSink) and sink.takes_recommendations
+        )
         self.processed = 0
         self.dropped = 0  # records of erased users left out
         self._backoff = (backoff_first_s, backoff_max_s)
@@ -100,6 +104,7 @@ class ConsumerRunner:
         return polled or len(records)
 
     def _without_erased(self, records: list[StreamRecord]) -> list[StreamRecord]:
+        records = self._without_recommendations(records)
         if self._erased is None or not records:
             return records
         self._tell_sink(self._erased.refresh())
@@ -109,6 +114,18 @@ class ConsumerRunner:
             self._skipped.add(dropped)
             self.dropped += len(dropped)
         return kept
+
+    def _without_recommendations(self, records: list[StreamRecord]) -> list[StreamRecord]:
+        """Served-recommendation records are left out for sinks that do not take them; the
+        commit moves past them like past an erased user's records."""
+        if not self._interactions_only or not records:
+            return records
+        served = RECOMMENDATION_EVENT_TYPE
+        if all(r.event.event_type != served for r in records):
+            return records
+        self._skipped.polled(records)
+        self._skipped.add([r for r in records if r.event.event_type == served])
+        return [r for r in records if r.event.event_type != served]
 
     def _tell_sink(self, marks: list[ErasureMark]) -> None:
         if marks and isinstance(self._sink, ErasureAwareSink):
@@ -131,7 +148,9 @@ class ConsumerRunner:
 
     def _commit(self, safe: Mapping[int, int]) -> None:
         safe = self._skipped.advance(safe)
-        changed = {s: o for s, o in safe.items() if self._committed.get(s) != o}
+        # Never backwards: a run of skipped records is forgotten once passed, and the sink's
+        # own offset may still stop before it (nothing after it written yet).
+        changed = {s: o for s, o in safe.items() if self._committed.get(s, -1) < o}
         if changed:
             self._consumer.commit(changed)
             self._committed.update(changed)

@@ -7,7 +7,11 @@ Views on every query's connection:
 - ``events``: what analysis should see: one row per ``event_id`` (the first received, because a
   client may retry an event with the same id and the retry may land in another file or day), and
   no row of a user received before that user's erase request, even before compaction has removed
-  the rows physically.
+  the rows physically; interactions only (no served recommendations);
+- ``recommendations``: one row per served recommendation (the stream's ``$recommendation``
+  records, see :mod:`streamrec.attribution.records`), with the same de-duplication and erasure
+  rules: recommendation_id, route, campaign, recipe, model_version, experiment, variant,
+  user_id, session_id, items (the list shown, position = index + 1), served_at, dt.
 """
 
 from __future__ import annotations
@@ -25,14 +29,28 @@ from streamrec.lake.layout import ERASURE_SCHEMA, ERASURES_DIR, EVENTS_DIR, SCHE
 __all__ = ["LakeReader", "LakeStats"]
 
 _EVENTS_SQL = """
-CREATE OR REPLACE TEMP VIEW events AS
+CREATE OR REPLACE TEMP VIEW stored AS
 SELECT e.* FROM events_raw e
 WHERE NOT EXISTS (
     SELECT 1 FROM erasures x WHERE x.user_id = e.user_id AND e.received_at <= x.requested_at
 )
 QUALIFY row_number() OVER (
     PARTITION BY e.event_id ORDER BY e.received_at, e.shard, e."offset"
-) = 1
+) = 1;
+CREATE OR REPLACE TEMP VIEW events AS
+SELECT * FROM stored WHERE event_type <> '$recommendation';
+CREATE OR REPLACE TEMP VIEW recommendations AS
+SELECT recommendation_id,
+       json_extract_string(properties, '$.route') AS route,
+       json_extract_string(properties, '$.campaign') AS campaign,
+       json_extract_string(properties, '$.recipe') AS recipe,
+       json_extract_string(properties, '$.model_version') AS model_version,
+       json_extract_string(properties, '$.experiment') AS experiment,
+       json_extract_string(properties, '$.variant') AS variant,
+       json_extract_string(properties, '$.anchor_item') AS anchor_item,
+       NULLIF(user_id, '') AS user_id, session_id, impression AS items,
+       received_at AS served_at, dt
+FROM stored WHERE event_type = '$recommendation'
 """
 
 # Aliases (streamrec.aliases) are rows of the reserved type "$alias" (user_id: the anonymous id,
@@ -126,7 +144,8 @@ class LakeReader:
         con.execute("CREATE OR REPLACE TEMP VIEW erasures AS SELECT * FROM _empty_erasures")
 
     def query(self, sql: str, params: list[Any] | None = None) -> pa.Table:
-        """Run `sql` (tables: events, events_raw, erasures) and return the result as Arrow."""
+        """Run `sql` (tables: events, recommendations, events_raw, erasures) and return the
+        result as Arrow."""
         con = self._connect()
         try:
             return con.sql(sql, params=params or None).to_arrow_table()

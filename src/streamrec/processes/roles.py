@@ -124,7 +124,8 @@ def _alive(pid: int) -> bool:
     return True
 
 
-ROLES = ("api", "history", "lake", "realtime", "maintenance")
+ROLES = ("api", "history", "lake", "realtime", "attribution", "maintenance")
+CONSUMER_ROLES = ("history", "lake", "realtime", "attribution")
 
 
 def parse_roles(text: str, settings: Settings) -> list[str]:
@@ -135,7 +136,7 @@ def parse_roles(text: str, settings: Settings) -> list[str]:
     from streamrec.runtime import enabled_groups
 
     groups = enabled_groups(settings)
-    enabled = [r for r in ROLES if r not in ("history", "lake", "realtime") or r in groups]
+    enabled = [r for r in ROLES if r not in CONSUMER_ROLES or r in groups]
     if text.strip() == "all":
         return enabled
     roles = [r.strip() for r in text.split(",") if r.strip()]
@@ -166,7 +167,7 @@ def serve_children(
     children += [
         ChildSpec(f"consumer-{group}", "consumer", consumer, (settings, group))
         for group in roles
-        if group in ("history", "lake", "realtime")
+        if group in CONSUMER_ROLES
     ]
     if "maintenance" in roles:
         children.append(ChildSpec("maintenance", "maintenance", maintenance, (settings,)))

@@ -23,7 +23,9 @@ popularity from the stream, labelled ``{"recipe": "popularity"}``.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -116,6 +118,27 @@ class RecommendationService:
         # rank from the model's and the stream's candidates where the model can (serving/
         # one_user.py); False: always the dense path (the same ranking, for tests to compare)
         self.one_user_path = True
+        self.campaign = settings.campaign
+        self._models_source = models
+        self._by_campaign: dict[str, RecommendationService] = {}
+        self._by_campaign_lock = threading.Lock()
+
+    def for_campaign(self, campaign: str) -> RecommendationService:
+        """This service answering with ``campaign``'s model (an experiment's variant): the same
+        user state, stream state, item space and catalogue; only the model differs."""
+        if campaign == self.campaign:
+            return self
+        with self._by_campaign_lock:
+            other = self._by_campaign.get(campaign)
+            if other is None:
+                other = copy.copy(self)
+                other.campaign = campaign
+                other.models = ModelViews(self._models_source, campaign, self.space)
+                other._fresh_cache = None
+                other._by_campaign = {}
+                other._by_campaign_lock = threading.Lock()
+                self._by_campaign[campaign] = other
+            return other
 
     # -- the public API ---------------------------------------------------------------------------
 
@@ -221,12 +244,12 @@ class RecommendationService:
             return Recommendations("popularity", None, items)
         return Recommendations(personal.recipe, personal.version, items)
 
-    def for_aws_sample(self, user_id: str, limit: int, item_id: str | None) -> list[str]:
-        """Item ids for the sample's GET /recommendation route: the user's recommendations, or
-        with ``item_id`` items similar to that item *for that user* (the item is folded in as
-        the user's newest event, and never returned itself)."""
+    def for_aws_sample(self, user_id: str, limit: int, item_id: str | None) -> Recommendations:
+        """The sample's GET /recommendation route: the user's recommendations, or with
+        ``item_id`` items similar to that item *for that user* (the item is folded in as the
+        user's newest event, and never returned itself)."""
         if not item_id:
-            return [i for i, _ in self.recommend(user_id, limit).items]
+            return self.recommend(user_id, limit)
         events = [*self.events(user_id, None), UserEvent(item_id, "view", time.time())]
         size = self._size()
         interactions = self._interactions(events)
@@ -234,8 +257,11 @@ class RecommendationService:
         blocked = self._blocked(interactions, [item_id], size, self._excluded(user_id, None))
         if personal is None:
             scores = self.stream.popularity(size)
-            return [i for i, _ in top_items(scores, blocked, limit, self.space)]
-        return [i for i, _ in top_items(personal.scores, blocked, limit, self.space, False)]
+            return Recommendations(
+                "popularity", None, top_items(scores, blocked, limit, self.space)
+            )
+        items = top_items(personal.scores, blocked, limit, self.space, False)
+        return Recommendations(personal.recipe, personal.version, items)
 
     def decorate(self, result: Recommendations) -> list[dict[str, Any]]:
         entries = self.catalogue.decorate(result.items)

@@ -28,6 +28,7 @@ import msgspec
 from fsspec.core import url_to_fs
 
 from streamrec.aliases import MemoryAliases, is_alias, segments
+from streamrec.events import RECOMMENDATION_EVENT_TYPE
 from streamrec.models.layout import write_bytes_atomic
 from streamrec.serving.stream_state import StreamState, snapshot_admission
 from streamrec.stream.base import EventLog, StreamRecord
@@ -213,7 +214,12 @@ def replay_retained(event_log: EventLog, feed: StateFeed, until: Mapping[int, in
             records = consumer.poll(REPLAY_BATCH, 0.2)
             if not records:
                 break  # nothing more retained (or the rest was trimmed meanwhile)
-            wanted = [r for r in records if r.offset < until.get(r.shard, 0)]
+            wanted = [
+                r
+                for r in records
+                if r.offset < until.get(r.shard, 0)
+                and r.event.event_type != RECOMMENDATION_EVENT_TYPE
+            ]
             for r in records:
                 reached[r.shard] = max(reached.get(r.shard, 0), r.offset + 1)
             feed.feed(wanted)

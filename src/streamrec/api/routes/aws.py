@@ -103,6 +103,8 @@ async def get_recommendation(request: Request, userId: str) -> Response:
         request.query_params.get("limit"), RECOMMENDATION_LIMIT_DEFAULT, RECOMMENDATION_LIMIT_MAX
     )
     item_id = request.query_params.get("itemId") or None
-    service = runtime_of(request).recommendations
+    runtime = runtime_of(request)
+    service = runtime.recommendations
     result = await off_loop_when_blocking(request, service.for_aws_sample, userId, limit, item_id)
-    return json_response([{"id": i} for i in result])
+    runtime.recorder.record("aws-recommendation", result, userId, anchor_item=item_id)
+    return json_response([{"id": i} for i, _ in result.items])

@@ -1,14 +1,16 @@
 """Recommendation routes: for a user, similar items, popular, trending, and personalised ranking.
 
 Every answer has the same shape: ``{"model": {"recipe", "version"}, "items": [{"item_id",
-"score", ...catalogue metadata}]}``, plus ``user_id`` and ``recommendation_id`` where a user is
-involved (send the ``recommendation_id`` back with the events it causes to measure it).
+"score", ...catalogue metadata}]}``, plus ``user_id`` where a user is involved and
+``recommendation_id`` on the recommending routes (send it back with the events it causes to
+measure it). Those answers (for a user, similar items, rank) are recorded on the stream for
+attribution (:mod:`streamrec.attribution`).
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, NamedTuple
 
 from fastapi import APIRouter, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
@@ -22,6 +24,7 @@ from streamrec.api.schemas import RankRequest, decode_body
 from streamrec.api.state import runtime_of
 from streamrec.errors import ValidationError
 from streamrec.events import MAX_EVENT_TYPE_LENGTH, MAX_ID_LENGTH
+from streamrec.experiments.definition import Variant, assign
 from streamrec.filters import ParamValue
 from streamrec.serving.named import WINDOW_PATTERN, NamedRecommenders
 from streamrec.serving.service import Recommendations, RecommendationService
@@ -92,6 +95,46 @@ def _ids(text: str | None) -> list[str]:
     return [part.strip() for part in (text or "").split(",") if part.strip()]
 
 
+def record(
+    request: Request,
+    route: str,
+    result: Recommendations,
+    user_id: str | None = None,
+    session_id: str | None = None,
+    anchor_item: str | None = None,
+    arm: Arm | None = None,
+) -> None:
+    """Record the answer on the stream for attribution (queued; the response does not wait)."""
+    recorder = runtime_of(request).recorder
+    if arm is None:
+        recorder.record(route, result, user_id, session_id, anchor_item)
+        return
+    variant = (arm.experiment, arm.variant.name)
+    recorder.record(route, result, user_id, session_id, anchor_item, arm.variant.campaign, variant)
+
+
+class Arm(NamedTuple):
+    """The experiment and variant a request was assigned to."""
+
+    experiment: str
+    variant: Variant
+
+    def json(self) -> dict[str, str]:
+        return {"experiment": self.experiment, "variant": self.variant.name}
+
+
+def serving_for(request: Request, route: str, key: str) -> tuple[RecommendationService, Arm | None]:
+    """The service for the variant of the experiment running on ``route`` that ``key`` (the
+    user id) falls in, or the served campaign's when none runs."""
+    runtime = runtime_of(request)
+    service = runtime.recommendations
+    experiment = runtime.experiments.running_for(route)
+    if experiment is None:
+        return service, None
+    variant = assign(experiment, key)
+    return service.for_campaign(variant.campaign), Arm(experiment.name, variant)
+
+
 def answer(service: RecommendationService, result: Recommendations, **extra: Any) -> dict[str, Any]:
     return {**extra, "model": result.model_json(), "items": service.decorate(result)}
 
@@ -117,8 +160,9 @@ async def get_recommendations(
         "of the n slots holds the best items passing its filter, marked promoted.",
     ),
 ) -> Response:
-    """Personalised recommendations; reflects every event the realtime consumer has processed."""
-    service = service_of(request)
+    """Personalised recommendations; reflects every event the realtime consumer has processed.
+    Under a running experiment the answer also names its ``experiment`` and ``variant``."""
+    service, arm = serving_for(request, "recommendations", user_id)
     store = runtime_of(request).promotions
     request_filter = (filter or None, filter_params(request), _ids(exclude))
 
@@ -130,8 +174,12 @@ async def get_recommendations(
     result = await (
         run_in_threadpool(promoted) if promotion else off_loop_when_blocking(request, promoted)
     )
+    record(request, "recommendations", result, user_id, session_id, arm=arm)
+    extra = arm.json() if arm else {}
     return json_response(
-        answer(service, result, user_id=user_id, recommendation_id=result.recommendation_id)
+        answer(
+            service, result, user_id=user_id, recommendation_id=result.recommendation_id, **extra
+        )
     )
 
 
@@ -143,7 +191,10 @@ async def get_similar(request: Request, item_id: str = _id(), n: int = _n()) -> 
     """Items related to this one (the model's item-item view, else stream co-occurrence)."""
     service = service_of(request)
     result = await off_loop_when_blocking(request, service.similar, item_id, n)
-    return json_response(answer(service, result, item_id=item_id))
+    record(request, "similar", result, anchor_item=item_id)
+    return json_response(
+        answer(service, result, item_id=item_id, recommendation_id=result.recommendation_id)
+    )
 
 
 @router.get(
@@ -198,8 +249,12 @@ async def post_rank(request: Request) -> Response:
     """The given items re-ordered for the user (Personalized-Ranking); unknown items come last
     with score null, hidden items are left out."""
     user_id, item_ids, session_id = _rank_body(await read_json(request))
-    service = service_of(request)
+    service, arm = serving_for(request, "rank", user_id)
     result = await off_loop_when_blocking(request, service.rank, user_id, item_ids, session_id)
+    record(request, "rank", result, user_id, session_id, arm=arm)
+    extra = arm.json() if arm else {}
     return json_response(
-        answer(service, result, user_id=user_id, recommendation_id=result.recommendation_id)
+        answer(
+            service, result, user_id=user_id, recommendation_id=result.recommendation_id, **extra
+        )
     )

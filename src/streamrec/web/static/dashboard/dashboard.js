@@ -194,6 +194,95 @@
     if (!ol.children.length) ol.appendChild(el("li", "empty", emptyText || "no items yet"));
   }
 
+  /* Experiments (GET /v1/experiments*) and what each campaign earns (GET /v1/metrics/attribution):
+     fetched with every poll; the results are the server's, nothing is computed here. */
+  function send(path, body) {
+    return fetch(path, { method: "POST", body: JSON.stringify(body),
+      headers: { Authorization: "Bearer " + key(), "Content-Type": "application/json" } })
+      .then(function (r) {
+        return r.json().catch(function () { return {}; }).then(function (b) {
+          if (!r.ok) throw new Error(b.error || "HTTP " + r.status);
+          return b;
+        });
+      });
+  }
+
+  function signed(v) { return (v > 0 ? "+" : "") + fmt(v, 4); }
+
+  function versusControl(c) {
+    if (!c) return "control";
+    if (c.low === null) return signed(c.difference) + " (too few users)";
+    return signed(c.difference) + " [" + signed(c.low) + ", " + signed(c.high) + "] p " + fmt(c.p_value, 3);
+  }
+
+  function promoteButton(name, variant) {
+    var b = el("button", "promote", "Promote");
+    b.setAttribute("data-variant", variant);
+    b.addEventListener("click", function () {
+      if (!window.confirm("Serve " + variant + "'s model and stop " + name + "?")) return;
+      send("/v1/experiments/" + encodeURIComponent(name) + "/promote", { variant: variant })
+        .then(drawExperiments, function (e) { window.alert("Promote failed: " + e.message); });
+    });
+    return b;
+  }
+
+  function experimentBox(x) {
+    var r = x.results, box = el("div", "experiment");
+    box.setAttribute("data-experiment", x.name);
+    var decision = r.winner ? "winner: " + r.winner : "no winner yet";
+    if (r.sample_ratio.mismatch) decision += " · sample ratio mismatch";
+    box.appendChild(el("h3", null, x.name + " · " + x.metric + " · " + decision));
+    var t = el("table"), head = el("tr");
+    ["variant", "campaign", "users", x.metric === "revenue" ? "revenue / user" : "conversion rate",
+      "vs control (95% always-valid)", ""].forEach(function (c) { head.appendChild(el("th", null, c)); });
+    t.appendChild(head);
+    r.variants.forEach(function (v) {
+      var tr = el("tr"), rate = x.metric === "revenue" ? fmt(v.revenue_per_user, 2)
+        : (v.conversion_rate === null ? "–" : fmt(100 * v.conversion_rate, 1) + "%");
+      [v.name, v.campaign, fmt(v.users, 0), rate, versusControl(v.vs_control)].forEach(function (c) {
+        tr.appendChild(el("td", null, c));
+      });
+      var action = el("td");
+      if (x.status === "running") action.appendChild(promoteButton(x.name, v.name));
+      tr.appendChild(action);
+      t.appendChild(tr);
+    });
+    box.appendChild(t);
+    box.appendChild(el("p", "muted", r.test));
+    return box;
+  }
+
+  function drawExperiments() {
+    api("/v1/experiments").then(function (d) {
+      var running = (d.experiments || []).filter(function (x) { return x.status === "running"; });
+      return Promise.all(running.map(function (x) {
+        return api("/v1/experiments/" + encodeURIComponent(x.name));
+      }));
+    }).then(function (list) {
+      var out = $("#experiments");
+      out.replaceChildren();
+      list.forEach(function (x) { out.appendChild(experimentBox(x)); });
+      if (!list.length) out.appendChild(el("p", "muted", "no running experiment"));
+    }, function () { /* shown again at the next poll */ });
+  }
+
+  function drawEarnings() {
+    api("/v1/metrics/attribution?interval=15m").then(function (d) {
+      var names = {}, starts = {};
+      (d.intervals || []).forEach(function (r) { names[r.campaign] = 1; starts[r.start] = 1; });
+      var list = Object.keys(names).sort(), xs = Object.keys(starts).map(Number).sort();
+      var at = {};
+      (d.intervals || []).forEach(function (r) { at[r.start + "|" + r.campaign] = r; });
+      function cols(valueOf) {
+        return [xs].concat(list.map(function (n) {
+          return xs.map(function (x) { var r = at[x + "|" + n]; return r ? valueOf(r) : null; });
+        }));
+      }
+      lineChart("chart-ctr", list, cols(function (r) { return r.ctr === null ? null : 100 * r.ctr; }), "% CTR");
+      lineChart("chart-revenue", list, cols(function (r) { return r.revenue; }), "revenue");
+    }, function () { /* shown again at the next poll */ });
+  }
+
   function record(d) {
     var lag = {};
     (d.lag || []).forEach(function (r) { lag[r.group] = (lag[r.group] || 0) + (r.lag || 0); });
@@ -209,6 +298,8 @@
     drawEvents();
     drawLag(d);
     drawModels(d);
+    drawExperiments();
+    drawEarnings();
     itemList("#list-popular", d.popular);
     itemList("#list-trending", d.trending,
       "no recent activity: no item is rising in the last trending window");
