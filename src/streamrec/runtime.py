@@ -316,7 +316,9 @@ class Runtime:
             return self._attribution
         with self._erasures_lock:
             if self._attribution is None:
-                self._attribution = AttributionStore(self.settings.attribution_path)
+                self._attribution = AttributionStore(
+                    self.settings.attribution_path, self.settings.sqlite_wal_max_bytes
+                )
             return self._attribution
 
     @property

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import msgspec
+
 from streamrec.consumers.erased import ErasedFilter, SkippedRuns, user_digest
 from streamrec.consumers.runner import ConsumerRunner
 from streamrec.consumers.store_sink import StoreSink
+from streamrec.events import RECOMMENDATION_EVENT_TYPE
 from streamrec.stores.base import ErasureMark
 from streamrec.stores.sqlite_history import SqliteHistoryStore
 from streamrec.stores.sqlite_user_state import SqliteUserStateStore
@@ -171,4 +174,50 @@ def test_a_serving_tail_forgets_the_users_of_new_marks(tmp_path: Path) -> None:
     assert b"kept" in feed.state.snapshot({})
     runner.close()
     state.close()
+    log.close()
+
+
+def test_runs_of_served_recommendations_after_a_commit_are_committed_too(tmp_path: Path) -> None:
+    """A sink that takes no served-recommendation records wrote nothing since its last commit;
+    each later run of such records is still passed, or the group's lag never reaches 0 while
+    pages only ask for recommendations."""
+    log = SqliteEventLog(tmp_path / "s.db", 1)
+    log.append([make_event("u", f"i{i}") for i in range(3)])
+    store = SqliteHistoryStore(tmp_path / "h.db", history_days=30)
+    runner = ConsumerRunner(log, StoreSink("history", store), checkpoint_interval_s=0)
+    runner.drain()
+    for n in range(3):
+        served = msgspec.structs.replace(
+            make_event("u", f"r{n}"), event_type=RECOMMENDATION_EVENT_TYPE
+        )
+        log.append([served])
+        runner.drain()
+        assert log.status(["history"])[0].committed["history"] == 4 + n
+    assert [e.item_id for e in store.recent("u", 10)] == ["i2", "i1", "i0"]
+    store.close()
+    log.close()
+
+
+def test_a_restarted_runner_never_takes_the_commit_back_to_the_sinks_offset(
+    tmp_path: Path,
+) -> None:
+    """The store's own position stops at the last event it wrote; the group had committed
+    past the served recommendations after it, and a restart must not rewind that."""
+    log = SqliteEventLog(tmp_path / "s.db", 1)
+    log.append([make_event("u", "i0")])
+    served = [
+        msgspec.structs.replace(make_event("u", f"r{n}"), event_type=RECOMMENDATION_EVENT_TYPE)
+        for n in range(3)
+    ]
+    log.append(served[:2])
+    store = SqliteHistoryStore(tmp_path / "h.db", history_days=30)
+    ConsumerRunner(log, StoreSink("history", store), checkpoint_interval_s=0).drain()
+    assert log.status(["history"])[0].committed["history"] == 3
+    restarted = ConsumerRunner(log, StoreSink("history", store), checkpoint_interval_s=0)
+    restarted.drain()
+    assert log.status(["history"])[0].committed["history"] == 3
+    log.append(served[2:])
+    restarted.drain()
+    assert log.status(["history"])[0].committed["history"] == 4
+    store.close()
     log.close()

@@ -87,10 +87,14 @@ def test_a_click_changes_the_recommendations() -> None:
 
 
 def test_training_without_the_extra_names_the_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    import streamrec.recommenders as package
     from streamrec.errors import ModelError
     from streamrec.recommenders.data import Interactions
 
+    # hidden as an uninstalled extra is: no module, and no attribute left on the package by an
+    # earlier import (``from package import name`` finds the attribute first)
     monkeypatch.setitem(__import__("sys").modules, "streamrec.recommenders.sasrec_jax", None)
+    monkeypatch.delattr(package, "sasrec_jax", raising=False)
     data = Interactions.build(np.repeat(np.arange(4), 5), np.tile(np.arange(5), 4))
     with pytest.raises(ModelError, match=r"streamrec\[sequential\]"):
         Sequential(tune=False, epochs=1).fit(data)

@@ -154,7 +154,9 @@ class AttributionSink:
     @classmethod
     def from_settings(cls, settings: Settings) -> AttributionSink:
         rules = AttributionRules(settings.attribution_window_s, settings.conversion_event_types)
-        return cls(AttributionStore(settings.attribution_path), rules)
+        return cls(
+            AttributionStore(settings.attribution_path, settings.sqlite_wal_max_bytes), rules
+        )
 
     @property
     def store(self) -> AttributionStore:

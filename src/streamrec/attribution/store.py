@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from streamrec.sqlite_wal import DEFAULT_WAL_MAX_BYTES
 from streamrec.stores.sqlite_common import (
     SEEN_EVENTS_SCHEMA,
     SqliteDatabase,
@@ -191,8 +192,8 @@ class AttributionTx:
 
 
 class AttributionStore:
-    def __init__(self, path: Path) -> None:
-        self._db = SqliteDatabase(Path(path), SCHEMA)
+    def __init__(self, path: Path, wal_max_bytes: int = DEFAULT_WAL_MAX_BYTES) -> None:
+        self._db = SqliteDatabase(Path(path), SCHEMA, wal_max_bytes)
 
     def positions(self) -> dict[int, int]:
         return self._db.positions()

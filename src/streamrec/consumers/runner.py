@@ -60,6 +60,8 @@ class ConsumerRunner:
         self._consumer: StreamConsumer = event_log.consumer(sink.group)
         self._consumer.on_revoke(self._release)
         self._committed: dict[int, int] = {}
+        # per shard, the first offset this runner polled: where the group's commit stood then
+        self._started: dict[int, int] = {}
         self._last_checkpoint = time.monotonic()
         self._unwritten: list[StreamRecord] = []
         self._erased = erased
@@ -88,6 +90,8 @@ class ConsumerRunner:
             # Kept until the sink takes it: a failed write is retried, never skipped.
             self._unwritten = self._consumer.poll(self._batch_size, self._poll_timeout_s)
             polled = len(self._unwritten)
+            for r in self._unwritten:
+                self._started.setdefault(r.shard, r.offset)
             self._unfiltered = True
         if self._unfiltered:  # until the ledger could be read (a store outage is retried)
             self._unwritten = self._without_erased(self._unwritten)
@@ -138,6 +142,7 @@ class ConsumerRunner:
         self._unwritten = [r for r in self._unwritten if r.shard not in lost]
         for shard in lost:
             self._committed.pop(shard, None)
+            self._started.pop(shard, None)
         self._skipped.release(lost)
         if isinstance(self._sink, ReleasingSink):
             self._sink.release(lost)
@@ -147,13 +152,26 @@ class ConsumerRunner:
         self._commit(self._sink.checkpoint(time.time()))
 
     def _commit(self, safe: Mapping[int, int]) -> None:
-        safe = self._skipped.advance(safe)
+        safe = self._skipped.advance(self._floor(safe))
         # Never backwards: a run of skipped records is forgotten once passed, and the sink's
         # own offset may still stop before it (nothing after it written yet).
         changed = {s: o for s, o in safe.items() if self._committed.get(s, -1) < o}
         if changed:
             self._consumer.commit(changed)
             self._committed.update(changed)
+
+    def _floor(self, safe: Mapping[int, int]) -> dict[int, int]:
+        """Per shard this runner has read, where the group is done up to: the sink's offset, or
+        further where this runner committed or began reading (the group had committed that far).
+
+        The sink's offset alone stops at the last record it wrote: records skipped since (served
+        recommendations, erased users) were never passed again after a first commit, and after
+        a restart the commit went back to the sink's offset, leaving the group's lag above 0 for
+        good. Shards this runner never read are not committed (their commit stands)."""
+        floor: dict[int, int] = {}
+        for shard, began in self._started.items():
+            floor[shard] = max(safe.get(shard, began), self._committed.get(shard, began), began)
+        return floor
 
     def run(self, stop: threading.Event) -> None:
         """Loop until `stop` is set; any failure is logged, counted and retried, never fatal."""
