@@ -38,7 +38,7 @@ def test_recommend_batch_writes_what_the_api_serves(shop: Path, tmp_path: Path) 
     one, two = tmp_path / "one.jsonl", tmp_path / "two.jsonl"
     result = run_cli(shop, "recommend-batch", "--users", str(users), "--n", "7", "--out", str(one),
                      "--workers", "1")  # fmt: skip
-    assert "5 users written" in result.stderr
+    assert "5 users written" in result.stderr and "users/s" in result.stderr
     run_cli(shop, "recommend-batch", "--users", str(users), "--n", "7", "--out", str(two),
             "--workers", "2")  # fmt: skip
     batch, forked = answers(one), answers(two)

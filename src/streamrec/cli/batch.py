@@ -8,6 +8,7 @@ import dataclasses
 import json
 import os
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
@@ -113,6 +114,7 @@ def cmd_recommend_batch(
         def report(done: int) -> None:
             bar.update(task, completed=done)
 
+        started = time.perf_counter()
         if processes > 1:
             outcome = recommend_batch_parallel(
                 runtime.recommendations, runtime.settings, ids, out_path, n, processes,
@@ -122,8 +124,12 @@ def cmd_recommend_batch(
             outcome = recommend_batch(
                 runtime.recommendations, ids, out_path, n, filter_text, params, report
             )
+        elapsed = time.perf_counter() - started
+    rate = outcome.written / elapsed if elapsed > 0 else 0.0
     out.print(
         f"{outcome.written} users written to {out_path} ({outcome.skipped} were already there)"
+        f" in {elapsed:.2f} s ({rate:,.0f} users/s on {processes} scoring process(es); loading"
+        " the model and serving state before it not counted)"
     )
 
 
