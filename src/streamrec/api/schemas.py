@@ -29,7 +29,8 @@ from streamrec.events import (
     MAX_IMPRESSION_ITEMS,
     MILLISECONDS_THRESHOLD,
 )
-from streamrec.experiments.definition import ExperimentSpec, Variant
+from streamrec.experiments.definition import Experiment, ExperimentSpec
+from streamrec.experiments.results import ExperimentResults
 from streamrec.models.layout import NAME_PATTERN as VERSION_PATTERN
 from streamrec.recommenders.registry import RECIPES
 
@@ -278,62 +279,13 @@ class PromoteRequest(_Body):
     variant: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 
 
-class ExperimentOut(msgspec.Struct, omit_defaults=True):
-    """A stored experiment; ``status``: running or stopped."""
-
-    name: str
-    variants: list[Variant]
-    metric: str
-    routes: list[str]
-    status: str
-    created_at: float
-    stopped_at: float | None = None
-    promoted: str | None = None
-
-
 class ExperimentList(msgspec.Struct):
-    experiments: list[ExperimentOut]
+    experiments: list[Experiment]
 
 
-class Comparison(msgspec.Struct):
-    """Variant minus control; low/high: the always-valid 95% interval (null until bounded)."""
+class ExperimentWithResults(Experiment):
+    """The experiment and its results (``experiments.results``), null before any user."""
 
-    difference: float
-    low: float | None
-    high: float | None
-    p_value: float
-    significant: bool
-
-
-class VariantResult(msgspec.Struct):
-    name: str
-    campaign: str
-    share: float
-    users: int
-    recommendations: int
-    conversions: int
-    conversion_rate: float | None
-    revenue: float
-    revenue_per_user: float | None
-    vs_control: Comparison | None
-
-
-class SampleRatio(msgspec.Struct):
-    p_value: float | None
-    mismatch: bool
-
-
-class ExperimentResults(msgspec.Struct):
-    metric: str
-    control: str
-    variants: list[VariantResult]
-    sample_ratio: SampleRatio
-    winner: str | None
-    test: str
-    alpha: float
-
-
-class ExperimentWithResults(ExperimentOut):
     results: ExperimentResults | None = None
 
 
@@ -395,7 +347,7 @@ RESPONSE_BODIES: dict[str, Any] = {
     "PromotionOut": PromotionOut,
     "PromotionList": PromotionList,
     "AttributionReport": AttributionReport,
-    "ExperimentOut": ExperimentOut,
+    "Experiment": Experiment,
     "ExperimentList": ExperimentList,
     "ExperimentWithResults": ExperimentWithResults,
 }

@@ -46,7 +46,7 @@ def _with_results(runtime: Runtime, experiment: Experiment) -> dict[str, Any]:
     return {**_json(experiment), "results": dataclasses.asdict(results)}
 
 
-ONE = {200: response_of("ExperimentOut", "The experiment"), **AUTH_ERRORS}
+ONE = {200: response_of("Experiment", "The experiment"), **AUTH_ERRORS}
 
 
 @router.put("/v1/experiments/{name}", openapi_extra=request_body("ExperimentSpec"), responses=ONE)
