@@ -38,13 +38,27 @@ EVENT_TYPES: tuple[str, ...] = (
 DEFAULT_EVENT_WEIGHTS: dict[str, float] = dict(DEFAULT_EVENT_TYPE_WEIGHTS)
 
 
+_CODE_OF: dict[str, int] = {name: i for i, name in enumerate(EVENT_TYPES)}
+_OTHER = _CODE_OF["other"]
+# One request's history is a few dozen events: a dictionary lookup per event beats sorting them
+# (np.unique on objects); a training table's millions of rows take the np.unique path.
+_SHORT = 256
+
+
 def event_type_codes(names: Sequence[str] | np.ndarray) -> np.ndarray:
     """int8 code of each event type name; names outside ``EVENT_TYPES`` become ``other``."""
-    lookup = {name: i for i, name in enumerate(EVENT_TYPES)}
-    other = lookup["other"]
+    if not len(names):
+        return np.zeros(0, dtype=np.int8)
+    if len(names) <= _SHORT:
+        return np.fromiter(map(_code_of, names), np.int8, len(names))
     uniq, inverse = np.unique(np.asarray(names, dtype=object), return_inverse=True)
-    codes = np.array([lookup.get(str(u).lower(), other) for u in uniq], dtype=np.int8)
-    return codes[inverse] if uniq.size else np.zeros(0, dtype=np.int8)
+    codes = np.array([_code_of(str(u)) for u in uniq], dtype=np.int8)
+    return codes[inverse]
+
+
+def _code_of(name: str) -> int:
+    code = _CODE_OF.get(name)
+    return code if code is not None else _CODE_OF.get(name.lower(), _OTHER)
 
 
 def type_codes_of(names: Sequence[str]) -> frozenset[int]:

@@ -65,6 +65,8 @@ __all__ = ["Hybrid", "HybridConfig"]
 
 Prior = Literal["window", "decayed"]
 _NONE = (np.zeros(0, np.int64), np.zeros(0, np.float32))
+# histories up to this many known items take a gather for the EASE product (see _history_product)
+_GATHER_ROWS = 32
 
 
 @dataclass(frozen=True)
@@ -421,10 +423,8 @@ class Hybrid(Recommender):
             return cols, _row_normalised(sums[None, :])[0], 0.0, part
         hist_items, hist_values = history_row(batch, self.n_items, half_life, binary=True)
         pos = self._ease_positions()[hist_items]
-        keep = pos >= 0  # scipy's column selection keeps the history's entry order
-        active_hist = sp.csr_matrix((hist_values[keep], pos[keep], np.array([0, int(keep.sum())])),
-                                    shape=(1, self.base_items.size))  # fmt: skip
-        active = np.asarray(active_hist @ self.base_dense, dtype=np.float32)
+        keep = pos >= 0
+        active = _history_product(hist_values[keep], pos[keep], self.base_dense)
         floor = active.min(axis=1, keepdims=True) if active.size else np.zeros((1, 1), np.float32)
         raw = np.concatenate([active, floor], axis=1)
         row = _row_normalised(raw)[0]
@@ -620,6 +620,18 @@ def _type_codes(names: tuple[str, ...]) -> frozenset[int]:
 def _scaled(values: np.ndarray) -> np.ndarray:
     """float32 copy divided by its maximum (all zeros stay zeros)."""
     return (values / max(float(values.max(initial=0.0)), 1e-9)).astype(np.float32)
+
+
+def _history_product(values: np.ndarray, rows: np.ndarray, dense: np.ndarray) -> np.ndarray:
+    """``values @ dense[rows]`` as a (1, columns) float32 row, summed in the history's order as
+    the batch path's sparse product sums it (so both give the same bits). A short history is a
+    gather and a sum over axis 0 (sequential row by row); a long one the sparse product itself,
+    which does not copy the rows it reads."""
+    if rows.size <= _GATHER_ROWS:
+        summed: np.ndarray = (values[:, None] * dense[rows]).sum(axis=0, dtype=np.float32)
+        return summed[None, :]
+    hist = sp.csr_matrix((values, rows, np.array([0, rows.size])), shape=(1, dense.shape[0]))
+    return np.asarray(hist @ dense, dtype=np.float32)
 
 
 def _row_normalised(scores: np.ndarray) -> np.ndarray:
