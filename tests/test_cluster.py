@@ -558,6 +558,41 @@ def test_an_alias_changes_the_users_recommendations_at_both_api_processes(
             assert shown[2] in {i["item_id"] for i in items}  # the clicks' neighbour
 
 
+@pytest.mark.cluster
+def test_the_named_recommenders_at_one_api_process_count_events_sent_to_the_other(
+    cluster: LocalCluster,
+) -> None:
+    """Purchases and views sent to one API process reach the other's counts through Kafka:
+    bought together (the same session), also viewed (the same customer), best sellers in a
+    window."""
+    settings = _settings(cluster)
+    first, second = (f"http://127.0.0.1:{p}" for p in cluster.plan.api_ports[:2])
+    tracking = {"X-Tracking-Id": str(settings.tracking_id)}
+
+    def purchase(user: str, item: str, session: str) -> dict[str, str]:
+        return {"user_id": user, "item_id": item, "event_type": "purchase", "session_id": session}
+
+    orders = [purchase(f"named-b{b}", item, f"named-s{b}") for b in range(3)
+              for item in ("named-x", "named-y")]  # fmt: skip
+    orders += [purchase(f"named-b{3 + b}", "named-z", f"named-s{3 + b}") for b in range(2)]
+    views = [{"user_id": f"named-v{v}", "item_id": item} for v in range(3)
+             for item in ("named-vx", "named-vy")]  # fmt: skip
+    with httpx.Client(timeout=30) as client:
+        _post(client, f"{first}/v1/events", {"events": orders + views}, tracking)
+
+        def ids(path: str) -> list[str]:
+            body = client.get(f"{second}{path}").json()
+            return [i["item_id"] for i in body.get("items", [])]
+
+        _wait_for(lambda: ids("/v1/items/named-x/bought-together") == ["named-y"], "bought")
+        _wait_for(lambda: ids("/v1/items/named-vx/also-viewed") == ["named-vy"], "viewed")
+        best = "/v1/popular?event_type=purchase&window=1h&n=3"
+        _wait_for(lambda: ids(best)[2:] == ["named-z"], "best sellers")
+        assert set(ids(best)[:2]) == {"named-x", "named-y"}  # three orders each, named-z two
+        body = client.get(f"{second}/v1/items/named-x/bought-together").json()
+        assert body["model"] == {"recipe": "bought-together", "version": None}
+
+
 def _group_lags(cluster: LocalCluster) -> list[tuple[int, int, dict[str, int]]]:
     log = open_event_log(_settings(cluster))
     try:
