@@ -30,6 +30,7 @@ from streamrec.jobs.parallel import recommend_batch_parallel
 from streamrec.lake.reader import LakeReader
 from streamrec.runtime import Runtime
 from streamrec.serving.batch import BatchScorer
+from streamrec.serving.service import RecommendationService
 from streamrec.serving.state_snapshot import replay_retained
 
 
@@ -67,6 +68,12 @@ def summary(stat: Stat, digits: int = 0) -> dict[str, Any]:
             "samples": [round(s, digits) for s in stat.samples]}  # fmt: skip
 
 
+def per_request(service: RecommendationService, users: list[str], n: int) -> None:
+    """What the API does for each user's request (without the HTTP)."""
+    for user in users:
+        service.decorate(service.recommend(user, n))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("data_dir", type=Path)
@@ -89,10 +96,9 @@ def main() -> None:
             for k in range(args.repeats):
                 out, par = Path(tmp) / f"out{k}.jsonl", Path(tmp) / f"par{k}.jsonl"
                 batch.run(len(users), partial(recommend_batch, service, users, out, args.n))
-                parallel.run(len(users), partial(
-                    recommend_batch_parallel, service, settings, users, par, args.n, args.workers))  # fmt: skip
-                single.run(len(users), lambda: [
-                    service.decorate(service.recommend(user, args.n)) for user in users])  # fmt: skip
+                forked = partial(recommend_batch_parallel, service, settings, users, par)
+                parallel.run(len(users), partial(forked, args.n, args.workers))
+                single.run(len(users), partial(per_request, service, users, args.n))
     finally:
         runtime.close()
     print(json.dumps({

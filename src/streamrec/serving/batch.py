@@ -7,8 +7,8 @@ co-occurrence blended by the model's learned weight, hidden and filtered items, 
 popularity fallback. What a request does per user is done here per chunk of users: one store read
 (``UserStateStore.states_of``), the events turned into arrays once (serving/batch_events.py), one
 call of the model on all their histories (``Recommender.score`` on a batch), one score matrix and
-one top-k over it; only the stream's co-occurrence term is added user by user. The batch must answer what the route answers: tests/serving/test_batch.py
-compares the two user by user.
+one top-k over it; only the stream's co-occurrence term is added user by user. The batch must
+answer what the route answers: tests/serving/test_batch.py compares the two user by user.
 """
 
 from __future__ import annotations
