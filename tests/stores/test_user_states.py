@@ -14,7 +14,8 @@ from streamrec.stream.base import StreamRecord
 from tests.factories import make_event
 from tests.stores.conftest import UserStateFactory
 
-KEYS = ["u0", "u1", "u2", "u3", "nobody", "session:s1", "u1"]  # an unknown key, a repeat
+ODD = 'ü "5\\'  # quotes, a backslash and non-ASCII go through the SQL backends' key lists
+KEYS = ["u0", "u1", "u2", "u3", "nobody", "session:s1", "u1", ODD]  # an unknown key, a repeat
 
 
 def _records() -> list[StreamRecord]:
@@ -34,7 +35,8 @@ def _records() -> list[StreamRecord]:
         value = None if offset % 3 == 0 else float(rng.randrange(1, 6))
         event = msgspec.structs.replace(event, event_value=value)
         records.append(StreamRecord(int(user[1:]) % 2, offset, event))
-    return records
+    odd = [make_event(ODD, f"i{k}", "purchase", timestamp=float(k)) for k in range(3)]
+    return records + [StreamRecord(0, 120 + k, e) for k, e in enumerate(odd)]
 
 
 @pytest.mark.parametrize("limit", [100, 7, 1, 0])
@@ -46,6 +48,7 @@ def test_states_of_is_each_keys_recent_events_and_excluded_items(
     for start in range(0, len(records), 40):  # several batches: a store may trim between them
         batch = records[start : start + 40]
         store.apply(batch, {0: start + 40, 1: start + 40})
+    assert store.excluded_items(ODD) == {"i0", "i1", "i2"}
     states = store.states_of(KEYS, limit)
     assert list(states.keys) == KEYS
     for k, key in enumerate(KEYS):
