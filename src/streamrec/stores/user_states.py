@@ -1,7 +1,7 @@
 """Several users' real-time state read at once (``UserStateStore.states_of``), column by column.
 
 Batch jobs answer hundreds of users a second: one query per user and one ``UserEvent`` per event
-cost more than the scoring (27% of ``recommend-batch`` on MovieLens 100K). A backend reads a
+cost more than the scoring (33% of ``recommend-batch`` on MovieLens 100K). A backend reads a
 chunk of keys in one round trip and hands back rows; :meth:`UserStates.of_rows` lays them out as
 columns that the batch scorer turns into arrays for the whole chunk.
 """
