@@ -1,7 +1,9 @@
 """Users per second of ``streamrec recommend-batch`` (the job's library call, the start-up of the
-command left out: its Runtime and real-time state), in one process and with ``--workers``
-forked processes (their fork included), against per-user ``RecommendationService.recommend`` calls (what the API does
-per request) on the same users.
+command left out: its Runtime, real-time state and model), in one process and with ``--workers``
+forked processes (their fork included), against per-user ``RecommendationService.recommend`` calls
+(what the API does per request) on the same users; with the CPU time per user of each (the
+process's and its ended workers'), which a machine shared with other work inflates less than
+the wall clock, and the 1-minute load average before and after.
 
 Usage: ``python -m benchmarks.recommend_batch DATA_DIR [--repeats 7] [--n 25]`` on a data dir
 set up by ``streamrec demo movielens /work/shared/datasets/movielens-100k`` (STREAMREC_DATA_DIR):
@@ -13,8 +15,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import tempfile
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +29,49 @@ from streamrec.jobs import recommend_batch
 from streamrec.jobs.parallel import recommend_batch_parallel
 from streamrec.lake.reader import LakeReader
 from streamrec.runtime import Runtime
+from streamrec.serving.batch import BatchScorer
+from streamrec.serving.service import RecommendationService
 from streamrec.serving.state_snapshot import replay_retained
 
 
-def summary(stat: Stat) -> dict[str, Any]:
+def cpu_seconds() -> float:
+    """CPU time (user and system) of this process and of its children that have ended."""
+    own, children = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+class Timed:
+    """Users per second and CPU milliseconds per user of each repetition."""
+
+    def __init__(self) -> None:
+        self.rates: list[float] = []
+        self.cpu_ms: list[float] = []
+
+    def run(self, users: int, job: Callable[[], object]) -> None:
+        started, cpu = time.perf_counter(), cpu_seconds()
+        job()
+        self.rates.append(users / (time.perf_counter() - started))
+        self.cpu_ms.append(1000 * (cpu_seconds() - cpu) / users)
+
+    def json(self) -> dict[str, Any]:
+        return {"users_per_s": summary(Stat(tuple(self.rates))),
+                "cpu_ms_per_user": summary(Stat(tuple(self.cpu_ms)), 3)}  # fmt: skip
+
+
+def summary(stat: Stat, digits: int = 0) -> dict[str, Any]:
     q1, q3 = stat.iqr
-    return {"median": round(stat.median), "min": round(stat.low), "max": round(stat.high),
-            "iqr": [round(q1), round(q3)], "samples": [round(s) for s in stat.samples]}  # fmt: skip
+    return {"median": round(stat.median, digits), "min": round(stat.low, digits),
+            "max": round(stat.high, digits), "iqr": [round(q1, digits), round(q3, digits)],
+            "samples": [round(s, digits) for s in stat.samples]}  # fmt: skip
+
+
+def per_request(service: RecommendationService, users: list[str], n: int) -> None:
+    """What the API does for each user's request (without the HTTP)."""
+    for user in users:
+        service.decorate(service.recommend(user, n))
 
 
 def main() -> None:
@@ -47,30 +88,25 @@ def main() -> None:
         lake = LakeReader(settings.lake_location)
         users = [str(u) for u in lake.query("SELECT DISTINCT user_id FROM events").column(0)]
         service = runtime.recommendations
-        service.recommend(users[0], args.n)  # loads the model
-        batch: list[float] = []
-        parallel: list[float] = []
-        single: list[float] = []
+        BatchScorer(service).load()
+        service.recommend(users[0], args.n)
+        batch, parallel, single = Timed(), Timed(), Timed()
+        load_before = os.getloadavg()[0]
         with tempfile.TemporaryDirectory() as tmp:
             for k in range(args.repeats):
-                started = time.perf_counter()
-                recommend_batch(service, users, Path(tmp) / f"out{k}.jsonl", args.n)
-                batch.append(len(users) / (time.perf_counter() - started))
-                started = time.perf_counter()
-                out = Path(tmp) / f"par{k}.jsonl"
-                recommend_batch_parallel(service, settings, users, out, args.n, args.workers)
-                parallel.append(len(users) / (time.perf_counter() - started))
-                started = time.perf_counter()
-                for user in users:
-                    service.decorate(service.recommend(user, args.n))
-                single.append(len(users) / (time.perf_counter() - started))
+                out, par = Path(tmp) / f"out{k}.jsonl", Path(tmp) / f"par{k}.jsonl"
+                batch.run(len(users), partial(recommend_batch, service, users, out, args.n))
+                forked = partial(recommend_batch_parallel, service, settings, users, par)
+                parallel.run(len(users), partial(forked, args.n, args.workers))
+                single.run(len(users), partial(per_request, service, users, args.n))
     finally:
         runtime.close()
     print(json.dumps({
-        "users": len(users), "n": args.n, "load_average_1m": os.getloadavg()[0],
-        "recommend_batch_users_per_s": summary(Stat(tuple(batch))),
-        f"recommend_batch_{args.workers}_workers_users_per_s": summary(Stat(tuple(parallel))),
-        "per_user_recommend_users_per_s": summary(Stat(tuple(single))),
+        "users": len(users), "n": args.n, "load_average_1m_before": load_before,
+        "load_average_1m_after": os.getloadavg()[0],
+        "recommend_batch": batch.json(),
+        f"recommend_batch_{args.workers}_workers": parallel.json(),
+        "per_user_recommend": single.json(),
     }, indent=1))  # fmt: skip
 
 

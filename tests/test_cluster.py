@@ -433,6 +433,166 @@ def test_an_alias_merges_through_kafka_at_both_api_processes(cluster: LocalClust
         assert objects_holding(f"s3://{S3_BUCKET}", erased) == []
 
 
+PROMO_FILTER = "INCLUDE ItemID WHERE Items.categories IN ($CATS)"
+
+
+def _post(client: httpx.Client, url: str, body: object, headers: dict[str, str]) -> None:
+    answer = client.post(url, json=body, headers=headers)
+    assert answer.status_code in (200, 202), answer.text
+
+
+def _own_reason(reason: dict[str, str], own: set[tuple[str, str]]) -> bool:
+    """A reason naming one of the user's own events (item and event type)."""
+    return (reason.get("item_id"), reason.get("event_type")) in own
+
+
+@pytest.mark.cluster
+def test_a_promotion_defined_at_one_api_process_is_served_by_the_other(
+    cluster: LocalCluster,
+) -> None:
+    """PUT /v1/promotions at one API process; the other serves ?promotion= with its share of
+    the slots, placed as the promotion module says, and every other item's reason names one of
+    the user's own events (the co-occurrence each process learns from Kafka)."""
+    settings = _settings(cluster)
+    first, second = (f"http://127.0.0.1:{p}" for p in cluster.plan.api_ports[:2])
+    tracking = {"X-Tracking-Id": str(settings.tracking_id)}
+    admin = {"Authorization": f"Bearer {settings.admin_key}"}
+    sale = [f"promo-p{k}" for k in range(4)]
+    plain = [f"promo-n{k}" for k in range(3)]
+    # eight shoppers view plain 0, 1, 2 then a sale item: the sale items are plain 2's neighbours
+    crowd = [
+        {"user_id": f"promo-c{c}", "item_id": item}
+        for c in range(8)
+        for item in (*plain, sale[c % 4])
+    ]
+    me = "promo-me"
+    mine = [{"user_id": me, "item_id": item} for item in plain]
+    with httpx.Client(timeout=30) as client:
+        items = [{"item_id": i, "categories": ["Sale"]} for i in sale]
+        _post(client, f"{first}/v1/items", {"items": items}, admin)
+        _post(client, f"{first}/v1/events", {"events": crowd}, tracking)
+        _post(client, f"{second}/v1/events", {"events": mine}, tracking)
+        body = {"filter": PROMO_FILTER, "share": 0.5, "params": {"CATS": "Sale"}}
+        answer = client.put(f"{first}/v1/promotions/cluster-sale", json=body, headers=admin)
+        assert answer.status_code == 200, answer.text
+        url = f"{second}/v1/recommendations/{me}?n=6&promotion=cluster-sale"
+        seen: list[dict[str, object]] = []
+
+        def promoted_in_full() -> bool:
+            seen.append(client.get(url).json())
+            got = seen[-1].get("items", [])
+            return isinstance(got, list) and sum(bool(i.get("promoted")) for i in got) == 3
+
+        _wait_for(promoted_in_full, f"3 promoted items at {second}")
+        got = seen[-1]["items"]
+        assert isinstance(got, list) and len(got) == 6
+        assert seen[-1]["model"] == {"recipe": "cooccurrence", "version": None}
+        # round(0.5 * 6) = 3 slots, spread evenly: positions 1, 3 and 5
+        assert [k for k, i in enumerate(got) if i.get("promoted")] == [1, 3, 5]
+        own = {(item, "view") for item in plain}
+        for item in got:
+            if item.get("promoted"):
+                assert item["item_id"] in sale and item["categories"] == ["Sale"]
+                assert item["reason"] == {"type": "promoted", "promotion": "cluster-sale"}
+            else:
+                assert item["reason"]["type"] in {"because_you", "repeat"}, item
+                assert _own_reason(item["reason"], own), item
+        plain_answer = client.get(f"{first}/v1/recommendations/{me}?n=6").json()
+        assert not any(i.get("promoted") for i in plain_answer["items"])
+        reasons = [i["reason"] for i in plain_answer["items"]]
+        assert reasons and all(_own_reason(r, own) for r in reasons), reasons
+        assert client.delete(f"{second}/v1/promotions/cluster-sale", headers=admin).is_success
+        gone = client.get(url.replace(second, first))
+        assert gone.status_code == 404 and gone.json()["field"] == "promotion"
+
+
+@pytest.mark.cluster
+def test_an_alias_changes_the_users_recommendations_at_both_api_processes(
+    cluster: LocalCluster,
+) -> None:
+    """Before the alias the user has one event on an item nobody else knows (popularity
+    serves); once the alias has gone through Kafka, both API processes recommend from the
+    anonymous clicks, with reasons naming them."""
+    settings = _settings(cluster)
+    first, second = (f"http://127.0.0.1:{p}" for p in cluster.plan.api_ports[:2])
+    tracking = {"X-Tracking-Id": str(settings.tracking_id)}
+    anonymous, user = "anon-merge-3f9c", "merge-cluster-u0"
+    shown = [f"merge-i{k}" for k in range(3)]
+    crowd = [{"user_id": f"merge-c{c}", "item_id": item} for c in range(3) for item in shown]
+    clicks = [{"user_id": anonymous, "item_id": item} for item in shown[:2]]
+    with httpx.Client(timeout=30) as client:
+
+        def recommended(base: str) -> dict[str, object]:
+            body = client.get(f"{base}/v1/recommendations/{user}?n=5").json()
+            assert isinstance(body, dict)
+            return body
+
+        def history(base: str, who: str) -> set[str]:
+            body = client.get(f"{base}/v1/users/{who}/history?limit=50").json()
+            return {row["item_id"] for row in body["items"]}
+
+        _post(client, f"{first}/v1/events", {"events": crowd + clicks}, tracking)
+        solo = [{"user_id": user, "item_id": "merge-solo"}]
+        _post(client, f"{second}/v1/events", {"events": solo}, tracking)
+        for base in (first, second):
+            _wait_for(lambda b=base: history(b, user) == {"merge-solo"}, f"the user at {base}")
+            _wait_for(lambda b=base: len(history(b, anonymous)) == 2, f"the clicks at {base}")
+            before = recommended(base)
+            assert before["model"] == {"recipe": "popularity", "version": None}, before
+        body = {"anonymous_id": anonymous}
+        _post(client, f"{second}/v1/users/{user}/aliases", body, tracking)
+        own = {(item, "view") for item in shown[:2]}
+
+        def follows_the_clicks(base: str) -> bool:
+            got = recommended(base)
+            items = got.get("items", [])
+            assert isinstance(items, list)
+            return got.get("model") == {"recipe": "cooccurrence", "version": None} and any(
+                _own_reason(i["reason"], own) for i in items
+            )
+
+        for base in (first, second):
+            _wait_for(lambda b=base: follows_the_clicks(b), f"the merged recommendations at {base}")
+            items = recommended(base)["items"]
+            assert isinstance(items, list)
+            assert shown[2] in {i["item_id"] for i in items}  # the clicks' neighbour
+
+
+@pytest.mark.cluster
+def test_the_named_recommenders_at_one_api_process_count_events_sent_to_the_other(
+    cluster: LocalCluster,
+) -> None:
+    """Purchases and views sent to one API process reach the other's counts through Kafka:
+    bought together (the same session), also viewed (the same customer), best sellers in a
+    window."""
+    settings = _settings(cluster)
+    first, second = (f"http://127.0.0.1:{p}" for p in cluster.plan.api_ports[:2])
+    tracking = {"X-Tracking-Id": str(settings.tracking_id)}
+
+    def purchase(user: str, item: str, session: str) -> dict[str, str]:
+        return {"user_id": user, "item_id": item, "event_type": "purchase", "session_id": session}
+
+    orders = [purchase(f"named-b{b}", item, f"named-s{b}") for b in range(3)
+              for item in ("named-x", "named-y")]  # fmt: skip
+    orders += [purchase(f"named-b{3 + b}", "named-z", f"named-s{3 + b}") for b in range(2)]
+    views = [{"user_id": f"named-v{v}", "item_id": item} for v in range(3)
+             for item in ("named-vx", "named-vy")]  # fmt: skip
+    with httpx.Client(timeout=30) as client:
+        _post(client, f"{first}/v1/events", {"events": orders + views}, tracking)
+
+        def ids(path: str) -> list[str]:
+            body = client.get(f"{second}{path}").json()
+            return [i["item_id"] for i in body.get("items", [])]
+
+        _wait_for(lambda: ids("/v1/items/named-x/bought-together") == ["named-y"], "bought")
+        _wait_for(lambda: ids("/v1/items/named-vx/also-viewed") == ["named-vy"], "viewed")
+        best = "/v1/popular?event_type=purchase&window=1h&n=3"
+        _wait_for(lambda: ids(best)[2:] == ["named-z"], "best sellers")
+        assert set(ids(best)[:2]) == {"named-x", "named-y"}  # three orders each, named-z two
+        body = client.get(f"{second}/v1/items/named-x/bought-together").json()
+        assert body["model"] == {"recipe": "bought-together", "version": None}
+
+
 def _group_lags(cluster: LocalCluster) -> list[tuple[int, int, dict[str, int]]]:
     log = open_event_log(_settings(cluster))
     try:

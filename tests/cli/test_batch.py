@@ -50,10 +50,15 @@ def test_recommend_batch_writes_what_the_api_serves(shop: Path, tmp_path: Path) 
         with TestClient(create_app(runtime)) as client:
             for user in batch:
                 served = client.get(f"/v1/recommendations/{user}", params={"n": 7}).json()
+                # the served items with their metadata and scores; the lines carry no reasons
+                want = [{k: v for k, v in i.items() if k != "reason"} for i in served["items"]]
+                want_scores = [i.pop("score") for i in want]
                 for line in (batch[user], forked[user]):
                     assert line["model"] == served["model"]
-                    got = [(i["item_id"], i.get("title")) for i in line["items"]]  # type: ignore[attr-defined]
-                    assert got == [(i["item_id"], i.get("title")) for i in served["items"]]
+                    got = line["items"]
+                    assert isinstance(got, list)
+                    assert [i.pop("score") for i in got] == pytest.approx(want_scores, rel=1e-6)
+                    assert got == want, user
     finally:
         runtime.close()
     again = run_cli(shop, "recommend-batch", "--users", str(users), "--out", str(one))

@@ -10,6 +10,7 @@ and catalogue (:func:`_own_connections`) before its first chunk.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import multiprocessing
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -22,9 +23,12 @@ from streamrec.serving.batch import BatchScorer
 from streamrec.serving.service import RecommendationService
 from streamrec.stores import open_user_state_store
 
-__all__ = ["PARALLEL_CHUNK", "recommend_batch_parallel"]
+__all__ = ["PARALLEL_CHUNK", "chunk_of", "recommend_batch_parallel"]
 
-PARALLEL_CHUNK = 200  # users a worker answers at a time (the scorer splits it further if needed)
+PARALLEL_CHUNK = 200  # users a worker answers at a time at most (the scorer may split it further)
+# Chunks per worker at least: with 943 users in 200-user chunks, one of two workers had 3 chunks
+# to do and the other 2, and the job waited on the first.
+CHUNKS_PER_WORKER = 4
 
 
 @dataclasses.dataclass
@@ -70,12 +74,21 @@ def recommend_batch_parallel(
     if users:  # load the model, the catalogue index and the filter once, before the fork
         scorer.recommend(users[:1], n, filter_text, filter_params)
     _job = _Job(service, settings, n, filter_text, filter_params, scorer)
+    # the serving state out of the collector's sight: its passes in a worker would write to the
+    # pages of every object the worker shares with this process (and copy them)
+    gc.freeze()
     try:
         context = multiprocessing.get_context("fork")
         with context.Pool(workers, initializer=_own_connections) as pool:
             return write_chunks(
-                users, out, PARALLEL_CHUNK, lambda f, chunks: pool.imap(f, chunks), _answer,
-                progress,
+                users, out, lambda todo: chunk_of(todo, workers),
+                lambda f, chunks: pool.imap(f, chunks), _answer, progress,
             )  # fmt: skip
     finally:
         _job = None
+        gc.unfreeze()
+
+
+def chunk_of(todo: int, workers: int) -> int:
+    """Users per chunk: ``CHUNKS_PER_WORKER`` chunks for each worker, at most ``PARALLEL_CHUNK``."""
+    return max(1, min(PARALLEL_CHUNK, -(-todo // (workers * CHUNKS_PER_WORKER))))

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from streamrec.stream.base import StreamRecord
+
+if TYPE_CHECKING:
+    from streamrec.stores.user_states import UserStates
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -94,6 +97,11 @@ class UserStateStore(PositionedSink, Protocol):
 
     def excluded_items(self, key: str) -> set[str]:
         """Every item of an excluded-type event of a user (or of `session:<id>`), never trimmed."""
+        ...
+
+    def states_of(self, keys: Sequence[str], limit: int) -> UserStates:
+        """``recent_events(key, limit)`` and ``excluded_items(key)`` of every key, in one round
+        trip, as columns (batch jobs: streamrec.stores.user_states)."""
         ...
 
     def item_activity(self, since: float, until: float | None = None) -> dict[str, float]:

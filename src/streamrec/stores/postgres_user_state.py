@@ -30,6 +30,7 @@ from streamrec.stores.sqlite_user_state import (
     excluded_item_rows,
     user_event_rows,
 )
+from streamrec.stores.user_states import UserStates
 from streamrec.stream.base import StreamRecord
 
 _SCHEMA = """
@@ -45,6 +46,20 @@ CREATE INDEX IF NOT EXISTS user_state_item_buckets_time ON user_state_item_bucke
 CREATE TABLE IF NOT EXISTS user_state_erasure_marks (
     mark_id bigserial PRIMARY KEY, shard integer NOT NULL, upto bigint NOT NULL,
     digest text NOT NULL, recorded_at double precision NOT NULL);
+"""
+
+# states_of: rows by the key's position in the list (0-based)
+_STATES_EVENTS = """
+SELECT w.pos - 1, e.item_id, e.event_type, e.ts, e.value, e.seq
+FROM unnest(%s::text[]) WITH ORDINALITY AS w(key, pos)
+CROSS JOIN LATERAL (
+    SELECT item_id, event_type, ts, value, seq FROM user_state_events
+    WHERE key = w.key ORDER BY ts DESC, seq DESC LIMIT %s
+) e
+"""
+_STATES_EXCLUDED = """
+SELECT w.pos - 1, x.item_id FROM unnest(%s::text[]) WITH ORDINALITY AS w(key, pos)
+JOIN user_state_excluded_items x ON x.key = w.key
 """
 
 _INSERT_EVENTS = """
@@ -156,6 +171,13 @@ class PostgresUserStateStore:
             (key, limit),
         )
         return [UserEvent(r[0], r[1], float(r[2]), r[3]) for r in reversed(rows)]
+
+    def states_of(self, keys: Sequence[str], limit: int) -> UserStates:
+        """Each key's newest events and its excluded items, one statement each."""
+        wanted = list(keys)
+        events = self._db.fetch(_STATES_EVENTS, (wanted, limit))
+        excluded = self._db.fetch(_STATES_EXCLUDED, (wanted,))
+        return UserStates.of_rows(keys, events, excluded, limit)
 
     def excluded_items(self, key: str) -> set[str]:
         rows = self._db.fetch(

@@ -45,6 +45,7 @@ from streamrec.stores.redis_common import (
     unavailable_on_error,
 )
 from streamrec.stores.sqlite_user_state import BUCKET_S, SEEN_EVENT_TTL_S, event_seq, session_key
+from streamrec.stores.user_states import UserStates
 from streamrec.stream.base import StreamRecord
 
 _APPLY = (
@@ -203,6 +204,25 @@ class RedisUserStateStore:
             _, item_id, event_type, ts, value = json.loads(member[20:])
             out.append(UserEvent(item_id, event_type, float(ts), value))
         return out
+
+    def states_of(self, keys: Sequence[str], limit: int) -> UserStates:
+        """Each key's newest events and its excluded items, in one pipeline."""
+        events: list[tuple[int, str, str, float, float | None, int]] = []
+        excluded: list[tuple[int, str]] = []
+        if not keys:
+            return UserStates.of_rows(keys, events, excluded, limit)
+        with unavailable_on_error("user state"):
+            pipe = self._client.pipeline(transaction=False)
+            for key in keys:
+                pipe.zrange(f"{self._ns}:us:e:{key}", -max(limit, 1), -1)
+                pipe.smembers(f"{self._ns}:us:x:{key}")
+            found = pipe.execute()
+        for pos in range(len(keys)):
+            for member in found[2 * pos]:
+                seq, item_id, event_type, ts, value = json.loads(member[20:])
+                events.append((pos, item_id, event_type, float(ts), value, seq))
+            excluded += [(pos, member.decode()) for member in found[2 * pos + 1]]
+        return UserStates.of_rows(keys, events, excluded, limit)  # cuts to limit (0 too)
 
     def excluded_items(self, key: str) -> set[str]:
         with unavailable_on_error("user state"):

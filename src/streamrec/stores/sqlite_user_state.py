@@ -11,6 +11,7 @@ are deleted by :meth:`purge_expired`.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from collections import defaultdict
@@ -34,6 +35,7 @@ from streamrec.stores.sqlite_common import (
     store_positions,
     unapplied,
 )
+from streamrec.stores.user_states import UserStates
 from streamrec.stream.base import StreamRecord
 
 BUCKET_S = 60
@@ -119,6 +121,19 @@ def bucket_weights(
         e = r.event
         out[(e.item_id, int(e.received_at // BUCKET_S))] += weights.get(e.event_type, 1.0)
     return out
+
+
+# states_of: every event of each wanted key, with the key's position in the list. Cutting each key
+# to its newest N (a window function) or ordering the rows here took longer than this whole read;
+# UserStates.of_rows does both on the columns.
+STATES_EVENTS_SQL = """
+WITH wanted(pos, k) AS (SELECT key, value FROM json_each(?1))
+SELECT pos, item_id, event_type, ts, value, seq FROM wanted w JOIN user_events e ON e.key = w.k
+"""
+STATES_EXCLUDED_SQL = """
+WITH wanted(pos, k) AS (SELECT key, value FROM json_each(?1))
+SELECT w.pos, x.item_id FROM wanted w JOIN excluded_items x ON x.key = w.k
+"""
 
 
 class SqliteUserStateStore:
@@ -233,6 +248,14 @@ class SqliteUserStateStore:
             .fetchall()
         )
         return {str(r[0]) for r in rows}
+
+    def states_of(self, keys: Sequence[str], limit: int) -> UserStates:
+        """Both reads of every key in one statement each (keys passed as one JSON array)."""
+        wanted = json.dumps(list(keys))
+        reader = self._db.reader()
+        events = reader.execute(STATES_EVENTS_SQL, (wanted,)).fetchall()
+        excluded = reader.execute(STATES_EXCLUDED_SQL, (wanted,)).fetchall()
+        return UserStates.of_rows(keys, events, excluded, min(limit, self._max_events))
 
     def item_activity(self, since: float, until: float | None = None) -> dict[str, float]:
         upper = 2**62 if until is None else int(until // BUCKET_S)
