@@ -61,11 +61,15 @@ def test_bought_together_returns_items_of_the_same_orders_only(shop: TestClient)
     assert body["model"] == {"recipe": "bought-together", "version": None}
     assert ids(body) == ["stove", "pegs"]  # stove in two orders, pegs in one; kayak in none
     assert body["items"][0]["score"] == 2.0
+    assert {str(i["reason"]) for i in body["items"]} == {
+        str({"type": "similar_to", "item_id": "tent"})
+    }
 
 
 def test_also_viewed_returns_what_the_same_customers_viewed(shop: TestClient) -> None:
     body = shop.get("/v1/items/tent/also-viewed", params={"n": 5}).json()
     assert ids(body) == ["boots", "map"]
+    assert [i["reason"] for i in body["items"]] == [{"type": "similar_to", "item_id": "tent"}] * 2
     assert shop.get("/v1/items/kayak/also-viewed").json()["items"] == []
 
 
@@ -74,6 +78,7 @@ def test_best_sellers_and_most_viewed_in_a_window(shop: TestClient) -> None:
     assert ids(sellers)[:2] == ["tent", "stove"] and "old" not in ids(sellers)
     day = shop.get("/v1/popular", params={"event_type": "purchase", "window": "1d"}).json()
     assert "old" in ids(day)
+    assert {i["reason"]["type"] for i in day["items"]} == {"popular"}
     viewed = shop.get("/v1/popular", params={"event_type": "view", "window": "7d"}).json()
     assert ids(viewed)[:2] == ["tent", "boots"] and set(ids(viewed)) == {"tent", "boots", "map"}
 

@@ -5,7 +5,8 @@ VIDEO_ON_DEMAND recommenders), read from the stream's counts (:mod:`streamrec.se
 - also viewed: items viewed by the customers who viewed an item (within a day of it);
 - popular in a window: best sellers (``purchase``) or most viewed (``view``) over 1 hour to 90 days.
 
-Each answers like ``/v1/popular``, leaves out hidden items and honours a filter (without a user,
+Each answers like ``/v1/popular`` (each item's ``reason``: ``similar_to`` the item asked about,
+or ``popular``), leaves out hidden items and honours a filter (without a user,
 so conditions on ``Interactions`` match nothing).
 """
 
@@ -24,6 +25,7 @@ from streamrec.filters import (
     allowed_items,
     compile_filter,
 )
+from streamrec.serving.reasons import POPULAR, Reason
 from streamrec.serving.scoring import top_items
 from streamrec.serving.service import Recommendations, RecommendationService
 from streamrec.serving.session_pairs import SessionPairs
@@ -81,7 +83,8 @@ class NamedRecommenders:
             scores = service.stream.popularity(size)
         else:
             scores = self._windowed(event_type, window, size)
-        return Recommendations("popularity", None, top_items(scores, blocked, n, service.space))
+        items = top_items(scores, blocked, n, service.space)
+        return Recommendations("popularity", None, items, reasons=[POPULAR] * len(items))
 
     def _windowed(self, event_type: str | None, window: str | None, size: int) -> np.ndarray:
         service = self._service
@@ -104,8 +107,10 @@ class NamedRecommenders:
         if idx < 0:
             return Recommendations(recipe, None, [])
         blocked[idx] = True
-        scores = pairs.scores(idx, size)
-        return Recommendations(recipe, None, top_items(scores, blocked, n, service.space))
+        items = top_items(pairs.scores(idx, size), blocked, n, service.space)
+        return Recommendations(
+            recipe, None, items, reasons=[Reason("similar_to", item_id)] * len(items)
+        )
 
     def _known(self, item_id: str) -> int:
         """The item's index (-1: known but in no count yet); NotFoundError for an unknown id."""

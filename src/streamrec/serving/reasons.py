@@ -11,7 +11,8 @@ Reasons (the ``reason`` object of a returned item; ``type`` is always there):
 
 - ``because_you``: ``item_id`` and ``event_type`` of the user's event that contributed most;
 - ``repeat``: the item is the user's own (``item_id``, ``event_type`` of their event on it);
-- ``similar_to``: on the similar-items route, ``item_id`` is the item asked about;
+- ``similar_to``: on the similar-items, bought-together and also-viewed routes, ``item_id`` is
+  the item asked about;
 - ``popular`` / ``trending``: a prior, not the user's history, ranked the item;
 - ``exploration``: one of ``exploration_weight``'s slots;
 - ``promoted``: one of a promotion's slots (``promotion`` names it).
