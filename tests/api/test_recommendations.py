@@ -132,6 +132,9 @@ def test_rank(client: TestClient, runtime: Runtime, items: list[str]) -> None:
     order = [i["item_id"] for i in body["items"]]
     assert order[0] == best and order[-1] == "ghost" and body["items"][-1]["score"] is None
     assert body["model"]["recipe"] == "item-knn" and body["user_id"] == "u1"
+    served = client.get("/v1/recommendations/u1", params={"n": 1}).json()["items"][0]["reason"]
+    assert body["items"][0]["reason"] == served  # the same explanation as the served answer
+    assert "reason" not in body["items"][-1]  # an item nothing scores has none
 
 
 @pytest.mark.parametrize(

@@ -58,6 +58,18 @@ def test_reasons_name_real_events_of_the_user_on_both_paths(
     assert "because_you" in kinds
 
 
+def test_ranked_items_have_the_reasons_of_the_served_answer(make_runtime: RuntimeFactory) -> None:
+    runtime = make_runtime(stream_item_min_users=1)
+    served(runtime, {"stream_weight": 0.5, "repeat_weight": 1.0, "base": "knn"})
+    service = runtime.recommendations
+    for user in USERS:
+        top = service.recommend(user, 10)
+        assert top.reasons is not None
+        ranked = service.rank(user, ["never-seen", *reversed([i for i, _ in top.items])])
+        assert [i for i, _ in ranked.items] == [*(i for i, _ in top.items), "never-seen"]
+        assert ranked.reasons == top.reasons  # one per scored item: none for never-seen
+
+
 def test_a_new_item_reached_by_the_stream_is_because_of_a_recent_event(
     make_runtime: RuntimeFactory,
 ) -> None:

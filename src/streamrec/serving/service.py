@@ -240,9 +240,11 @@ class RecommendationService:
         scores = self.stream.popularity(size) if personal is None else personal.scores
         indices = self.space.indices(list(item_ids))
         items = ranked(item_ids, scores, indices, self.catalogue.hidden(size))
+        scored = [item for item, score in items if score is not None]  # first; the rest: none
         if personal is None:
-            return Recommendations("popularity", None, items)
-        return Recommendations(personal.recipe, personal.version, items)
+            return Recommendations("popularity", None, items, reasons=[POPULAR] * len(scored))
+        reasons = self._dense_reasons(personal, scored)
+        return Recommendations(personal.recipe, personal.version, items, reasons=reasons)
 
     def for_aws_sample(self, user_id: str, limit: int, item_id: str | None) -> Recommendations:
         """The sample's GET /recommendation route: the user's recommendations, or with
