@@ -5,8 +5,9 @@ The same tables and rules as the embedded store (:mod:`streamrec.attribution.sql
 prefixed ``attribution_``. A batch's transaction first locks the position rows of the shards it
 reaches (``SELECT ... FOR UPDATE``, :func:`~streamrec.stores.postgres_common.lock_unapplied`):
 two consumers that briefly both hold a shard during a rebalance apply it one after the other,
-and the second skips what the first stored. Figures are added in one statement, in key order,
-so two such transactions never wait on each other's figure rows in opposite orders.
+and the second skips what the first stored. Figures and experiment users' figures are summed in
+the batch and added in one statement each, in key order, so two such transactions never wait on
+each other's rows in opposite orders.
 """
 
 from __future__ import annotations
@@ -94,6 +95,13 @@ ON CONFLICT (minute, campaign, metric) DO UPDATE
 SET value = attribution_figures.value + excluded.value
 """
 
+_ADD_EXPOSURES = """
+INSERT INTO attribution_exposures
+SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::float8[])
+ON CONFLICT (experiment, variant, user_key, metric) DO UPDATE
+SET value = attribution_exposures.value + excluded.value
+"""
+
 
 class PostgresAttributionTx:
     """The write transaction of one batch: lookups see what the batch itself served."""
@@ -102,6 +110,7 @@ class PostgresAttributionTx:
         self._conn = conn
         self._reached = reached
         self._figures: dict[tuple[int, str, str], float] = {}
+        self._exposures: dict[tuple[str, str, str, str], float] = {}
 
     def fresh(self, records: Sequence[StreamRecord], expires_at: float) -> list[StreamRecord]:
         todo = lock_unapplied(self._conn, PREFIX, records, self._reached)
@@ -173,20 +182,22 @@ class PostgresAttributionTx:
         self._figures[key] = self._figures.get(key, 0.0) + value
 
     def expose(self, variant: tuple[str, str], user_key: str, metric: str, value: float) -> None:
-        self._conn.execute(
-            "INSERT INTO attribution_exposures VALUES (%s, %s, %s, %s, %s)"
-            " ON CONFLICT (experiment, variant, user_key, metric)"
-            " DO UPDATE SET value = attribution_exposures.value + excluded.value",
-            (*variant, user_key, metric, value),
-        )
+        """Added when the batch ends, as the figures (nothing in a batch reads them back)."""
+        key = (*variant, user_key, metric)
+        self._exposures[key] = self._exposures.get(key, 0.0) + value
 
     def finish(self) -> None:
-        if self._figures:
-            keys = sorted(self._figures)
-            minutes, campaigns, metrics = (list(col) for col in zip(*keys, strict=True))
-            values = [self._figures[key] for key in keys]
-            self._conn.execute(_ADD_FIGURES, (minutes, campaigns, metrics, values))
+        _add_sums(self._conn, _ADD_FIGURES, self._figures)
+        _add_sums(self._conn, _ADD_EXPOSURES, self._exposures)
         store_positions(self._conn, PREFIX, self._reached)
+
+
+def _add_sums(conn: psycopg.Connection[Any], sql: str, sums: Mapping[Any, float]) -> None:
+    """One upsert of every (key..., value) row, in key order."""
+    if sums:
+        keys = sorted(sums)
+        columns = [list(col) for col in zip(*keys, strict=True)]
+        conn.execute(sql, (*columns, [sums[key] for key in keys]))
 
 
 class PostgresAttributionStore:
