@@ -23,7 +23,7 @@ from benchmarks.common import load_average
 from benchmarks.harness import Benchmark, Context, Section
 from benchmarks.report import load_section, machine_summary, render, save_section, write_results
 
-MODULES = ("ingest", "pipeline", "bulk_import", "recommend", "restart")
+MODULES = ("ingest", "pipeline", "bulk_import", "recommend", "record_cost", "restart")
 HERE = Path(__file__).resolve().parent
 RESULTS_DIR = HERE / "results"
 RESULTS_MD = HERE / "RESULTS.md"

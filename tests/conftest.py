@@ -14,7 +14,8 @@ from streamrec.config import Settings
 from streamrec.runtime import Runtime
 
 # Real servers on loopback (kafka_server, redis_server, postgres_server, s3_server, server_factory).
-pytest_plugins = ["streamrec.testing.fixtures"]
+# Fresh stores on each backend for the contract suites (sqlite_store_urls, postgres_store_urls, ...).
+pytest_plugins = ["streamrec.testing.fixtures", "tests.store_urls"]
 
 TRACKING_ID = "test-tracking-id"
 ADMIN_KEY = "test-admin-key"

@@ -1,6 +1,7 @@
 """The local cluster (what ``make run-cluster`` starts) on real servers: two API processes, two
 consumer processes per group, Kafka with two partitions; every event is processed once per group,
-and a consumer killed with SIGKILL mid-batch resumes from its group's last commit."""
+and a consumer killed with SIGKILL mid-batch resumes from its group's last commit. Attribution
+and experiments work across the API processes (figures and definitions in PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -54,7 +56,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
         port=_two_free_ports(),
         api_count=2,
         shard_count=2,
-        instances={"history": 2, "lake": 2, "realtime": 1},
+        instances={"history": 2, "lake": 2, "realtime": 1, "attribution": 1},
         retrain_interval_s=0.0,
         overrides={"lake_flush_interval_s": 0.5, "checkpoint_interval_s": 0.2},
     )
@@ -600,3 +602,125 @@ def _group_lags(cluster: LocalCluster) -> list[tuple[int, int, dict[str, int]]]:
         return [(s.shard, s.head, dict(s.committed)) for s in log.status(groups)]
     finally:
         log.close()
+
+
+AB_CAMPAIGNS = {"control": "ab-control", "challenger": "ab-challenger"}  # variant -> campaign
+AB_SPEC = {
+    "variants": [{"name": v, "campaign": c, "share": 0.5} for v, c in AB_CAMPAIGNS.items()],
+    "metric": "click",
+    "routes": ["recommendations"],
+}
+
+
+def _experiment_answers(
+    client: httpx.Client, bases: list[str], users: list[str]
+) -> dict[str, list[dict[str, Any]]]:
+    """Each user's recommendations from every API process, once both serve the experiment."""
+
+    def under_experiment(base: str) -> bool:
+        body = client.get(f"{base}/v1/recommendations/ab-probe").json()
+        answers["ab-probe"].append(body)
+        return body.get("experiment") == "ab-cluster"
+
+    answers: dict[str, list[dict[str, Any]]] = {"ab-probe": []}
+    for base in bases:  # each process re-reads the running experiments about once a second
+        _wait_for(lambda b=base: under_experiment(b), f"the experiment served at {base}")
+    for user in users:
+        answers[user] = [client.get(f"{base}/v1/recommendations/{user}").json() for base in bases]
+    return answers
+
+
+def _attribution_totals(client: httpx.Client, base: str, admin: dict[str, str]) -> dict[str, int]:
+    """Recommendations and clicks per campaign of the experiment, from GET /v1/metrics/attribution."""
+    url = f"{base}/v1/metrics/attribution?from={time.time() - 3600:.0f}&interval=1h"
+    intervals = client.get(url, headers=admin).json()["intervals"]
+    totals: dict[str, int] = {}
+    for row in intervals:
+        if row["campaign"].startswith("ab-"):
+            for key in ("recommendations", "clicks"):
+                name = f"{row['campaign']}.{key}"
+                totals[name] = totals.get(name, 0) + row[key]
+    return totals
+
+
+def _variant_results(client: httpx.Client, base: str, admin: dict[str, str]) -> dict[str, Any]:
+    body = client.get(f"{base}/v1/experiments/ab-cluster", headers=admin).json()
+    results = body.get("results") or {"variants": []}
+    return {
+        v["name"]: (v["users"], v["recommendations"], v["conversions"]) for v in results["variants"]
+    }
+
+
+@pytest.mark.cluster
+def test_experiment_and_attribution_agree_across_the_api_processes(cluster: LocalCluster) -> None:
+    """An experiment defined at one API process splits users the same way at the other; the
+    recommendations served and a click (sent twice, as a client retrying) carrying one's
+    ``recommendation_id`` are counted once, in the figures and the experiment's results, read
+    through either process."""
+    settings = _settings(cluster)
+    bases = [f"http://127.0.0.1:{p}" for p in cluster.plan.api_ports[:2]]
+    admin = {"Authorization": f"Bearer {settings.admin_key}"}
+    tracking = {"X-Tracking-Id": str(settings.tracking_id)}
+    users = [f"ab-u{k}" for k in range(16)]
+    with httpx.Client(timeout=30) as client:
+        seed = [{"user_id": "ab-seed", "item_id": f"ab-i{k}"} for k in range(5)]
+        assert client.post(f"{bases[0]}/v1/events", json={"events": seed}, headers=tracking)
+        put = client.put(f"{bases[0]}/v1/experiments/ab-cluster", json=AB_SPEC, headers=admin)
+        assert put.status_code == 200, put.text
+        try:
+            _count_once_across(client, bases, users, admin, tracking)
+        finally:  # the experiment would split the route for the module's other tests
+            client.post(f"{bases[1]}/v1/experiments/ab-cluster/stop", headers=admin)
+
+
+def _count_once_across(
+    client: httpx.Client,
+    bases: list[str],
+    users: list[str],
+    admin: dict[str, str],
+    tracking: dict[str, str],
+) -> None:
+    answers = _experiment_answers(client, bases, users)
+    for user in users:  # the same variant from both processes
+        variants = {a.get("variant") for a in answers[user]}
+        assert len(variants) == 1 and None not in variants, (user, answers[user])
+    assert {answers[u][0]["variant"] for u in users} == {"control", "challenger"}
+
+    served = [a for found in answers.values() for a in found if "variant" in a]
+    campaign = AB_CAMPAIGNS
+    expected = {f"{c}.{k}": 0 for c in campaign.values() for k in ("recommendations", "clicks")}
+    for answer in served:
+        expected[f"{campaign[answer['variant']]}.recommendations"] += 1
+    for base in bases:
+        _wait_for(
+            lambda b=base: _attribution_totals(client, b, admin) == expected,
+            f"every recommendation counted once, read at {base}",
+        )
+
+    clicked = next(u for u in users if answers[u][0]["variant"] == "challenger")
+    answer = answers[clicked][0]
+    item = answer["items"][0]["item_id"] if answer["items"] else "ab-i0"
+    click = {"user_id": clicked, "item_id": item, "event_type": "click",
+             "recommendation_id": answer["recommendation_id"], "event_id": "ab-click-1"}  # fmt: skip
+    for base in bases:  # the client's retry reaches the other process
+        sent = client.post(f"{base}/v1/events", json={"events": [click]}, headers=tracking)
+        assert sent.status_code == 202, sent.text
+    expected["ab-challenger.clicks"] = 1
+    per_user = {u: answers[u][0]["variant"] for u in users}
+    per_user["ab-probe"] = answers["ab-probe"][-1]["variant"]
+    users_in = {v: sum(1 for x in per_user.values() if x == v) for v in campaign}
+    recommended = {v: expected[f"{campaign[v]}.recommendations"] for v in campaign}
+    results = {v: (users_in[v], recommended[v], int(v == "challenger")) for v in campaign}
+    for base in bases:
+        _wait_for(
+            lambda b=base: _attribution_totals(client, b, admin) == expected,
+            f"the click counted once, read at {base}",
+        )
+        _wait_for(
+            lambda b=base: _variant_results(client, b, admin) == results,
+            f"the experiment's results at {base}",
+        )
+    time.sleep(2.0)  # a second count of the retry would have come by now
+    for base in bases:
+        assert _attribution_totals(client, base, admin) == expected
+        assert _variant_results(client, base, admin) == results

@@ -113,6 +113,10 @@ class Settings:
     record_recommendations: bool = True
     attribution_window_s: float = 86_400.0
     conversion_event_types: tuple[str, ...] = ("click", "add_to_cart", "purchase")
+    # Where the attribution group keeps its figures and where experiments are defined: empty
+    # means SQLite files in data_dir (one host); postgresql://... for several hosts.
+    attribution_url: str = ""
+    experiments_url: str = ""
 
     def __post_init__(self) -> None:
         _check_ranges(self)
@@ -134,9 +138,13 @@ class Settings:
         return self.lake_url or str(self.data_dir / "lake")
 
     @property
-    def attribution_path(self) -> Path:
-        """The attribution consumer group's figures (embedded SQLite)."""
-        return self.data_dir / "attribution.db"
+    def attribution_location(self) -> str:
+        """The attribution consumer group's figures."""
+        return self.attribution_url or sqlite_url(self.data_dir / "attribution.db")
+
+    @property
+    def experiments_location(self) -> str:
+        return self.experiments_url or sqlite_url(self.data_dir / "experiments.db")
 
     @property
     def model_location(self) -> str:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from streamrec.attribution.recorder import RecommendationRecorder
-from streamrec.attribution.store import AttributionStore
+from streamrec.attribution.store import AttributionStore, open_attribution_store
 from streamrec.catalogue import ItemCatalogue, open_catalogue
 from streamrec.config import Settings
 from streamrec.consumers.admission import ItemAdmission
@@ -29,7 +29,7 @@ from streamrec.consumers.health import LagWatch, RunningGroup, consumer_problems
 from streamrec.consumers.runner import ConsumerRunner, start_in_thread
 from streamrec.consumers.store_sink import StoreSink
 from streamrec.errors import ConfigError
-from streamrec.experiments.store import ExperimentStore
+from streamrec.experiments.store import ExperimentStore, open_experiment_store
 from streamrec.models.registry import ModelRegistry
 from streamrec.models.storage import open_model_files
 from streamrec.s3 import export_s3_settings
@@ -316,19 +316,17 @@ class Runtime:
             return self._attribution
         with self._erasures_lock:
             if self._attribution is None:
-                self._attribution = AttributionStore(
-                    self.settings.attribution_path, self.settings.sqlite_wal_max_bytes
-                )
+                self._attribution = open_attribution_store(self.settings)
             return self._attribution
 
     @property
     def experiments(self) -> ExperimentStore:
-        """The experiments (``data_dir/experiments.db``, opened on first use)."""
+        """The experiments (``experiments_url``, opened on first use)."""
         if self._experiments is not None:  # the request path: no lock once open
             return self._experiments
         with self._erasures_lock:
             if self._experiments is None:
-                self._experiments = ExperimentStore(self.settings.data_dir / "experiments.db")
+                self._experiments = open_experiment_store(self.settings)
             return self._experiments
 
     @property

@@ -1,8 +1,9 @@
-"""The attribution group's rules on stream records, through its SQLite store."""
+"""The attribution group's rules on stream records, through each store backend (SQLite and
+PostgreSQL: tests/attribution/conftest.py): the store's contract suite."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import threading
 
 import msgspec
 import pytest
@@ -13,6 +14,7 @@ from streamrec.attribution.sink import AttributionRules, AttributionSink
 from streamrec.attribution.store import AttributionStore
 from streamrec.events import Event
 from streamrec.stream.base import StreamRecord
+from tests.attribution.conftest import StoreOpener
 from tests.factories import make_event
 
 T0 = 1_699_999_200.0  # a whole quarter hour
@@ -25,8 +27,22 @@ def served(
     user: str = "u1",
     campaign: str = "default",
     session: str | None = None,
+    variant: tuple[str, str] | None = None,
 ) -> Served:
-    return Served(rec_id, "recommendations", campaign, user, session, items, 0.0, "v1", "knn")
+    experiment, name = variant or (None, None)
+    return Served(
+        rec_id,
+        "recommendations",
+        campaign,
+        user,
+        session,
+        items,
+        0.0,
+        "v1",
+        "knn",
+        experiment,
+        name,
+    )
 
 
 def rec(served_: Served, at: float) -> Event:
@@ -57,11 +73,6 @@ class Stream:
         new = [StreamRecord(0, len(self.records) + i, e) for i, e in enumerate(events)]
         self.records += new
         return new
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> AttributionStore:
-    return AttributionStore(tmp_path / "attribution.db")
 
 
 def sink_for(store: AttributionStore, window_s: float = 3600.0) -> AttributionSink:
@@ -118,7 +129,7 @@ def test_sessions_attribute_like_users(store: AttributionStore) -> None:
     assert totals(store)["conversion:click"] == 1
 
 
-def test_replay_and_retries_count_once(store: AttributionStore, tmp_path: Path) -> None:
+def test_replay_and_retries_count_once(store: AttributionStore, open_store: StoreOpener) -> None:
     stream = Stream()
     stream.add(rec(served("r1", ["a", "b"]), T0))
     stream.add(conversion("u1", "a", "purchase", T0 + 1, value=5.0, event_id="e1"))
@@ -127,7 +138,7 @@ def test_replay_and_retries_count_once(store: AttributionStore, tmp_path: Path) 
     sink.write(stream.records[:2])
     sink.write(stream.records)  # redelivered after a crash before the commit
     store.close()
-    reopened = AttributionStore(tmp_path / "attribution.db")
+    reopened = open_store()
     sink_for(reopened).write(stream.records)  # a replay from offset 0 after a restart
     assert totals(reopened) == {
         "recommendations": 1,
@@ -135,7 +146,6 @@ def test_replay_and_retries_count_once(store: AttributionStore, tmp_path: Path) 
         "conversion:purchase": 1,
         "revenue": 5.0,
     }
-    reopened.close()
 
 
 def test_report_sums_minutes_into_intervals(store: AttributionStore) -> None:
@@ -208,3 +218,67 @@ def test_an_unknown_id_is_not_credited_to_an_older_recommendation(
     sink.write(stream.records)
     assert totals(store, "new")["conversion:click"] == 1
     assert "conversion:click" not in totals(store, "old")
+
+
+def test_two_consumers_of_one_shard_count_it_once(open_store: StoreOpener) -> None:
+    """During a rebalance two consumers may both apply a shard's batch: the second waits for the
+    first's transaction and skips what it stored."""
+    stream = Stream()
+    stream.add(rec(served("r1", ["a", "b"]), T0))
+    stream.add(*(conversion("u1", "a", "click", T0 + k, event_id=f"c{k}") for k in range(1, 6)))
+    sinks = [sink_for(open_store()), sink_for(open_store())]
+    start = threading.Barrier(2)
+    failures: list[BaseException] = []
+
+    def consume(sink: AttributionSink) -> None:
+        start.wait()
+        try:
+            sink.write(stream.records)
+        except BaseException as exc:  # reported below, not lost in the thread
+            failures.append(exc)
+
+    threads = [threading.Thread(target=consume, args=(sink,)) for sink in sinks]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert failures == []
+    reader = open_store()
+    assert totals(reader) == {"recommendations": 1, "items_shown": 2, "conversion:click": 5}
+    assert reader.positions() == {0: 6}
+
+
+def test_a_failed_batch_leaves_no_figure_and_no_position(store: AttributionStore) -> None:
+    stream = Stream()
+    stream.add(rec(served("r1", ["a"]), T0), conversion("u1", "a", "click", T0 + 1))
+    rules = AttributionRules(3600.0, TYPES)
+    with pytest.raises(RuntimeError), store.batch({0: 2}) as tx:
+        for record in tx.fresh(stream.records, T0 + 3600):
+            rules.apply(tx, record.event)
+        raise RuntimeError("the consumer died mid-batch")
+    assert store.totals() == [] and store.positions() == {}
+    sink_for(store).write(stream.records)  # delivered again: counted now, once
+    assert totals(store) == {"recommendations": 1, "items_shown": 1, "conversion:click": 1}
+
+
+def test_experiment_figures_per_user_and_their_erasure(store: AttributionStore) -> None:
+    from streamrec.consumers.erased import user_digest
+    from streamrec.stores.base import ErasureMark
+
+    stream, sink = Stream(), sink_for(store)
+    stream.add(rec(served("r1", ["a"], user="u1", variant=("ab", "control")), T0))
+    stream.add(rec(served("r2", ["a"], user="u2", variant=("ab", "new")), T0))
+    stream.add(conversion("u2", "a", "purchase", T0 + 1, rec_id="r2", value=7.5))
+    sink.write(stream.records)
+    rows = sorted(store.per_user("ab"))
+    assert rows == sorted(
+        [
+            ("control", user_digest("u1"), "recommendations", 1.0),
+            ("new", user_digest("u2"), "recommendations", 1.0),
+            ("new", user_digest("u2"), "conversion:purchase", 1.0),
+            ("new", user_digest("u2"), "revenue", 7.5),
+        ]
+    )
+    assert store.per_user("other") == []
+    sink.erased([ErasureMark(1, 0, 3, user_digest("u2"), T0)])
+    assert [row[1] for row in store.per_user("ab")] == [user_digest("u1")]

@@ -27,7 +27,12 @@ import time
 from collections.abc import Mapping, Sequence
 
 from streamrec.attribution.records import Served, is_recommendation, served_of
-from streamrec.attribution.store import AttributionStore, AttributionTx, ShownRecommendation
+from streamrec.attribution.store import (
+    AttributionStore,
+    AttributionTx,
+    ShownRecommendation,
+    open_attribution_store,
+)
 from streamrec.config import Settings
 from streamrec.consumers.erased import user_digest
 from streamrec.consumers.store_sink import next_offsets
@@ -154,9 +159,7 @@ class AttributionSink:
     @classmethod
     def from_settings(cls, settings: Settings) -> AttributionSink:
         rules = AttributionRules(settings.attribution_window_s, settings.conversion_event_types)
-        return cls(
-            AttributionStore(settings.attribution_path, settings.sqlite_wal_max_bytes), rules
-        )
+        return cls(open_attribution_store(settings), rules)
 
     @property
     def store(self) -> AttributionStore:

@@ -2,8 +2,8 @@
 
 :func:`cluster_settings` takes the user's STREAMREC_* settings and points every backend at the
 cluster's servers: the stream at Kafka, history at Redis and user state at PostgreSQL (when those
-backends are installed; SQLite in ``data_dir`` otherwise, with a note saying so), lake and models
-at s3proxy. :func:`write_config` writes them to ``streamrec.toml`` for every process to read.
+backends are installed; SQLite in ``data_dir`` otherwise, with a note saying so), the attribution
+figures and experiments at PostgreSQL, lake and models at s3proxy. :func:`write_config` writes them to ``streamrec.toml`` for every process to read.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ __all__ = [
     "write_config",
 ]
 
-GROUPS = ("history", "lake", "realtime")
+GROUPS = ("history", "lake", "realtime", "attribution")
 S3_BUCKET = "streamrec"
 
 
@@ -98,10 +98,10 @@ def cluster_settings(
         "admin_key": base.admin_key or _secret(directory, "admin_key"),
         "retrain_interval_s": plan.retrain_interval_s,
         "port": plan.port,
-        # Attribution keeps its figures in an embedded SQLite file per host; the hosts of this
-        # cluster share nothing but the servers, so it stays off here until a shared store
-        # (PostgreSQL) exists: see docs/attribution.md.
-        "record_recommendations": False,
+        # Every API host reads the figures the one attribution group writes, and the experiments
+        # any host defines: both in PostgreSQL (docs/attribution.md).
+        "attribution_url": servers.postgres.url,
+        "experiments_url": servers.postgres.url,
         **s3_settings(servers.s3.env()),
     }
     values.update(plan.overrides)

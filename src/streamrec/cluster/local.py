@@ -138,8 +138,8 @@ class LocalCluster:
 
     def plan_members(self) -> list[Member]:
         """One ``streamrec serve --roles ...`` supervisor per simulated host: the API hosts
-        (``api_workers`` worker processes each), one host per consumer instance and one for
-        maintenance (retraining when due)."""
+        (``api_workers`` worker processes each), one host per consumer instance of each group the
+        settings switch on, and one for maintenance (retraining when due)."""
         workers = {"STREAMREC_WORKERS": str(self.plan.api_workers)}
         members = [
             self._member(
@@ -147,7 +147,10 @@ class LocalCluster:
             )
             for port in self.plan.api_ports
         ]
-        for group in GROUPS:
+        from streamrec.runtime import enabled_groups
+
+        switched_on = enabled_groups(self.settings) if self.settings is not None else GROUPS
+        for group in (g for g in GROUPS if g in switched_on):
             for i in range(self.plan.instances.get(group, 0)):
                 ready = f"consuming group {group}"
                 members.append(self._member(f"consume-{group}-{i}", _serve(group), ready=ready))

@@ -40,7 +40,11 @@ class PostgresDatabase:
     """One connection per thread (a transaction never spans threads); a broken one is dropped
     and the next call connects again, so the store recovers by itself after a restart."""
 
-    def __init__(self, url: str, key: str, prefix: str, schema: str) -> None:
+    def __init__(
+        self, url: str, key: str, prefix: str, schema: str, positions: bool = True
+    ) -> None:
+        """``positions=False``: a store fed by no consumer group (no positions, event ids or
+        aliases tables)."""
         if not url.startswith(("postgresql://", "postgres://")):
             raise ConfigError(key, f"{url!r} is not a postgresql:// URL")
         self._url = url
@@ -52,7 +56,7 @@ class PostgresDatabase:
         with self.transaction() as conn:
             # Concurrent CREATE ... IF NOT EXISTS can still collide: create one at a time.
             conn.execute("SELECT pg_advisory_xact_lock(hashtext('streamrec-schema'))")
-            conn.execute(positions_schema(prefix) + schema)
+            conn.execute((positions_schema(prefix) if positions else "") + schema)
 
     def _connection(self) -> psycopg.Connection[Any]:
         conn: psycopg.Connection[Any] | None = getattr(self._local, "conn", None)
