@@ -52,6 +52,10 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     workers: int = 0  # API processes of `streamrec serve`; 0: one per core
+    # `nice` increment of the processes whose work can wait (the lake and attribution groups,
+    # maintenance and its retraining): the cores go to API workers and the history and realtime
+    # groups first. 0: all equal.
+    background_nice: int = 10
     admin_key: str | None = None
     allowed_origins: tuple[str, ...] = ()
     # Stream and lake.
@@ -193,6 +197,8 @@ def _check_ranges(s: Settings) -> None:
             raise ConfigError(key, f"must be positive, got {getattr(s, key)!r}")
     if s.shard_count > 4096:  # stores.sqlite_user_state.MAX_SHARDS
         raise ConfigError("shard_count", f"must be at most 4096, got {s.shard_count!r}")
+    if not 0 <= s.background_nice <= 19:
+        raise ConfigError("background_nice", f"must be 0-19, got {s.background_nice!r}")
     if not 0 < s.port < 65536:
         raise ConfigError("port", f"must be 1-65535, got {s.port!r}")
     if not 0.0 <= s.exploration_weight <= 1.0:

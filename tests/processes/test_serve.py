@@ -124,6 +124,18 @@ def test_every_worker_reports_the_counts_of_all_workers(serve: str) -> None:
         client.close()
 
 
+def test_the_processes_whose_work_can_wait_run_at_a_lower_priority(serve: str) -> None:
+    own = os.getpriority(os.PRIO_PROCESS, 0)  # serve's children start from the test's niceness
+    nice = {
+        p["name"]: os.getpriority(os.PRIO_PROCESS, p["pid"]) for p in status(serve)["processes"]
+    }
+    background = {"consumer-lake", "consumer-attribution", "maintenance"}
+    assert background <= nice.keys() and "consumer-realtime" in nice
+    assert {name: value - own for name, value in nice.items()} == {
+        name: 10 if name in background else 0 for name in nice
+    }
+
+
 def test_killed_processes_are_restarted_and_shown(serve: str) -> None:
     killed = ("consumer-history", "api-0")
     before = {p["name"]: p for p in status(serve)["processes"]}

@@ -31,6 +31,10 @@ __all__ = [
 ]
 
 EXIT_GROUP_LOCKED = 3
+# Groups whose lag only delays figures (the lake's files, attribution's counts), not what a
+# request answers: they run at a lower priority (``background_nice``), so on a busy host the
+# cores go to the API workers and the history and realtime groups first.
+BACKGROUND_GROUPS = frozenset({"lake", "attribution"})
 
 
 def _become_child(parent_pid: int) -> threading.Event:
@@ -68,6 +72,8 @@ def api_worker(parent_pid: int, settings: Settings, sock: socket.socket, table: 
 def consumer(parent_pid: int, settings: Settings, group: str) -> None:
     """One consumer group; its in-memory serving state lives in the API workers, not here."""
     stop = _become_child(parent_pid)
+    if group in BACKGROUND_GROUPS:
+        os.nice(settings.background_nice)
     lock = GroupLock(settings.data_dir, group)
     if settings.stream_location.startswith("sqlite") and not lock.try_acquire():
         logging.getLogger(__name__).error("group %s is locked by another process", group)
@@ -89,6 +95,7 @@ def consumer(parent_pid: int, settings: Settings, group: str) -> None:
 def maintenance(parent_pid: int, settings: Settings) -> None:
     """History TTL purge, stream retention and retraining when due (``retrain_*`` settings)."""
     stop = _become_child(parent_pid)
+    os.nice(settings.background_nice)
     from streamrec.runtime import Runtime
 
     runtime = Runtime(settings, serving=False)
