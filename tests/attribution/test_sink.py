@@ -189,6 +189,19 @@ def test_purge_keeps_the_window(store: AttributionStore) -> None:
     assert totals(store)["conversion:click"] == 1
 
 
+def test_parked_conversions_go_even_when_nothing_was_ever_served(
+    store: AttributionStore,
+) -> None:
+    """An import of clicks with recording off parks every click; the stream's own clock (the
+    newest record written) purges them, not only the newest recommendation's."""
+    stream, sink = Stream(), sink_for(store, window_s=60)
+    sink.write(stream.add(conversion("u1", "a", "click", T0 + 1, rec_id="r1")))
+    sink.write(stream.add(conversion("u2", "b", "click", T0 + 2 * 3600 + 600)))
+    sink.checkpoint(T0)
+    sink.write(stream.add(rec(served("r1", ["a"]), T0)))  # too late: the click is gone
+    assert "conversion:click" not in totals(store)
+
+
 def test_a_conversion_ahead_of_its_record_waits_for_it(store: AttributionStore) -> None:
     """Records are written in batches (and by other processes): a click may come first."""
     stream, sink = Stream(), sink_for(store)

@@ -155,6 +155,7 @@ class AttributionSink:
         self._rules = rules
         self._safe = dict(store.positions())
         self._purged_at = 0.0
+        self._latest_received: float | None = None  # of the records written since the start
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AttributionSink:
@@ -178,8 +179,9 @@ class AttributionSink:
         wanted = [r for r in records if is_recommendation(r.event) or r.event.event_type in types]
         if not wanted:
             return []
-        expires = max(r.event.received_at for r in wanted) + self._rules.window_s
-        return tx.fresh(wanted, expires)
+        latest = max(r.event.received_at for r in wanted)
+        self._latest_received = max(latest, self._latest_received or latest)
+        return tx.fresh(wanted, latest + self._rules.window_s)
 
     def erased(self, marks: Sequence[ErasureMark]) -> None:
         self._store.forget_users(sorted({mark.digest for mark in marks}))
@@ -187,8 +189,11 @@ class AttributionSink:
     def checkpoint(self, now: float) -> Mapping[int, int]:
         if time.monotonic() - self._purged_at >= PURGE_INTERVAL_S:
             self._purged_at = time.monotonic()
-            latest = self._store.latest_served()
-            if latest is not None:
+            # the stream's clock: the newest recommendation stored, or the newest record written
+            # (conversions with no recommendation served at all are parked too, and must go)
+            known = [t for t in (self._store.latest_served(), self._latest_received) if t]
+            if known:
+                latest = max(known)
                 before = latest - self._rules.window_s - PURGE_MARGIN_S
                 self._store.purge(before, latest - PARK_S - PURGE_MARGIN_S)
         return dict(self._safe)
