@@ -4,6 +4,8 @@ numpy only; trained and learned where the order of events decides (JAX, marked).
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import cast
@@ -104,6 +106,20 @@ def test_save_and_load_keep_the_term(plain: Hybrid, tmp_path: Path) -> None:
     save_model(plain, tmp_path / "p")  # without the term no sequence arrays are stored
     loaded_plain = load_model(tmp_path / "p")
     assert isinstance(loaded_plain, Hybrid) and loaded_plain.sequence is None
+
+
+def test_serving_the_term_imports_no_framework(plain: Hybrid, tmp_path: Path) -> None:
+    save_model(with_sequence(plain, 1.0, 3.0), tmp_path / "m")
+    code = (
+        "import sys\n"
+        "from streamrec.recommenders import UserHistory, load_model\n"
+        f"model = load_model({str(tmp_path / 'm')!r})\n"
+        "assert model.sequence is not None\n"
+        "model.recommend_user(UserHistory.of([1, 2, 3]), n=10)\n"
+        "print('jax' in sys.modules, 'optax' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False False"
 
 
 @dataclass(frozen=True)
