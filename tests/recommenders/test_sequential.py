@@ -98,19 +98,3 @@ def test_sampled_softmax_learns_too() -> None:
     model.fit(cycles())
     top, _ = model.recommend([UserHistory.of([3, 4, 5])], n=3)
     assert 6 in top[0]
-
-
-def test_gbce_learns_with_a_few_sampled_negatives() -> None:
-    model = Sequential(tune=False, epochs=40, dim=16, max_len=8, dropout=0.1,
-                       learning_rate=5e-3, loss="gbce", n_negatives=8)  # fmt: skip
-    model.fit(cycles())
-    top, _ = model.recommend([UserHistory.of([3, 4, 5])], n=3)
-    assert 6 in top[0]
-
-
-def test_gbce_power_runs_from_plain_bce_to_the_sampling_rate() -> None:
-    from streamrec.recommenders.sasrec_jax import _gbce_beta
-
-    assert _gbce_beta(29, N_ITEMS, 0.75) == pytest.approx(1.0)  # every other item sampled
-    assert _gbce_beta(8, 101, 0.0) == pytest.approx(1.0)  # t = 0: plain binary cross-entropy
-    assert _gbce_beta(8, 101, 1.0) == pytest.approx(0.08)  # t = 1: the sampling rate

@@ -7,11 +7,7 @@ the loss at every step of a sequence) plus dropout, and a test holds the two to 
 Loss: cross-entropy of the next item at every position, either over the whole catalogue
 (``softmax``: the full-softmax SASRec of Petrov and Macdonald, which they found to match or beat
 BERT4Rec) or over the target and ``n_negatives`` uniformly sampled items shared by the batch
-(``sampled``, for catalogues where a batch's full logits would not fit in memory), or gBCE
-over those sampled negatives (``gbce``: Petrov and Macdonald, "gSASRec", RecSys 2023), binary
-cross-entropy with the positive's probability raised to a power that calibrates away the
-overconfidence sampling teaches; they found it to match the full softmax at a fraction of its
-cost.
+(``sampled``, for catalogues where a batch's full logits would not fit in memory).
 """
 
 from __future__ import annotations
@@ -124,7 +120,7 @@ def _attention(p: Params, pre: str, h: Any, allowed: Any, n_heads: int) -> Any:
     return jnp.einsum("bhqk,bkhe->bqhe", probs, v).reshape(b, t, d)
 
 
-def _loss_fn(arch: Architecture, n_negatives: int, gbce_t: float = 0.0) -> Callable[..., Any]:
+def _loss_fn(arch: Architecture, n_negatives: int) -> Callable[..., Any]:
     def loss(p: Params, seqs: Any, targets: Any, key: Any) -> Any:
         drop_key, neg_key = jax.random.split(key)
         hidden = forward_all(p, seqs, arch, drop_key)
@@ -139,27 +135,10 @@ def _loss_fn(arch: Architecture, n_negatives: int, gbce_t: float = 0.0) -> Calla
             pos = jnp.sum(hidden * items[jnp.maximum(targets - 1, 0)], axis=-1)
             neg = hidden @ items[negs].T
             neg = jnp.where(negs[None, None, :] == targets[..., None] - 1, _MASKED, neg)
-            if gbce_t > 0:
-                nll = _gbce(pos, neg, _gbce_beta(n_negatives, arch.n_items, gbce_t))
-            else:
-                nll = jax.nn.logsumexp(jnp.concatenate([pos[..., None], neg], -1), -1) - pos
+            nll = jax.nn.logsumexp(jnp.concatenate([pos[..., None], neg], -1), -1) - pos
         return jnp.sum(nll * mask) / jnp.maximum(mask.sum(), 1)
 
     return loss
-
-
-def _gbce_beta(n_negatives: int, n_items: int, t: float) -> float:
-    """gBCE's power on the positive's probability (Petrov and Macdonald, RecSys 2023, eq. 8):
-    alpha (t (1 - 1/alpha) + 1/alpha), alpha the share of the other items sampled."""
-    alpha = min(1.0, n_negatives / max(1, n_items - 1))
-    return alpha * (t * (1.0 - 1.0 / alpha) + 1.0 / alpha)
-
-
-def _gbce(pos: Any, neg: Any, beta: float) -> Any:
-    """-log(sigmoid(pos) ** beta) - sum log(1 - sigmoid(neg)): binary cross-entropy with the
-    positive's probability raised to ``beta``, which undoes the overconfidence that sampling
-    negatives teaches (masked negatives, at -1e9, add 0)."""
-    return -beta * jax.nn.log_sigmoid(pos) - jnp.sum(jax.nn.log_sigmoid(-neg), axis=-1)
 
 
 def windows(sequences: list[np.ndarray], max_len: int) -> tuple[np.ndarray, np.ndarray]:
@@ -195,7 +174,6 @@ class Schedule:
     batch_size: int = 128
     learning_rate: float = 1e-3
     n_negatives: int = 0
-    gbce_t: float = 0.0  # > 0: gBCE with this calibration over the sampled negatives
     eval_every: int = 5
     patience: int = 3
     evaluate: Callable[[dict[str, np.ndarray]], float] | None = None
@@ -210,7 +188,7 @@ def train_weights(
     params = {k: jnp.asarray(v) for k, v in init_weights(arch, seed).items()}
     optimiser = optax.adam(schedule.learning_rate)
     state = optimiser.init(params)
-    step = _step_fn(arch, schedule, optimiser)
+    step = _step_fn(arch, schedule.n_negatives, optimiser)
     key = jax.random.PRNGKey(seed)
     rng = np.random.default_rng(seed)
     tracker = _Tracker(schedule)
@@ -232,8 +210,8 @@ def _left(started: float, schedule: Schedule) -> float:
     return schedule.budget_s - (time.perf_counter() - started)
 
 
-def _step_fn(arch: Architecture, schedule: Schedule, optimiser: Any) -> Callable[..., Any]:
-    grad = jax.value_and_grad(_loss_fn(arch, schedule.n_negatives, schedule.gbce_t))
+def _step_fn(arch: Architecture, n_negatives: int, optimiser: Any) -> Callable[..., Any]:
+    grad = jax.value_and_grad(_loss_fn(arch, n_negatives))
 
     def step(params: Params, state: Any, seqs: Any, targets: Any, key: Any) -> Any:
         _, grads = grad(params, seqs, targets, key)

@@ -38,7 +38,7 @@ from streamrec.recommenders.sasrec_numpy import forward_last, serving_weights, w
 
 __all__ = ["CANDIDATES", "FULL_SOFTMAX_CELLS", "Sequential", "SequentialConfig"]
 
-Loss = Literal["auto", "softmax", "sampled", "gbce"]
+Loss = Literal["auto", "softmax", "sampled"]
 # (dim, max_len, dropout) tried in this order while the search budget lasts
 CANDIDATES: tuple[tuple[int, int, float], ...] = (
     (64, 50, 0.2),
@@ -68,7 +68,6 @@ class SequentialConfig:
     learning_rate: float = 3e-3
     loss: Loss = "auto"
     n_negatives: int = 256
-    gbce_t: float = 0.75  # gBCE's calibration (the paper's default), with loss = "gbce"
     train_time_budget_s: float = 300.0
     tune: bool = True
     stream_weight: float = _MIN_STREAM_WEIGHT

@@ -55,21 +55,12 @@ def _negatives(config: Any, n_items: int) -> int:
     """0 for the full softmax; else how many sampled negatives."""
     if config.loss == "softmax":
         return 0
-    if config.loss in ("sampled", "gbce"):
+    if config.loss == "sampled":
         return int(config.n_negatives)
     from streamrec.recommenders.sequential import FULL_SOFTMAX_CELLS
 
     cells = config.batch_size * config.max_len * n_items
     return 0 if cells <= FULL_SOFTMAX_CELLS else int(config.n_negatives)
-
-
-def _schedule(
-    sj: ModuleType, config: Any, n_items: int, budget: float, evaluate: Any = None
-) -> Any:
-    negatives = _negatives(config, n_items)
-    gbce_t = float(config.gbce_t) if config.loss == "gbce" and negatives else 0.0
-    return sj.Schedule(config.epochs, budget, config.batch_size, config.learning_rate, negatives,
-                       gbce_t, evaluate=evaluate)  # fmt: skip
 
 
 def fit_sequential(
@@ -81,7 +72,8 @@ def fit_sequential(
     budget = float(config.train_time_budget_s)
     validation = validation_split(interactions, seed=config.seed) if config.tune else None
     if validation is None:
-        schedule = _schedule(sj, config, interactions.n_items, budget - _elapsed(started))
+        schedule = sj.Schedule(config.epochs, budget - _elapsed(started), config.batch_size,
+                               config.learning_rate, _negatives(config, interactions.n_items))  # fmt: skip
         arch = _architecture(sj, config, interactions.n_items)
         result = sj.train_weights(arch, sequences_of(interactions), schedule, config.seed)
         why = "not tuned" if not config.tune else "too few validation cases: defaults kept"
@@ -131,8 +123,9 @@ def _train_candidate(
     config: Any, validation: Any, sequences: list[np.ndarray], sj: ModuleType, budget: float
 ) -> _Candidate:
     n_items = validation.fit.n_items
-    schedule = _schedule(sj, config, n_items, budget,
-                         lambda w: _validation_ndcg(config, w, validation))  # fmt: skip
+    schedule = sj.Schedule(config.epochs, budget, config.batch_size, config.learning_rate,
+                           _negatives(config, n_items),
+                           evaluate=lambda w: _validation_ndcg(config, w, validation))  # fmt: skip
     result = sj.train_weights(_architecture(sj, config, n_items), sequences, schedule, config.seed)
     score = max((s for _, s in result.history), default=0.0)
     return _Candidate(config, result.weights, score, result.epochs)
