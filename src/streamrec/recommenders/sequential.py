@@ -70,6 +70,7 @@ class SequentialConfig:
     n_negatives: int = 256
     train_time_budget_s: float = 300.0
     tune: bool = True
+    candidates: int = len(CANDIDATES)  # how many of CANDIDATES tuning tries, in order
     stream_weight: float = _MIN_STREAM_WEIGHT
     last_items: int = 3
     seed: int = 0
