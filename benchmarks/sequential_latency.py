@@ -16,6 +16,7 @@ import os
 import platform
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -25,7 +26,7 @@ from streamrec.recommenders.sasrec_numpy import weight_names
 from streamrec.recommenders.sequential import Sequential
 
 N_ITEMS, DIM, MAX_LEN, BLOCKS = 10_000, 64, 50, 2
-REPEATS, USERS = 2_000, 200
+REPEATS, USERS, ROUNDS = 2_000, 200, 5
 # wall-clock time counts the waits of a shared machine; the thread's CPU time is the cost on one
 # core, and the figure to compare with the 1 ms target when the machine is busy
 RESULT = Path(__file__).parent / "results" / "sequential.latency.json"
@@ -44,27 +45,37 @@ def model() -> Sequential:
     return m
 
 
-def timings(call: object, histories: list[UserHistory]) -> dict[str, float]:
+def timings(call: object, histories: list[UserHistory]) -> dict[str, Any]:
+    """Percentiles over all ROUNDS x REPEATS calls, and the spread of the p50 between rounds
+    (median, min and max of the rounds' p50s): how much a figure moves on a shared machine."""
     assert callable(call)
     for h in histories[:50]:
         call(h)  # warm-up
-    wall, cpu = [], []
-    for i in range(REPEATS):
-        h = histories[i % len(histories)]
-        started, started_cpu = time.perf_counter(), time.thread_time()
-        call(h)
-        wall.append(time.perf_counter() - started)
-        cpu.append(time.thread_time() - started_cpu)
-    out = {}
+    wall, cpu = np.zeros((ROUNDS, REPEATS)), np.zeros((ROUNDS, REPEATS))
+    for r in range(ROUNDS):
+        for i in range(REPEATS):
+            h = histories[i % len(histories)]
+            started, started_cpu = time.perf_counter(), time.thread_time()
+            call(h)
+            wall[r, i] = time.perf_counter() - started
+            cpu[r, i] = time.thread_time() - started_cpu
+    out: dict[str, Any] = {}
     for name, samples in (("wall", wall), ("cpu", cpu)):
-        ms = np.array(samples) * 1e3
+        ms = samples * 1e3
         out |= {f"{name}_p{q}_ms": round(float(np.percentile(ms, q)), 4) for q in (50, 90, 99)}
+        rounds = np.percentile(ms, 50, axis=1)
+        out[f"{name}_p50_of_rounds_ms"] = {
+            "median": round(float(np.median(rounds)), 4),
+            "min": round(float(rounds.min()), 4),
+            "max": round(float(rounds.max()), 4),
+        }
     return out
 
 
 def main() -> None:
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core
+    load_before = os.getloadavg()[0]
     m = model()
     rng = np.random.default_rng(1)
     histories = [UserHistory.of(rng.integers(0, N_ITEMS, MAX_LEN)) for _ in range(USERS)]
@@ -79,8 +90,10 @@ def main() -> None:
         "score_as_the_service_calls_it": scores,
         "recommend_user_top10": request,
         "repeats": REPEATS,
+        "rounds": ROUNDS,
         "machine": f"{platform.machine()} / Python {platform.python_version()}, "
-        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores",
+        f"load average {load_before:.1f} before and {os.getloadavg()[0]:.1f} after, "
+        f"on {os.cpu_count()} cores",
     }
     RESULT.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))

@@ -95,6 +95,9 @@ class Settings:
     retrain_interval_s: float = 0.0
     retrain_after_events: int = 0
     ease_max_items: int = 20_000
+    # The default recipe's optional sequence term: seconds to train its SASRec model in (0 =
+    # none); needs the streamrec[sequential] extra, and its weight is learned on validation.
+    sequence_budget_s: float = 0.0
     # Overload protection: events waiting for the stream writer before 503.
     max_pending_events: int = 100_000
     # How long POST /v1/events waits for the stream to confirm a write before a 503 + Retry-After.
@@ -175,6 +178,7 @@ _NON_NEGATIVE = (
     "event_rate_limit_per_s",
     "event_rate_limit_burst",
     "workers",
+    "sequence_budget_s",
 )
 
 

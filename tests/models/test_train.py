@@ -80,11 +80,12 @@ def test_recipe_resolution_and_parameters(settings: Settings) -> None:
     assert resolve_recipe(settings, "als") == "als"
     with pytest.raises(ConfigError, match="unknown recipe"):
         resolve_recipe(settings, "magic")
-    small = dataclasses.replace(settings, ease_max_items=500)
+    small = dataclasses.replace(settings, ease_max_items=500, sequence_budget_s=60.0)
     assert recipe_params(small, "ease") == {"max_items": 500}
     assert recipe_params(small, "hybrid") == {
         "ease_max_items": 500,
         "excluded_types": ("purchase", "rating"),  # tuned to rank as serving ranks
         "max_history": 200,
+        "sequence_budget_s": 60.0,  # the optional sequence term
     }
     assert recipe_params(small, "als") == {}

@@ -154,6 +154,7 @@ class _TableFold:
     val: _Cases = field(default_factory=lambda: _Cases(np.zeros(40, np.int64)))
     repeat: np.ndarray = field(default_factory=lambda: np.ones(1))
     stream: np.ndarray = field(default_factory=lambda: np.zeros(1))
+    sequence: np.ndarray | None = None
 
     def gains(self, cfg: hybrid_module.HybridConfig) -> np.ndarray:
         value = self.table.get((cfg.transition_weight, cfg.repeat_weight), 0.0)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from streamrec.recommenders import Interactions, UserHistory, create, load_model, save_model
-from streamrec.recommenders.sequential import Sequential
+from streamrec.recommenders.sequential import CANDIDATES, Sequential
 from tests.recommenders.cases import NEEDS_JAX
 
 pytestmark = NEEDS_JAX
@@ -98,3 +98,11 @@ def test_sampled_softmax_learns_too() -> None:
     model.fit(cycles())
     top, _ = model.recommend([UserHistory.of([3, 4, 5])], n=3)
     assert 6 in top[0]
+
+
+def test_tuning_can_give_the_whole_budget_to_the_first_candidate() -> None:
+    model = create("sequential", train_time_budget_s=10.0, epochs=10, learning_rate=5e-3,
+                   candidates=1)  # fmt: skip
+    model.fit(cycles(200, seed=1))
+    tried = model.metadata["training"]["candidates"]
+    assert [(c["dim"], c["max_len"], c["dropout"]) for c in tried] == [CANDIDATES[0]]

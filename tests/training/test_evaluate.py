@@ -72,6 +72,7 @@ def test_cli_json_output(tmp_path: Path) -> None:
     )
     assert table_out.exit_code == 0, table_out.output
     assert "HR@10 [95% CI]" in table_out.output and "leave-last-out" in table_out.output
-    for bad in (["--recipe", "nope"], ["--recipe", "item-knn:tuned"], ["--protocol", "random"]):
+    for bad in (["--recipe", "nope"], ["--recipe", "item-knn:tuned"],
+                ["--recipe", "ease:sequence"], ["--protocol", "random"]):  # fmt: skip
         refused = CliRunner().invoke(app, ["evaluate", "--dataset", str(path), *bad])
         assert refused.exit_code != 0

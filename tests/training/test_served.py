@@ -117,6 +117,12 @@ def test_evaluate_figure_is_the_http_figure(tmp_path: Path, protocol: str, recip
     assert result.served["hr@10"].value > 0.1  # planted structure: far above chance (10/90)
 
 
+def test_a_variant_is_a_recipe_with_its_parameters() -> None:
+    run = parse_recipe_runs(["hybrid:sequence"])[0]
+    assert run == RecipeRun("hybrid", {"sequence_budget_s": 300.0})
+    assert run.label == "hybrid:sequence" and RecipeRun("hybrid").label == "hybrid"
+
+
 def test_evaluate_served_runs_each_recipe_in_one_data_dir(tmp_path: Path) -> None:
     runs = parse_recipe_runs(["popularity", "recent-distinct", "ease:tuned"])
     assert runs[2] == RecipeRun("ease", {"tune": True}) and runs[2].label == "ease:tuned"

@@ -25,11 +25,12 @@ from streamrec.training.served_data import PROTOCOLS
 
 __all__ = ["register", "results_table"]
 
-TUNABLE = ("ease", "als")  # recipes with a `tune` parameter: `NAME:tuned`
+# the variants each recipe has (`NAME:VARIANT`, training.served.VARIANTS)
+RECIPE_VARIANTS = {"ease": ("tuned",), "als": ("tuned",), "hybrid": ("sequence",)}
 RECIPE_HELP = (
     f"all, or a comma-separated list of: {', '.join(RECIPES)}; "
-    + ", ".join(f"{name}:tuned" for name in TUNABLE)
-    + " tune on a validation split of the training data"
+    "ease:tuned, als:tuned tune on a validation split of the training data; hybrid:sequence "
+    "adds the SASRec term (needs streamrec[sequential]), its weight learned on that split"
 )
 
 
@@ -80,7 +81,7 @@ def recipe_runs(recipe: str) -> list[RecipeRun]:
     names = list(RECIPES) if recipe == "all" else [r.strip() for r in recipe.split(",") if r]
     for name in names:
         base, _, variant = name.partition(":")
-        if base not in RECIPES or (variant and (variant != "tuned" or base not in TUNABLE)):
+        if base not in RECIPES or (variant and variant not in RECIPE_VARIANTS.get(base, ())):
             raise typer.BadParameter(f"unknown recipe {name!r}", param_hint="--recipe")
     return parse_recipe_runs(names)
 

@@ -14,7 +14,10 @@ Signals, each normalised per user so that their blend weights mean the same on a
   tenth of the data's span (``decayed``);
 - ``stream``: at request time the service adds the stream's real-time co-occurrence of the last
   few items (how items newer than the model are reached) with ``stream_weight``; the weight is
-  tuned here by replaying the training events through the same co-occurrence the stream keeps.
+  tuned here by replaying the training events through the same co-occurrence the stream keeps;
+- ``sequence`` (optional, ``sequence_budget_s`` > 0 with the ``streamrec[sequential]`` extra):
+  a SASRec model's next-item probabilities from the order of the user's latest events
+  (hybrid_sequence.py); weight 0, and no model kept, where validation finds no gain.
 
 Every weight and the half-life are tuned at fit time on a validation split carved from the
 training data only: each user's last event with the events before it fitted, and the event
@@ -38,6 +41,7 @@ from typing import Any, Literal
 import numpy as np
 import scipy.sparse as sp
 
+from streamrec.recommenders import hybrid_sequence
 from streamrec.recommenders.base import Recommender, StreamBlend
 from streamrec.recommenders.data import HistoryBatch, Interactions, UserHistory, type_codes_of
 from streamrec.recommenders.ease import ease_weights
@@ -52,6 +56,7 @@ from streamrec.recommenders.one_user import (
 )
 from streamrec.recommenders.popularity import decayed_counts, window_counts
 from streamrec.recommenders.repeat import RepeatRates, user_repeat_candidates
+from streamrec.recommenders.sequential import Sequential
 from streamrec.recommenders.sparse import (
     STREAM_NEIGHBOURS,
     STREAM_PAIR_GAP_S,
@@ -90,6 +95,10 @@ class _Grid:
         256.0,
     )
     stream_weights: tuple[float, ...] = (0.0, 0.03, 0.1, 0.3, 1.0, 3.0)
+    sequence_weights: tuple[float, ...] = (0.0, 0.1, 0.3, 0.5, 1.0, 2.0, 4.0)
+    # a softer softmax lets the model's 2nd to 50th items count too: on MovieLens 100K the
+    # gain over the hybrid grew from T = 1 to 4 and flattened at 8
+    sequence_temperatures: tuple[float, ...] = (1.0, 3.0, 10.0)
 
 
 _FULL_GRID = _Grid((2.0, 8.0, 32.0, None), (0.0, 0.1, 0.3, 1.0, 3.0, 10.0), (0.001, 0.05, 0.2, 1.0))
@@ -127,6 +136,11 @@ class HybridConfig:
     # never recommended to that user again, and at most max_history recent events fold in
     excluded_types: tuple[str, ...] = ("purchase", "rating")
     max_history: int = 200
+    # the sequence term (hybrid_sequence.py): seconds to train its model in (0: no term, nor
+    # without the extra); its weight and temperature are learned on validation, like the rest
+    sequence_budget_s: float = 0.0
+    sequence_weight: float = 0.0
+    sequence_temperature: float = 1.0
     tune: bool = True
     validation_users: int = 3_000
     # below this many reachable validation cases one hit moves NDCG by > 2%: too noisy to tune
@@ -158,6 +172,7 @@ class Hybrid(Recommender):
         self.transitions = sp.csr_matrix((0, 0), dtype=np.float32)
         self.popularity = np.zeros(0, np.float32)
         self.repeat = RepeatRates()
+        self.sequence: Sequential | None = None  # the sequence term's model, where it has one
         # arrays a request needs, derived from the learned ones once (keyed by the source array)
         self._one_user_cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
@@ -170,8 +185,11 @@ class Hybrid(Recommender):
 
     # -- training ---------------------------------------------------------------------------
     def _fit(self, interactions: Interactions) -> None:
+        self.sequence = None
         if self.config.tune:
             self.config = replace(self._tuned(interactions), tune=False)
+        if not self.config.sequence_weight:
+            self.sequence = None  # trained for validation, not kept where it gains nothing
         self._fit_components(interactions)
 
     def _fit_components(self, interactions: Interactions) -> None:
@@ -226,9 +244,15 @@ class Hybrid(Recommender):
                     return self._fallback(fold, interactions)
                 break
             folds.append(fold)
+        folds = self._with_sequence(interactions, folds)
         n_cases = sum(f.val.targets.size for f in folds)
         self.metadata["tuning"] = f"validation ({n_cases} cases, {len(folds)} folds)"
-        return _GridSearch(self, folds).run(grid)
+        search = _GridSearch(self, folds)
+        best = search.run(grid)
+        if self.sequence is not None:  # what the term adds, as validation measured it
+            without = search.gains(replace(best, sequence_weight=0.0)).mean()
+            self.metadata["validation_ndcg@10_without_sequence"] = round(float(without), 5)
+        return best
 
     def _fold(
         self,
@@ -267,6 +291,28 @@ class Hybrid(Recommender):
             return int(val.targets.size)
         stream = consecutive_cooccurrence(fit_part, STREAM_PAIR_GAP_S, STREAM_NEIGHBOURS)
         return _Fold.of(self, val, stream, fit_part, grid)
+
+    def _with_sequence(self, interactions: Interactions, folds: list[_Fold]) -> list[_Fold]:
+        """``folds`` with the sequence term's scores, where it is asked for and can be trained:
+        one model on the events every fold fits (each fold's targets never in its training)."""
+        cfg = self.config
+        if cfg.sequence_budget_s <= 0:
+            return folds
+        if not hybrid_sequence.available():
+            self.metadata["sequence"] = "not trained: pip install 'streamrec[sequential]'"
+            return folds
+        fit_mask = np.ones(len(interactions), bool)
+        for back in range(1, len(folds) + 1):
+            fit_mask &= self._validation_cases(interactions, back)[0]
+        self.sequence, status = hybrid_sequence.train(
+            interactions.subset(fit_mask), cfg.sequence_budget_s, cfg.seed
+        )
+        self.metadata["sequence"] = status
+        if self.sequence is None:
+            return folds
+        self.metadata["sequence_training"] = self.sequence.metadata.get("training", {})
+        shifted = [hybrid_sequence.shifted_logits(self.sequence, f.val.batch) for f in folds]
+        return [replace(f, sequence=s) for f, s in zip(folds, shifted, strict=True)]
 
     def _validation_cases(
         self, interactions: Interactions, back: int = 1
@@ -354,6 +400,10 @@ class Hybrid(Recommender):
         cfg = self.config
         batch = batch.last_events(cfg.max_history)
         scores = _row_normalised(self._base_scores(batch, cfg.half_life_events))
+        if self._sequence_on:
+            assert self.sequence is not None
+            shifted = hybrid_sequence.shifted_logits(self.sequence, batch)
+            scores += cfg.sequence_weight * hybrid_sequence.term(shifted, cfg.sequence_temperature)
         if cfg.transition_weight:
             trans = self._recent_scores(batch, self.transitions)
             scores += cfg.transition_weight * _row_normalised(trans)
@@ -363,13 +413,18 @@ class Hybrid(Recommender):
             self.repeat.add_to(scores, batch, self._excluded, cfg.repeat_weight)
         return scores
 
+    @property
+    def _sequence_on(self) -> bool:
+        return bool(self.config.sequence_weight) and self.sequence is not None
+
     # -- one user (a request): the same scores without a dense row, see one_user.py ---------
     def user_scores(self, history: UserHistory) -> UserScores | None:
         """The batch ``_score`` row of one history in sparse form: the items the base,
         transitions or repeats reach, exactly; every other item the base's constant (0, or
-        EASE's floor) plus the popularity term."""
+        EASE's floor) plus the popularity term. None with the sequence term, which scores
+        every item: the dense row is the request's then."""
         cfg = self.config
-        if cfg.popularity_weight < 0:
+        if cfg.popularity_weight < 0 or self._sequence_on:
             return None  # the rule would not fall along the popularity order
         batch = one_user_batch(history, self.n_items, cfg.max_history)
         base_items, base, rest_const, base_part = self._base_row(batch, cfg.half_life_events)
@@ -480,7 +535,7 @@ class Hybrid(Recommender):
             "trans_data": t.data,
             "popularity": self.popularity,
             "repeat_rates": self.repeat.table,
-        }
+        } | (hybrid_sequence.sequence_arrays(self.sequence) if self.sequence is not None else {})
 
     def _restore(self, arrays: dict[str, np.ndarray]) -> None:
         n = self.n_items
@@ -496,6 +551,7 @@ class Hybrid(Recommender):
         self.popularity = arrays["popularity"]
         if "repeat_rates" in arrays:
             self.repeat = RepeatRates(arrays["repeat_rates"])
+        self.sequence = hybrid_sequence.restore(arrays, n)
 
 
 @dataclass(frozen=True)
@@ -508,6 +564,7 @@ class _Fold:
     stream: np.ndarray
     repeat: np.ndarray
     priors: dict[Prior, np.ndarray]
+    sequence: np.ndarray | None = None  # the sequence model's shifted logits, where it has one
 
     @classmethod
     def of(
@@ -535,6 +592,9 @@ class _Fold:
         if cfg.stream_weight:
             scores += cfg.stream_weight * self.stream
         scores += cfg.popularity_weight * self.priors[cfg.prior]
+        if cfg.sequence_weight and self.sequence is not None:
+            temperature = cfg.sequence_temperature
+            scores += cfg.sequence_weight * hybrid_sequence.term(self.sequence, temperature)
         scores[self.val.excluded] = -np.inf
         return _ndcg_gains(scores, self.val.targets)
 
@@ -570,7 +630,8 @@ class _GridSearch:
             self.best, self.best_gains = cfg, gains
 
     def run(self, grid: _Grid) -> HybridConfig:
-        start = replace(self.best, prior=_PRIORS[0], repeat_weight=0.0, stream_weight=0.0)
+        start = replace(self.best, prior=_PRIORS[0], repeat_weight=0.0, stream_weight=0.0,
+                        sequence_weight=0.0)  # fmt: skip
         for hl, tw, pw in itertools.product(
             grid.half_lives, grid.transition_weights, grid.popularity_weights
         ):
@@ -589,6 +650,15 @@ class _GridSearch:
         self.model.metadata["tuning_passes"] = passes
         return self.best
 
+    def _sequence_pass(self, grid: _Grid) -> None:
+        """The sequence term's weight and temperature; switching it on from 0 needs a paired
+        gain of more than one standard error, so data where it does not clearly help keeps
+        the hybrid as it was."""
+        for temp, qw in itertools.product(grid.sequence_temperatures, grid.sequence_weights):
+            switch_on = qw > 0 and not self.best.sequence_weight
+            cfg = replace(self.best, sequence_weight=qw, sequence_temperature=temp)
+            self.consider(cfg, clearly=switch_on)
+
     def _pass(self, grid: _Grid) -> None:
         """Each weight in turn takes its best value with the others fixed (a signal no fold
         has keeps weight 0)."""
@@ -598,6 +668,8 @@ class _GridSearch:
         if any(fold.stream.any() for fold in self.folds):
             for sw in grid.stream_weights:
                 self.consider(replace(self.best, stream_weight=sw))
+        if all(fold.sequence is not None for fold in self.folds):
+            self._sequence_pass(grid)
         for tw, pw in itertools.product(grid.transition_weights, grid.popularity_weights):
             self.consider(replace(self.best, transition_weight=tw, popularity_weight=pw))
         for hl in grid.half_lives:

@@ -95,21 +95,23 @@ def _elapsed(started: float) -> float:
 def _search(
     config: Any, validation: Any, sj: ModuleType, started: float, search_budget: float
 ) -> tuple[_Candidate, list[dict[str, Any]]]:
-    """Each of CANDIDATES trained on the validation fit with early stopping, while the budget
-    lasts: the first (the likeliest) gets FIRST_SHARE of it, each later one an equal share of
-    what is left, so time one leaves by stopping early passes to the next; the best by
-    validation NDCG@10."""
+    """Each of the first ``config.candidates`` of CANDIDATES trained on the validation fit with
+    early stopping, while the budget lasts: the first (the likeliest) gets FIRST_SHARE of it
+    (all of it when it is the only one), each later one an equal share of what is left, so time
+    one leaves by stopping early passes to the next; the best by validation NDCG@10."""
     from streamrec.recommenders.sequential import CANDIDATES
 
     sequences = sequences_of(validation.fit)
     best: _Candidate | None = None
     tried: list[dict[str, Any]] = []
-    for i, (dim, max_len, dropout) in enumerate(CANDIDATES):
+    candidates = CANDIDATES[: max(1, int(config.candidates))]
+    for i, (dim, max_len, dropout) in enumerate(candidates):
         left = search_budget - _elapsed(started)
         if best is not None and left <= 0:
             break
         cand = replace(config, dim=dim, max_len=max_len, dropout=dropout)
-        share = max(left * (FIRST_SHARE if i == 0 else 1.0 / (len(CANDIDATES) - i)), 1.0)
+        first = i == 0 and len(candidates) > 1
+        share = max(left * (FIRST_SHARE if first else 1.0 / (len(candidates) - i)), 1.0)
         found = _train_candidate(cand, validation, sequences, sj, share)
         tried.append({"dim": dim, "max_len": max_len, "dropout": dropout,
                       "epochs": found.epochs, "validation_ndcg@10": round(found.score, 5)})  # fmt: skip

@@ -38,6 +38,7 @@ from streamrec.training.served_data import (
 )
 
 __all__ = [
+    "VARIANTS",
     "RecipeRun",
     "ServedResult",
     "evaluate_run",
@@ -51,6 +52,14 @@ K = 10
 Progress = Callable[[str], None]
 
 
+# ``NAME:VARIANT``: a recipe with these parameters. ``hybrid:sequence`` is the hybrid with its
+# optional sequence term (the SASRec model, trained in the issue's default budget of 300 s)
+VARIANTS: dict[str, dict[str, Any]] = {
+    "tuned": {"tune": True},
+    "sequence": {"sequence_budget_s": 300.0},
+}
+
+
 @dataclass(frozen=True)
 class RecipeRun:
     """A recipe to evaluate, with parameters (``ease:tuned`` is EASE with ``tune=True``)."""
@@ -60,15 +69,18 @@ class RecipeRun:
 
     @property
     def label(self) -> str:
-        return f"{self.recipe}:tuned" if self.params.get("tune") else self.recipe
+        for variant, params in VARIANTS.items():
+            if self.params and self.params == params:
+                return f"{self.recipe}:{variant}"
+        return self.recipe
 
 
 def parse_recipe_runs(names: Sequence[str]) -> list[RecipeRun]:
-    """``NAME`` or ``NAME:tuned`` for each name."""
+    """``NAME`` or ``NAME:VARIANT`` (a key of VARIANTS) for each name."""
     runs = []
     for name in names:
         recipe, _, variant = name.partition(":")
-        runs.append(RecipeRun(recipe, {"tune": True} if variant == "tuned" else {}))
+        runs.append(RecipeRun(recipe, dict(VARIANTS.get(variant, {}))))
     return runs
 
 
