@@ -41,6 +41,10 @@ __all__ = ["BENCHMARKS"]
 WARM_UP = 100
 THREADS = 8
 SATURATION_S = 5.0
+# The latency runs last this many times the harness's seconds: a p99 over 500 requests (5 s at
+# 100 req/s) is the 5th worst, and one WAL checkpoint or fsync stall on either side moved the
+# on/off ratio of a repetition from 1% to 7,668%; over 2,000 it is the 20th.
+LATENCY_SPAN = 4
 
 
 def _latencies(base: str, users: list[str], count: int) -> list[float]:
@@ -138,7 +142,7 @@ def _measure(ctx: Context, server: StreamrecServer, files: tuple[Path, Path]) ->
     """Saturation (wrk), then latency at LATENCY_RATE (recload) and the errors of both."""
     sat = run_wrk(server.base_url + "/", ctx.seconds, CONNECTIONS, 1, files[1])
     spec = RecLoadSpec(port=server.port, tracking_id=TRACKING_ID, users_file=str(files[0]),
-                       rate=LATENCY_RATE, seconds=ctx.seconds, n=N)  # fmt: skip
+                       rate=LATENCY_RATE, seconds=ctx.seconds * LATENCY_SPAN, n=N)  # fmt: skip
     load = run_child(spec)
     not_200 = sum(n for code, n in load["statuses"].items() if code != "200")
     return {
@@ -221,7 +225,7 @@ def _describe(
         f"Each repetition measures both, in alternating order (off first in even repetitions):"
         f" wrk -t1 -c{CONNECTIONS} -d{ctx.seconds:.0f}s over GET /v1/recommendations/{{user}}"
         f"?n={N} for {USERS:,} distinct known users, then benchmarks/recload.py open loop at"
-        f" {rate} for {ctx.seconds:.0f} s (latency from each request's intended send time)."
+        f" {rate} for {ctx.seconds * LATENCY_SPAN:.0f} s (latency from each request's intended send time)."
         " Before each measurement both servers' consumer groups are waited for until caught up,"
         " so the on side's attribution backlog falls on its own measurement, not the other's.",
         "Ratios: on / off of the same repetition, then median over the repetitions; the goal"
