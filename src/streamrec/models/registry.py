@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from streamrec.config import Settings
 from streamrec.errors import ModelError, NotFoundError
+from streamrec.heap import settle
 from streamrec.models.layout import (
     METADATA_FILE,
     campaign_file_name,
@@ -309,12 +310,14 @@ class ModelRegistry:
         with slot.lock:
             if slot.loading == version:  # a newer switch may have superseded this one
                 slot.current, slot.loading = loaded, None
+        settle()  # the new model's objects out of the collector's full passes (streamrec.heap)
         log.info("campaign %s switched to version %s", campaign, version)
 
     def _load_into(self, campaign: str, slot: _Slot, version: str) -> None:
         """Load on the calling thread; the caller holds ``slot.lock``."""
         try:
             slot.current = self.load(version)
+            settle()
         except Exception as exc:  # logged; the previous model serves on
             _forget_if_transient(slot, exc)
             log.error(

@@ -43,10 +43,13 @@ def serve_http(runtime: Runtime, sockets: list[socket.socket] | None = None) -> 
     threadpool_limits(1)
 
     from streamrec.api.app import create_app
+    from streamrec.heap import serving_process
 
     s = runtime.settings
+    app = create_app(runtime)
+    serving_process()  # the state loaded so far out of the collector's full passes (heap.py)
     config = uvicorn.Config(
-        create_app(runtime),
+        app,
         host=s.host,
         port=s.port,
         log_level="warning",
