@@ -154,6 +154,30 @@ def test_the_lake_drops_buffered_events_of_an_erased_user_and_commits_at_once(
     log.close()
 
 
+def test_the_lake_commits_past_a_mark_that_came_before_it_read_the_shard(
+    tmp_path: Path,
+) -> None:
+    """A lake consumer still starting (or running at a lower priority) may learn of a mark
+    before it read a record of the shard: it still writes as soon as it has read up to it."""
+    from streamrec.config import Settings
+    from streamrec.consumers.lake import LakeSink
+    from streamrec.stream import open_event_log
+
+    settings = Settings(data_dir=tmp_path / "data", shard_count=1, lake_flush_interval_s=3600.0)
+    log = open_event_log(settings)
+    state = SqliteUserStateStore(tmp_path / "state.db")
+    sink = LakeSink.from_settings(settings)
+    runner = ConsumerRunner(log, sink, checkpoint_interval_s=3600.0, erased=ErasedFilter(state))
+    log.append([make_event(u, f"i{k}") for k in range(10) for u in ("gone", "kept")])
+    state.record_erasure(0, 20, user_digest("gone"), now=1.0)
+    sink.erased(state.erasures())  # told before it read anything
+    runner.drain()
+    assert log.status(["lake"])[0].committed["lake"] == 20
+    runner.close()
+    state.close()
+    log.close()
+
+
 def test_a_serving_tail_forgets_the_users_of_new_marks(tmp_path: Path) -> None:
     from streamrec.consumers.realtime import StreamTailSink
     from streamrec.serving.space import ItemSpace

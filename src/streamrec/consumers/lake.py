@@ -76,10 +76,11 @@ class LakeSink:
         users = marked_users(marks)
         self._writer.forget(users)
         until = time.time() + ERASURE_FLUSH_S
-        mine = self._writer.seen_offsets()  # a shard this writer never read: another's
+        # Every marked shard, read yet or not: a mark may come before this consumer reads the
+        # shard (a process still starting, or one at a lower priority); it then flushes once it
+        # has read up to the mark. A shard another consumer of the group reads has its target
+        # expire after ERASURE_FLUSH_S (until then this one writes its buffers at each checkpoint).
         for shard, upto in users.items():
-            if shard not in mine:
-                continue
             offset = max(self._flush_at.get(shard, (0, 0.0))[0], max(upto.values()))
             self._flush_at[shard] = (offset, until)
 
