@@ -57,6 +57,14 @@ def test_children_follow_the_roles(tmp_path: Path) -> None:
     assert [c.role for c in only_groups] == ["consumer", "maintenance"]
 
 
+def test_only_the_first_api_worker_writes_the_state_snapshot(tmp_path: Path) -> None:
+    """The workers' states are the same; one writer spares the others the snapshot's stall."""
+    table = tmp_path / "processes.json"
+    with socket.socket() as sock:
+        workers = serve_children(settings(tmp_path), sock, table, 3, ["api"])
+    assert [c.args[-1] for c in workers] == [True, False, False]
+
+
 def test_the_run_folder_is_per_supervisor_and_dead_ones_are_removed(tmp_path: Path) -> None:
     dead = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"],

@@ -197,3 +197,21 @@ def test_an_erased_user_leaves_the_state_and_its_snapshot(tmp_path: Path) -> Non
     feed.forget({user_digest("erased-7f3a")})
     assert b"erased-7f3a" not in snapshot.read_bytes()
     assert b"kept" in snapshot.read_bytes()
+
+
+def test_an_unchanged_state_is_not_written_again(tmp_path: Path) -> None:
+    """Served-recommendation records move no count: no snapshot every 30 s for nothing."""
+    store = SnapshotStore(str(tmp_path))
+    path = Path(store.location)
+    feed = StateFeed(StreamState(ItemSpace(), WEIGHTS), {}, store=store, interval_s=10.0)
+    feed.ready.set()
+    feed.feed([StreamRecord(0, 0, make_event("u", "a"))])
+    assert feed.maybe_save(now=feed.saved_at + 11.0)
+    written = path.stat().st_mtime_ns
+    assert not feed.maybe_save(now=feed.saved_at + 30.0)
+    assert path.stat().st_mtime_ns == written
+    feed.feed([StreamRecord(0, 1, make_event("u", "b"))])
+    assert not feed.maybe_save(now=feed.saved_at + 1.0)  # changed, but not due yet
+    assert feed.maybe_save(now=feed.saved_at + 11.0)
+    again = StreamState(ItemSpace(), WEIGHTS)
+    assert again.restore(path.read_bytes()) == {0: 2}

@@ -20,7 +20,7 @@ import numpy as np
 
 from streamrec.consumers.erased import user_digest
 from streamrec.events import Event
-from streamrec.serving.packing import pack_strings, unpack_strings
+from streamrec.serving.packing import flatten_pairs, flatten_rows, pack_strings, unpack_strings
 
 __all__ = ["SessionPairs"]
 
@@ -124,17 +124,17 @@ class SessionPairs:
 
     def arrays(self) -> dict[str, np.ndarray]:
         with self._lock:
-            rows = list(self._rows.items())
-            groups = list(self._recent.items())
-        blob, lengths = pack_strings([g for g, _ in groups])
+            rows = dict(self._rows)
+            names, recents = list(self._recent.keys()), list(self._recent.values())
+        blob, lengths = pack_strings(names)
+        a, b, w = flatten_rows(rows)
+        recent_len, recent_item, recent_time = flatten_pairs(recents)
         return {
-            "a": np.array([a for a, row in rows for _ in row], np.int64),
-            "b": np.array([b for _, row in rows for b in row], np.int64),
-            "w": np.array([w for _, row in rows for w in row.values()], np.float64),
+            "a": a, "b": b, "w": w,
             "groups_blob": blob, "groups_len": lengths,
-            "recent_len": np.array([len(r) for _, r in groups], np.int64),
-            "recent_item": np.array([i for _, r in groups for i, _ in r], np.int64),
-            "recent_time": np.array([t for _, r in groups for _, t in r], np.float64),
+            "recent_len": recent_len,
+            "recent_item": recent_item.astype(np.int64),
+            "recent_time": recent_time,
         }  # fmt: skip
 
     def restore(self, arrays: Mapping[str, np.ndarray], index: np.ndarray) -> None:

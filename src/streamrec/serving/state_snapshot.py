@@ -96,6 +96,8 @@ class StateFeed:
         self.store = store
         self.interval_s = interval_s
         self.saved_at = time.monotonic()
+        # something was counted since the last snapshot (a first one is always written)
+        self.unsaved = True
         self.ready = threading.Event()  # set once the events before the start are replayed
         # which new records may be counted (the runtime's ItemAdmission: ids only junk events
         # mention stay out of the serving state); None: all
@@ -114,6 +116,7 @@ class StateFeed:
             paired[r.shard] = r.offset + 1
         for r in fresh:
             counted[r.shard] = max(counted.get(r.shard, 0), r.offset + 1)
+        self.unsaved = self.unsaved or bool(fresh or pairs_only)
         self._count(pairs_only, self.state.update_pairs)
         self._count(fresh, lambda run: self.state.update(run, self.admission))
 
@@ -160,10 +163,15 @@ class StateFeed:
             self.paired[shard] = max(self.paired.get(shard, 0), self.counted[shard])
 
     def maybe_save(self, now: float | None = None) -> bool:
-        """Write a snapshot when the last is ``interval_s`` old (call from the feeding thread, so
-        the positions match the counts). Returns whether it wrote one."""
+        """Write a snapshot when the last is ``interval_s`` old and something was counted since
+        (call from the feeding thread, so the positions match the counts). Returns whether it
+        wrote one. An unchanged state is not written again: its positions would only move past
+        records the state does not count (served recommendations), which a restart skips anyway,
+        and writing costs the serving process about 100 ms of its GIL on a large state."""
         now = time.monotonic() if now is None else now
-        if self.store is None or not self.ready.is_set() or now - self.saved_at < self.interval_s:
+        if self.store is None or not self.ready.is_set() or not self.unsaved:
+            return False
+        if now - self.saved_at < self.interval_s:
             return False
         self.save()
         return True
@@ -172,6 +180,7 @@ class StateFeed:
         if self.store is None or not self.ready.is_set():
             return
         self.saved_at = time.monotonic()
+        self.unsaved = False
         try:
             waiting = b"" if self.admission is None else self.admission.dump()
             self.store.save(self.state.snapshot(self.counted, waiting))

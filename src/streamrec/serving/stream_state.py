@@ -36,7 +36,7 @@ from streamrec.events import Event
 from streamrec.recommenders.popularity import TrendingCounter
 from streamrec.recommenders.sparse import STREAM_NEIGHBOURS, STREAM_PAIR_GAP_S
 from streamrec.serving.merchandising import Merchandising
-from streamrec.serving.packing import pack_strings, unpack_strings
+from streamrec.serving.packing import flatten_rows, pack_strings, unpack_strings
 from streamrec.serving.space import ItemSpace, pad
 from streamrec.stores.base import UserStateStore
 from streamrec.stream.base import StreamRecord
@@ -276,10 +276,8 @@ class StreamState:
 
     def _arrays(self) -> dict[str, np.ndarray]:
         # Every index the state holds was added to the space before it was counted.
-        ids_blob, ids_len = pack_strings(self.space.ids(range(len(self.space))))
-        a = [k for k, row in self._neighbours.items() for _ in row]
-        b = [j for row in self._neighbours.values() for j in row]
-        w = [v for row in self._neighbours.values() for v in row.values()]
+        ids_blob, ids_len = self.space.packed_ids()
+        a, b, w = flatten_rows(self._neighbours)
         users_blob, users_len = pack_strings(list(self._last))
         last = list(self._last.values())
         # a user's last item still waiting for admission: index -1 and its id in last_waiting
@@ -291,8 +289,7 @@ class StreamState:
             "format": np.array([SNAPSHOT_FORMAT], np.int64),
             "ids_blob": ids_blob, "ids_len": ids_len,
             "popularity": self._popularity, "origin": np.array([self._origin]),
-            "pair_a": np.array(a, np.int64), "pair_b": np.array(b, np.int64),
-            "pair_w": np.array(w, np.float64),
+            "pair_a": a, "pair_b": b, "pair_w": w,
             "users_blob": users_blob, "users_len": users_len,
             "last_item": np.array([x[0] if isinstance(x[0], int) else -1 for x in last], np.int64),
             "waiting_blob": waiting_blob, "waiting_len": waiting_len,
