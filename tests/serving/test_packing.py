@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
+from streamrec.serving import packing
 from streamrec.serving.packing import flatten_pairs, flatten_rows, pack_strings, unpack_strings
 from streamrec.serving.space import ItemSpace
 
@@ -37,3 +39,11 @@ def test_the_space_packs_its_ids_as_it_grows() -> None:
     assert unpack_strings(*space.packed_ids()) == ["a", "ü"]
     space.add(["c", "a", "d"])
     assert unpack_strings(*space.packed_ids()) == ["a", "ü", "c", "d"]
+
+
+def test_rows_flatten_the_same_in_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = {k: {j: float(k * j) for j in range(k % 4)} for k in range(11)}
+    whole = flatten_rows(rows)
+    monkeypatch.setattr(packing, "CHUNK_ROWS", 2)
+    for got, expected in zip(flatten_rows(rows), whole, strict=True):
+        assert got.tolist() == expected.tolist()

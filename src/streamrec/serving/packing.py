@@ -11,12 +11,15 @@ requests for 300-500 ms every 30 s.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from itertools import chain
 
 import numpy as np
 
 __all__ = ["flatten_pairs", "flatten_rows", "pack_strings", "packed", "unpack_strings"]
+
+CHUNK_ROWS = 4096  # rows of a nested dict flattened per GIL hold (flatten_rows)
 
 
 def pack_strings(values: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -41,14 +44,24 @@ def flatten_rows(
     rows: Mapping[int, dict[int, float]],
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The entries of ``{key: {column: value}}`` as three arrays: each entry's key (int64),
-    column (int64) and value (float64), row by row in the rows' own order."""
+    column (int64) and value (float64), row by row in the rows' own order.
+
+    One ``np.fromiter`` holds the GIL until it returns, so the rows are read ``CHUNK_ROWS`` at a
+    time with the GIL handed over in between (``time.sleep(0)``): a request waits for one chunk
+    (a few ms), not for the whole state."""
     inner = list(rows.values())
     lengths = np.fromiter(map(len, inner), np.int64, len(inner))
-    total = int(lengths.sum())
+    columns, values = [], []
+    for start in range(0, len(inner), CHUNK_ROWS):
+        chunk = inner[start : start + CHUNK_ROWS]
+        size = int(lengths[start : start + CHUNK_ROWS].sum())
+        columns.append(np.fromiter(chain.from_iterable(chunk), np.int64, size))
+        values.append(np.fromiter(chain.from_iterable(map(dict.values, chunk)), np.float64, size))
+        time.sleep(0)
     return (
         np.repeat(np.fromiter(rows.keys(), np.int64, len(inner)), lengths),
-        np.fromiter(chain.from_iterable(inner), np.int64, total),
-        np.fromiter(chain.from_iterable(map(dict.values, inner)), np.float64, total),
+        np.concatenate(columns) if columns else np.zeros(0, np.int64),
+        np.concatenate(values) if values else np.zeros(0, np.float64),
     )
 
 
