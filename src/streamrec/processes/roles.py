@@ -57,8 +57,8 @@ def api_worker(
     """One HTTP worker: serving state kept current by tailing the stream, as ``streamrec api``.
     Every worker follows the whole stream, so their states are the same: only the one with
     ``snapshots`` writes the state's snapshot (the others restore from it after a restart). A
-    snapshot holds its process's GIL for about 100 ms on the 100,000-item benchmark state, so
-    each writer stalls its own requests that long every 30 s."""
+    snapshot takes its writer about 100 ms of CPU under the GIL its requests need on the
+    100,000-item benchmark state, every 30 s while events flow."""
     _become_child(parent_pid)
     from streamrec.processes.http import serve_http
     from streamrec.processes.table import ProcessTable
