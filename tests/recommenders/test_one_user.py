@@ -7,9 +7,11 @@ import functools
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from streamrec.recommenders import hybrid
 from streamrec.recommenders.base import Recommender, as_batch, top_k
 from streamrec.recommenders.data import EVENT_TYPES, Interactions, UserHistory
 from streamrec.recommenders.hybrid import Hybrid
@@ -184,6 +186,24 @@ def test_sparse_row_product_sums_as_scipy_does() -> None:
         dense = (hist @ model.base_sparse).toarray()[0]
         np.testing.assert_array_equal(sums, dense[cols])
         assert np.count_nonzero(dense) == np.count_nonzero(sums)
+
+
+@pytest.mark.parametrize("kernel", ["scipy kernel", "public product"])
+def test_ease_history_product_sums_as_scipy_does(
+    kernel: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if kernel == "public product":
+        monkeypatch.setattr(hybrid, "_csr_matvecs", None)
+    rng = np.random.default_rng(3)
+    dense = rng.standard_normal((300, 250)).astype(np.float32)
+    for size in (0, 1, 7, 40, 300):
+        rows = np.sort(rng.choice(300, size, replace=False)).astype(np.int64)
+        values = rng.random(size).astype(np.float32)
+        hist = sp.csr_matrix((values, rows, np.array([0, size])), shape=(1, 300))
+        expected = np.asarray(hist @ dense, dtype=np.float32)
+        got = hybrid._history_product(values, rows, dense)
+        assert got.shape == (1, 250) and got.dtype == np.float32
+        np.testing.assert_array_equal(got, expected)
 
 
 scores_with_ties = st.lists(st.sampled_from([-np.inf, 0.0, 0.5, 1.0, 2.0]), min_size=1,

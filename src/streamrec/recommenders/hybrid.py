@@ -70,8 +70,9 @@ __all__ = ["Hybrid", "HybridConfig"]
 
 Prior = Literal["window", "decayed"]
 _NONE = (np.zeros(0, np.int64), np.zeros(0, np.float32))
-# histories up to this many known items take a gather for the EASE product (see _history_product)
-_GATHER_ROWS = 32
+# scipy's kernel behind ``csr_matrix @ dense`` (see _history_product); None where a scipy
+# release moves it, and the public product is used
+_csr_matvecs: Any = getattr(getattr(sp, "_sparsetools", None), "csr_matvecs", None)
 
 
 @dataclass(frozen=True)
@@ -696,14 +697,29 @@ def _scaled(values: np.ndarray) -> np.ndarray:
 
 def _history_product(values: np.ndarray, rows: np.ndarray, dense: np.ndarray) -> np.ndarray:
     """``values @ dense[rows]`` as a (1, columns) float32 row, summed in the history's order as
-    the batch path's sparse product sums it (so both give the same bits). A short history is a
-    gather and a sum over axis 0 (sequential row by row); a long one the sparse product itself,
-    which does not copy the rows it reads."""
-    if rows.size <= _GATHER_ROWS:
-        summed: np.ndarray = (values[:, None] * dense[rows]).sum(axis=0, dtype=np.float32)
-        return summed[None, :]
+    the batch path's sparse product sums it (so both give the same bits): scipy's own kernel
+    for a one-row CSR matrix times a dense one, called without building the sparse matrix
+    (30 us against 74 us through ``csr_matrix @`` for a 106-item history on 1,682 items)."""
+    if rows.size and _row_kernel_fits(values, dense):
+        out = np.zeros(dense.shape[1], np.float32)
+        indptr = np.array([0, rows.size], np.int32)
+        _csr_matvecs(1, dense.shape[0], dense.shape[1], indptr, rows.astype(np.int32),
+                     values, dense.reshape(-1), out)  # fmt: skip
+        return out[None, :]
     hist = sp.csr_matrix((values, rows, np.array([0, rows.size])), shape=(1, dense.shape[0]))
     return np.asarray(hist @ dense, dtype=np.float32)
+
+
+def _row_kernel_fits(values: np.ndarray, dense: np.ndarray) -> bool:
+    """Whether ``_csr_matvecs`` takes these arrays as they are (float32 throughout, C order,
+    32-bit indices), as ``csr_matrix @`` would hand them to it."""
+    return (
+        _csr_matvecs is not None
+        and values.dtype == np.float32
+        and dense.dtype == np.float32
+        and dense.flags.c_contiguous
+        and dense.size < 2**31
+    )
 
 
 def _row_normalised(scores: np.ndarray) -> np.ndarray:
