@@ -91,6 +91,15 @@ def test_only_the_configured_types_are_remembered(make_user_state: UserStateFact
     assert store.excluded_items("nobody") == set()
 
 
+def test_excluded_items_keep_ids_with_any_characters(make_user_state: UserStateFactory) -> None:
+    """Ids may hold separators, commas and empty-looking parts: each comes back whole."""
+    store = make_user_state()
+    ids = ["a\x1fb", "\x1f", "c,d", "e\x1f\x1ff", "plain", "with space"]
+    events = [make_event("u", item, "purchase") for item in ids]
+    store.apply([StreamRecord(0, i, e) for i, e in enumerate(events)], {0: len(events)})
+    assert store.excluded_items("u") == set(ids)
+
+
 def test_replaying_a_batch_changes_no_excluded_items(make_user_state: UserStateFactory) -> None:
     store = make_user_state()
     events = [make_event("u", "a", "purchase"), make_event("u", "b", "rating")]

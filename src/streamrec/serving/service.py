@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import operator
 import threading
 import time
 import uuid
@@ -291,7 +292,7 @@ class RecommendationService:
             events = events + [
                 e for e in extra if (e.item_id, e.event_type, e.timestamp) not in known
             ]
-        events.sort(key=lambda e: e.timestamp)  # stable: equal times keep the stream's order
+        events.sort(key=_timestamp)  # stable: equal times keep the stream's order
         return events
 
     def _excluded(self, user_id: str | None, session_id: str | None) -> set[str]:
@@ -537,6 +538,9 @@ class RecommendationService:
         result = scaled(fresh)
         self._fresh_cache = (source, view, result)
         return result
+
+
+_timestamp = operator.attrgetter("timestamp")
 
 
 def _recent(items: np.ndarray, blend: StreamBlend) -> tuple[list[int], list[float]]:
