@@ -71,13 +71,21 @@ class UserScores:
         return out
 
     def at(self, items: np.ndarray) -> np.ndarray:
-        """Exact scores of any ``items`` (model indices)."""
-        order = np.argsort(self.items)
-        ordered = self.items[order]
-        pos = np.searchsorted(ordered, items).clip(max=max(ordered.size - 1, 0))
-        hit = ordered[pos] == items if ordered.size else np.zeros(items.size, bool)
+        """Exact scores of any ``items`` (model indices, non-negative): each candidate's
+        position written into a per-thread scratch array, read at ``items`` and cleared
+        (no sort of the candidates: a request's ~1,600 took 20-50 us to sort and search)."""
         out = self.rest(items)
-        out[hit] = self.scores[order[pos[hit]]]
+        if not (self.items.size and items.size):
+            return out
+        size = int(max(self.items.max(), items.max())) + 1
+        slots = getattr(_SCRATCH, "slots", None)
+        if slots is None or slots.size < size:
+            slots = _SCRATCH.slots = np.full(max(size, 1024), -1, np.int64)
+        slots[self.items] = np.arange(self.items.size)
+        found = slots[items]
+        slots[self.items] = -1
+        hit = found >= 0
+        out[hit] = self.scores[found[hit]]
         return out
 
 
