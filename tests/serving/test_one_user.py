@@ -6,6 +6,7 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
+import msgspec
 import pytest
 
 from streamrec.catalogue import Item
@@ -37,6 +38,10 @@ def hybrid(**params: Any) -> Recommender:
     model.fit(encoded.interactions())
     model.item_vocab = encoded.items
     return model
+
+
+def rated(user: str, item: str, value: float) -> Event:
+    return msgspec.structs.replace(make_event(user, item, "rating"), event_value=value)
 
 
 def user_events(items: list[str], seed: int) -> list[Event]:
@@ -107,6 +112,36 @@ def test_one_user_path_serves_what_the_dense_path_serves(
     assert {items[0], items[7], items[9]}.isdisjoint(served)
     # the stream's candidates enter: items the model never saw, only with a stream weight
     assert any(i.startswith("new-") for i in served) == (params["stream_weight"] > 0)
+
+
+def test_event_value_thresholds_leave_the_same_events_out_on_both_paths(
+    make_runtime: RuntimeFactory,
+) -> None:
+    """A rating below its threshold is stored (and excludes its item) but says nothing: the
+    one-user path leaves it out of the scored history, the stream term and the reasons, as
+    the dense path does; a user whose every event is below gets the dense path's answer."""
+    model = hybrid(stream_weight=0.5, repeat_weight=1.0, base="knn")
+    assert model.item_vocab is not None
+    items = model.item_vocab.ids()
+    runtime = make_runtime(
+        stream_item_min_users=1,
+        exclude_seen_event_types=(),
+        event_value_thresholds={"rating": 3.0},
+    )
+    attach(runtime, FakeRegistry(FakeActive("v1", model.recipe, model)))
+    rng = random.Random(4)
+    events = user_events(items, seed=3)
+    for user in USERS:
+        for _ in range(rng.randint(1, 6)):
+            value = float(rng.choice([1, 2, 4, 5]))
+            events.insert(rng.randrange(len(events) + 1), rated(user, rng.choice(items), value))
+    events.append(rated("low-only", items[3], 1.0))
+    feed(runtime, events)
+    assert_paths_agree(runtime, items)
+    service = runtime.recommendations
+    for path in (True, False):
+        service.one_user_path = path
+        assert service.recommend("low-only", 5).recipe == "popularity"
 
 
 def test_model_loaded_after_stream_items_maps_into_the_space(

@@ -339,9 +339,7 @@ class RecommendationService:
         """Scores over the space (-inf where nothing speaks for an item) from the model and the
         stream, or None when neither knows anything about these events (the caller then serves
         popularity)."""
-        if self._thresholds:  # events below their type's event_value_thresholds say nothing
-            keep = self._thresholds.mask(events)
-            events, items = [e for e, k in zip(events, keep, strict=True) if k], items[keep]
+        events, items = self._spoken(events, items)
         if not events:
             return None
         scores = np.full(size, -np.inf)
@@ -354,6 +352,16 @@ class RecommendationService:
         if used_model and view is not None:
             return _Personal(scores, view.recipe, view.version, events, items)
         return _Personal(scores, "cooccurrence", None, events, items)
+
+    def _spoken(
+        self, events: Sequence[UserEvent], items: np.ndarray
+    ) -> tuple[Sequence[UserEvent], np.ndarray]:
+        """The events that say something, and their space indices: events below their type's
+        ``event_value_thresholds`` are stored and exclude their items, but are not scored."""
+        if not self._thresholds:
+            return events, items
+        keep = self._thresholds.mask(events)
+        return [e for e, k in zip(events, keep, strict=True) if k], items[keep]
 
     def _one_user(
         self,
@@ -368,13 +376,14 @@ class RecommendationService:
         view = self.models.current()
         if view is None or view.n_items != view.model.n_items:
             return None
-        history = self._history(view, events, interactions.items)
+        spoken, spoken_items = self._spoken(events, interactions.items)
+        history = self._history(view, spoken, spoken_items) if spoken else None
         user = view.model.user_scores(history) if history is not None else None
         if user is None or history is None:
             return None
         scores = SparseScores.of(view, user)
         blend = view.model.stream_blend()
-        idx, term = self._stream_term(interactions.items, blend, size, True)
+        idx, term = self._stream_term(spoken_items, blend, size, True)
         if idx.size:
             scores = scores.with_stream(view, idx, term)
         seen = np.isin(interactions.event_types, list(self._seen_types))
@@ -385,8 +394,8 @@ class RecommendationService:
         items = list(zip(self.space.ids(top_idx), values, strict=True))
         explain = user.explain or partial(view.model.explain, history)
         model = self._model_reasons(view, top_idx, explain)
-        stream = self._stream_terms(interactions.items, blend, (idx, term), top_idx)
-        own = (events, interactions.items)
+        stream = self._stream_terms(spoken_items, blend, (idx, term), top_idx)
+        own = (spoken, spoken_items)
         reasons = personal_reasons(model, stream, self.space.ids, own, self._weights)
         return Recommendations(view.recipe, view.version, items, reasons=reasons)
 
