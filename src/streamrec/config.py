@@ -78,7 +78,7 @@ class Settings:
     consumer_batch_size: int = 5000  # the most a consumer applies at once (when behind)
     consumer_poll_interval_s: float = 0.005
     checkpoint_interval_s: float = 1.0
-    # /healthz answers 503 when a group has failed, or its lag has not come down, for this long.
+    # /healthz answers 503 when a group has failed, or processed nothing while events wait, this long.
     consumer_stall_s: float = 120.0
     # Recommender.
     recipe: str = "default"

@@ -25,7 +25,7 @@ from streamrec.config import Settings
 from streamrec.consumers.admission import ItemAdmission
 from streamrec.consumers.base import Sink
 from streamrec.consumers.erased import ErasedFilter
-from streamrec.consumers.health import LagWatch, RunningGroup, consumer_problems
+from streamrec.consumers.health import GroupPosition, LagWatch, RunningGroup, consumer_problems
 from streamrec.consumers.runner import ConsumerRunner, start_in_thread
 from streamrec.consumers.store_sink import StoreSink
 from streamrec.errors import ConfigError
@@ -233,12 +233,20 @@ class Runtime:
     def consumer_problems(self) -> dict[str, str]:
         """Consumer group -> why it is not ready (see streamrec.consumers.health)."""
         groups = self.enabled_groups()
-        lags = dict.fromkeys(groups, 0)
-        for shard in self.event_log.status(groups):
-            for group in groups:
-                lags[group] += shard.lag(group)
+        shards = self.event_log.status(groups)
+        positions = {
+            group: GroupPosition(
+                sum(shard.lag(group) for shard in shards),
+                sum(shard.committed.get(group, 0) for shard in shards),
+            )
+            for group in groups
+        }
         return consumer_problems(
-            self.running, lags, self.lag_watch, time.monotonic(), self.settings.consumer_stall_s
+            self.running,
+            positions,
+            self.lag_watch,
+            time.monotonic(),
+            self.settings.consumer_stall_s,
         )
 
     def start_stream_tail(self) -> None:

@@ -72,8 +72,8 @@ def get_status(request: Request) -> Response:
     },
 )
 def healthz(request: Request) -> Response:
-    """Ready (200) unless a consumer group is dead, has been failing, or its lag has not come
-    down for `consumer_stall_s`; then 503 naming the groups and why."""
+    """Ready (200) unless a consumer group is dead, has been failing, or has processed nothing
+    while events wait, for `consumer_stall_s`; then 503 naming the groups and why."""
     try:
         problems = runtime_of(request).consumer_problems()
     except Exception as exc:  # the stream's status cannot be read: not ready either
