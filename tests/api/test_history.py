@@ -63,6 +63,8 @@ def test_admin_routes_refuse_all_without_admin_key(make_runtime: RuntimeFactory)
     with TestClient(create_app(runtime)) as client:
         r = client.delete("/v1/users/u", headers={"Authorization": "Bearer anything"})
         assert r.status_code == 403 and "no admin_key" in r.json()["error"]
+        bare = client.delete("/v1/users/u")  # no header either: told why, not asked for a key
+        assert bare.status_code == 403 and bare.json()["field"] == "admin_key"
 
 
 def test_status_reports_heads_and_lag(client: TestClient, runtime: Runtime) -> None:

@@ -115,7 +115,9 @@ def test_every_worker_reports_the_counts_of_all_workers(serve: str) -> None:
     )
     assert response.status_code == 202
     for client in (posting, reading):
-        assert client.get("/v1/status").json()["events"]["accepted"] == 3
+        counts = client.get("/v1/status").json()["events"]
+        assert counts["accepted"] == 3
+        assert counts["counted"] == "by every API process since the supervisor started"
         metrics = client.get("/metrics").text
         assert 'streamrec_events_accepted_total{event_type="purchase"} 3.0' in metrics
         board = client.get("/v1/admin/dashboard", headers=ADMIN).json()

@@ -43,11 +43,16 @@ def check_origin(request: Request, allowed: Sequence[str]) -> None:
 
 def check_admin(request: Request, admin_key: str | None) -> None:
     """Authorization: Bearer <admin_key>. Without a configured admin key, admin routes refuse all."""
+    if admin_key is None:  # said first: asking for a key that cannot exist misleads
+        raise AuthError(
+            "admin routes are disabled: no admin_key is configured (set STREAMREC_ADMIN_KEY or "
+            "admin_key in streamrec.toml and restart)",
+            403,
+            "admin_key",
+        )
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise AuthError("admin route: send Authorization: Bearer <admin_key>", 401, "Authorization")
-    if admin_key is None:
-        raise AuthError("admin routes are disabled: no admin_key is configured", 403, "admin_key")
     if not hmac.compare_digest(token.strip(), admin_key):
         raise AuthError("wrong admin key", 403, "Authorization")

@@ -13,6 +13,7 @@ from starlette.responses import PlainTextResponse, Response
 from streamrec.api.responses import json_response
 from streamrec.api.state import metrics_of, runtime_of
 from streamrec.runtime import Runtime
+from streamrec.shared_metrics import shared_dir
 
 router = APIRouter(tags=["operations"])
 
@@ -38,20 +39,28 @@ def stream_json(runtime: Runtime) -> list[dict[str, Any]]:
     ]
 
 
+def _counted_by() -> str:
+    """Whose requests the counters sum: under ``serve`` every process counts in shared files."""
+    if shared_dir() is not None:
+        return "by every API process since the supervisor started"
+    return "by this process's HTTP API since it started"
+
+
 @router.get("/v1/status")
 def get_status(request: Request) -> Response:
-    """Per shard: head offset, each consumer group's committed offset and lag; event counts (the
-    answering API process's since it started, and every event the stream ever received, imports
+    """Per shard: head offset, each consumer group's committed offset and lag; event counts (of
+    every API process since the supervisor started under ``streamrec serve``, else of the
+    answering process since it started; and every event the stream ever received, imports
     included); lake; under ``streamrec serve``, every supervised process (``processes``: name,
     role, pid, alive, restarts)."""
     runtime = runtime_of(request)
     body: dict[str, Any] = {
         "shards": stream_json(runtime),
         "events": {
-            # What this process's HTTP API took since it started (imports bypass it) ...
+            # What the HTTP API took (imports bypass it) ...
             "accepted": int(_counter_total(request, "streamrec_events_accepted_total")),
             "rejected": int(_counter_total(request, "streamrec_events_rejected_total")),
-            "counted": "by this process's HTTP API since it started",
+            "counted": _counted_by(),
             # ... and everything the stream ever received, imports included.
             "in_stream": runtime.events_seen(),
         },
