@@ -43,7 +43,7 @@ def serve_http(runtime: Runtime, sockets: list[socket.socket] | None = None) -> 
     threadpool_limits(1)
 
     from streamrec.api.app import create_app
-    from streamrec.heap import serving_process
+    from streamrec.heap import serving_process, thaw
 
     s = runtime.settings
     app = create_app(runtime)
@@ -58,4 +58,7 @@ def serve_http(runtime: Runtime, sockets: list[socket.socket] | None = None) -> 
         http="httptools",
         timeout_graceful_shutdown=5,
     )
-    uvicorn.Server(config).run(sockets=sockets)
+    try:
+        uvicorn.Server(config).run(sockets=sockets)
+    finally:
+        thaw()  # before the interpreter exits (heap.py)
