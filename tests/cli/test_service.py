@@ -54,6 +54,16 @@ def test_bad_setting_stops_the_start_naming_the_key(tmp_path: Path) -> None:
     assert result.returncode == 2 and "unknown consumer group" in result.stderr
 
 
+def test_an_unreachable_stream_stops_the_start_in_one_line(tmp_path: Path) -> None:
+    """A typo in stream_url: one error before any child starts, not every consumer process
+    restarting with a traceback (takes the Kafka client's 15 s metadata timeout)."""
+    env = {"STREAMREC_STREAM_URL": "kafka://127.0.0.1:1"}
+    result = run_cli(tmp_path, "serve", env=env, check=False)
+    assert result.returncode == 2, result.stderr
+    assert "cannot open the stream (stream_url)" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
 def test_root_config_option_reaches_every_command(tmp_path: Path) -> None:
     config = tmp_path / "s.toml"
     config.write_text("shard_count = -3\n")

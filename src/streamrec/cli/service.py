@@ -22,6 +22,7 @@ from streamrec.processes import ProcessTable, Supervisor
 from streamrec.processes.http import bind_socket, serve_http
 from streamrec.processes.roles import parse_roles, serve_children, supervisor_dir
 from streamrec.runtime import Runtime, enabled_groups
+from streamrec.stream import open_event_log
 
 out = Console(soft_wrap=True)
 
@@ -87,6 +88,7 @@ def cmd_serve(
     if settings.stream_location.startswith("sqlite"):
         for lock in lock_groups(settings, consumers):
             lock.release()  # only a check: each consumer process holds its own group's lock
+    _check_stream(settings)
     if demo:
         runtime = Runtime(settings, serving=False)
         try:
@@ -112,6 +114,16 @@ def cmd_serve(
         if sock is not None:
             sock.close()
         shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def _check_stream(settings: Settings) -> None:
+    """Open the stream once before starting any child: an unreachable broker (a typo in
+    ``stream_url``) is one error at start, not every child failing and restarting with a
+    traceback."""
+    try:
+        open_event_log(settings).close()
+    except StreamrecError as exc:
+        raise StreamrecError(f"cannot open the stream (stream_url): {exc}") from exc
 
 
 def _listen(settings: Settings) -> socket.socket:
