@@ -24,3 +24,15 @@ def run_cli(
             f"streamrec {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
         )
     return result
+
+
+def assert_usage_error(result: subprocess.CompletedProcess[str], *fragments: str) -> str:
+    """The command failed as an input error: exit status 2, no traceback, and one stderr line
+    ``error: ...`` holding every fragment. Returns that line."""
+    assert "Traceback" not in result.stderr, result.stderr
+    assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(lines) == 1, result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+    return lines[0]

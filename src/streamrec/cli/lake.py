@@ -5,12 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
+import duckdb
 import pyarrow as pa
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from streamrec.cli.common import ConfigOption, settings_from
+from streamrec.errors import ValidationError
 from streamrec.lake import LakeReader, compact, compact_all, erase_user
 
 MAX_PRINTED_ROWS = 1000
@@ -37,7 +39,10 @@ def cmd_query(
     limit: Annotated[int, typer.Option(help="Most rows printed.")] = MAX_PRINTED_ROWS,
 ) -> None:
     """Run SQL with DuckDB over the lake and print the result as a table."""
-    result = LakeReader(settings_from(config).lake_location).query(sql)
+    try:
+        result = LakeReader(settings_from(config).lake_location).query(sql)
+    except duckdb.Error as exc:  # SQL DuckDB refuses (syntax, unknown table): the user's input
+        raise ValidationError("SQL", one_line(str(exc))) from exc
     out.print(render(result, limit))
 
 
@@ -74,6 +79,12 @@ def render(result: pa.Table, limit: int) -> Table:
     for row in result.slice(0, limit).to_pylist():
         table.add_row(*(_cell(v) for v in row.values()))
     return table
+
+
+def one_line(message: str) -> str:
+    """DuckDB's message on one line: its lines joined, the caret line under the query left out."""
+    lines = (line.strip() for line in message.splitlines())
+    return " ".join(line for line in lines if line.strip("^ "))
 
 
 def _caption(rows: int, limit: int) -> str:

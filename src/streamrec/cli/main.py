@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from streamrec.cli import service
 from streamrec.config import CONFIG_ENV
@@ -22,7 +23,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-err = Console(stderr=True)
+# soft_wrap: an error is one line however long (rich would otherwise wrap it at 80 columns)
+err = Console(stderr=True, soft_wrap=True)
 
 
 def _register_optional(module_name: str) -> None:
@@ -79,5 +81,5 @@ def main() -> None:
     try:
         app()
     except StreamrecError as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
         sys.exit(2)

@@ -23,6 +23,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from streamrec.errors import ValidationError
 from streamrec.lake.files import LakeFiles
 from streamrec.lake.layout import ERASURE_SCHEMA, ERASURES_DIR, EVENTS_DIR, SCHEMA, earliest_day_for
 
@@ -145,10 +146,13 @@ class LakeReader:
 
     def query(self, sql: str, params: list[Any] | None = None) -> pa.Table:
         """Run `sql` (tables: events, recommendations, events_raw, erasures) and return the
-        result as Arrow."""
+        result as Arrow; ValidationError when ``sql`` holds no statement."""
         con = self._connect()
         try:
-            return con.sql(sql, params=params or None).to_arrow_table()
+            relation = con.sql(sql, params=params or None)
+            if relation is None:  # no statement: blank, only comments or semicolons
+                raise ValidationError("SQL", "the query is empty")
+            return relation.to_arrow_table()
         finally:
             con.close()
 
