@@ -4,8 +4,10 @@ each simulated event exactly once."""
 
 from __future__ import annotations
 
+import http.server
 import json
 import re
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -14,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.browser.server import ADMIN_KEY, TRACKING_ID, start_server
-from tests.cli_helpers import run_cli
+from tests.cli_helpers import assert_usage_error, run_cli
 
 SHOPPERS = 60
 REPORT = re.compile(  # rich may wrap the line anywhere between words
@@ -83,3 +85,50 @@ def test_simulated_shoppers_are_counted_once_by_the_running_server(tmp_path: Pat
         assert sum(v["users"] for v in results["variants"]) == SHOPPERS
     finally:
         served.stop()
+
+
+@pytest.mark.parametrize(
+    ("url", "fragments"),
+    [
+        ("http://127.0.0.1:1", ["--url", "cannot reach http://127.0.0.1:1", "connection refused"]),
+        ("notaurl", ["--url", "notaurl", "http"]),
+        ("ftp://127.0.0.1", ["--url", "ftp"]),
+        ("http://", ["--url", "host"]),
+    ],
+)
+def test_a_server_that_cannot_be_reached_is_named_in_one_line(
+    tmp_path: Path, url: str, fragments: list[str]
+) -> None:
+    result = run_cli(tmp_path / "data", "simulate", "--url", url, "--shoppers", "1",
+                     "--settle-s", "0", check=False)  # fmt: skip
+    assert_usage_error(result, *fragments)
+
+
+class _Refusing(http.server.BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        body = b'{"error": "unknown tracking id"}'
+        self.send_response(401)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_server_refusing_the_requests_is_one_error_line(tmp_path: Path) -> None:
+    server = http.server.HTTPServer(("127.0.0.1", 0), _Refusing)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}"
+        result = run_cli(tmp_path / "data", "simulate", "--url", url, "--shoppers", "1",
+                         "--settle-s", "0", check=False)  # fmt: skip
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+    assert_usage_error(result, "answered 401 Unauthorized", "unknown tracking id", url)
