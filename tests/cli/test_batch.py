@@ -17,7 +17,7 @@ from streamrec.config import Settings
 from streamrec.runtime import Runtime
 from streamrec.serving.state_snapshot import replay_retained
 from streamrec.synthetic import write_movielens
-from tests.cli_helpers import run_cli
+from tests.cli_helpers import assert_usage_error, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -110,3 +110,32 @@ def test_segments_read_an_aliased_anonymous_id_as_its_user(tmp_path: Path) -> No
     writer.close()
     users = LakeReader(str(tmp_path / "lake")).query(SEGMENT_USERS_SQL).column("user_id")
     assert users.to_pylist() == ["alice", "carol", "dave"]
+
+
+def test_recommend_batch_names_a_users_file_it_cannot_read(tmp_path: Path) -> None:
+    out = str(tmp_path / "out.jsonl")
+    data = tmp_path / "data"
+    missing = run_cli(data, "recommend-batch", "--users", str(tmp_path / "nope.txt"),
+                      "--out", out, check=False)  # fmt: skip
+    assert_usage_error(missing, "--users", "nope.txt", "does not exist")
+    folder = run_cli(data, "recommend-batch", "--users", str(tmp_path), "--out", out, check=False)
+    assert_usage_error(folder, "--users", "is a directory")
+    binary = tmp_path / "users.bin"
+    binary.write_bytes(b"u1\n\xff\xfe\x00\n")
+    garbage = run_cli(data, "recommend-batch", "--users", str(binary), "--out", out, check=False)
+    assert_usage_error(garbage, "--users", "not UTF-8", "0xff")
+    assert not Path(out).exists()
+
+
+@pytest.mark.parametrize("command", ["recommend-batch", "segments"])
+def test_an_out_path_that_cannot_be_written_is_named(tmp_path: Path, command: str) -> None:
+    users = tmp_path / "users.txt"
+    users.write_text("1\n")
+    data = tmp_path / "data"
+    given = ["--users", str(users)] if command == "recommend-batch" else ["--item", "1"]
+    folder = run_cli(data, command, *given, "--out", str(tmp_path), check=False)
+    assert_usage_error(folder, "--out", "is a directory")
+    nowhere = tmp_path / "no-such-dir" / "deeper" / "x.jsonl"
+    missing = run_cli(data, command, *given, "--out", str(nowhere), check=False)
+    assert_usage_error(missing, "--out", "no-such-dir", "does not exist")
+    assert not (tmp_path / "no-such-dir").exists()

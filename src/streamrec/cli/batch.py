@@ -25,7 +25,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from streamrec.cli.common import ConfigOption, settings_from
+from streamrec.cli.common import ConfigOption, input_file, output_file, settings_from
 from streamrec.errors import ValidationError
 from streamrec.filters import ParamValue, compile_filter
 from streamrec.jobs import item_affinity, read_users, recommend_batch, write_segment
@@ -103,13 +103,17 @@ def cmd_recommend_batch(
 ) -> None:
     """Recommendations for many users: one JSON line each, as GET /v1/recommendations answers.
     Run it again after a crash with the same --out: users already written are skipped."""
+    output_file(out_path, "--out")  # bad paths and filters are named before any work
     params = filter_params_of(filter_params)
     if filter_text:
-        compile_filter(filter_text, params)  # a bad filter is named before any work
+        compile_filter(filter_text, params)
     if users == "-":
-        ids = read_users(sys.stdin)
+        try:
+            ids = read_users(sys.stdin)
+        except UnicodeDecodeError as exc:
+            raise ValidationError("--users", "standard input is not UTF-8 text") from exc
     else:
-        with Path(users).open(encoding="utf-8") as fh:
+        with input_file(Path(users), "--users").open(encoding="utf-8") as fh:
             ids = read_users(fh)
     with serving_runtime(config, campaign) as runtime, progress_bar("users") as bar:
         task = bar.add_task("users", total=len(ids))
@@ -164,6 +168,7 @@ def cmd_segments(
 ) -> None:
     """The users most likely to interact with these items (Item-Affinity), best first: one
     {"user_id", "score"} line each, from every user in the lake."""
+    output_file(out_path, "--out")
     with serving_runtime(config, campaign) as runtime:
         table = LakeReader(runtime.settings.lake_location).query(SEGMENT_USERS_SQL)
         users = [str(u) for u in table.column("user_id").to_pylist()]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import secrets
 from pathlib import Path
 from typing import Annotated
@@ -10,6 +11,7 @@ from typing import Annotated
 import typer
 
 from streamrec.config import Settings, load_settings
+from streamrec.errors import ValidationError
 
 ConfigOption = Annotated[
     Path | None,
@@ -44,3 +46,35 @@ def with_tracking_id(settings: Settings) -> Settings:
         tracking_id = secrets.token_urlsafe(18)
         path.write_text(tracking_id + "\n")
     return dataclasses.replace(settings, tracking_id=tracking_id)
+
+
+def input_file(path: Path, option: str) -> Path:
+    """``path`` when it is a readable UTF-8 text file, else a ValidationError naming ``option``
+    (before any work, so a typo costs nothing)."""
+    from streamrec.textfiles import require_utf8
+
+    if not path.exists():
+        raise ValidationError(option, f"{path} does not exist")
+    if path.is_dir():
+        raise ValidationError(option, f"{path} is a directory, not a file")
+    try:
+        require_utf8(path, option)
+    except OSError as exc:
+        raise ValidationError(option, f"cannot read {path}: {exc.strerror or exc}") from exc
+    return path
+
+
+def output_file(path: Path, option: str) -> Path:
+    """``path`` when a file can be written there: not a directory, in a directory that exists
+    (never created here: a mistyped path must not leave directories behind) and is writable;
+    else a ValidationError naming ``option``."""
+    if path.is_dir():
+        raise ValidationError(option, f"{path} is a directory, not a file")
+    parent = path.parent
+    if not parent.exists():
+        raise ValidationError(option, f"the directory {parent} does not exist")
+    if not parent.is_dir():
+        raise ValidationError(option, f"{parent} is not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise ValidationError(option, f"cannot write {path}: permission denied")
+    return path

@@ -119,7 +119,6 @@ def write_chunks(
     progress(skipped)
     size = step(len(todo))
     chunks = [todo[start : start + size] for start in range(0, len(todo), size)]
-    out.parent.mkdir(parents=True, exist_ok=True)
     written = 0
     with out.open("ab") as fh:
         for chunk, lines in zip(chunks, mapper(answer, chunks), strict=True):

@@ -59,8 +59,8 @@ def item_affinity(
 
 
 def write_segment(path: Path, segment: Sequence[tuple[str, float]]) -> None:
-    """One ``{"user_id", "score"}`` line per user, best first; replaced atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """One ``{"user_id", "score"}`` line per user, best first; replaced atomically (the
+    directory must exist: it is not created)."""
     partial = path.with_name(f".{path.name}.partial")
     encode = msgspec.json.Encoder().encode
     with partial.open("wb") as fh:
