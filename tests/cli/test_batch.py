@@ -139,3 +139,31 @@ def test_an_out_path_that_cannot_be_written_is_named(tmp_path: Path, command: st
     missing = run_cli(data, command, *given, "--out", str(nowhere), check=False)
     assert_usage_error(missing, "--out", "no-such-dir", "does not exist")
     assert not (tmp_path / "no-such-dir").exists()
+
+
+@pytest.mark.parametrize("command", ["recommend-batch", "segments"])
+def test_a_campaign_with_no_model_is_named_not_served_by_the_fallback(
+    shop: Path, tmp_path: Path, command: str
+) -> None:
+    users = tmp_path / "users.txt"
+    users.write_text("1\n")
+    out = tmp_path / "out.jsonl"
+    given = ["--users", str(users)] if command == "recommend-batch" else ["--item", "1"]
+    result = run_cli(shop, command, *given, "--out", str(out), "--campaign", "nope", check=False)
+    assert_usage_error(result, "--campaign", "no campaign 'nope'", "known: default")
+    assert not out.exists()
+
+
+def test_a_fresh_install_serves_its_configured_campaign_before_any_model(tmp_path: Path) -> None:
+    users = tmp_path / "users.txt"
+    users.write_text("1\n")
+    data = tmp_path / "data"
+    for campaign in ([], ["--campaign", "default"]):
+        out = tmp_path / f"out{len(campaign)}.jsonl"
+        result = run_cli(data, "recommend-batch", "--users", str(users), "--out", str(out),
+                         "--workers", "1", *campaign)  # fmt: skip
+        assert "1 users written" in result.stderr
+    shop_campaign = run_cli(data, "recommend-batch", "--users", str(users), "--out",
+                            str(tmp_path / "out.jsonl"), "--campaign", "shop", check=False,
+                            env={"STREAMREC_CAMPAIGN": "shop"})  # fmt: skip
+    assert shop_campaign.returncode == 0, shop_campaign.stderr

@@ -44,15 +44,27 @@ def serving_runtime(config: Path | None, campaign: str | None) -> Iterator[Runti
     snapshot and the stream's events after it (so co-occurrence and counts match), with the
     active model and the catalogue's index loaded."""
     settings = settings_from(config)
+    configured = settings.campaign
     if campaign:
         settings = dataclasses.replace(settings, campaign=campaign)
     runtime = Runtime(settings)
     try:
+        if campaign and campaign != configured:
+            require_campaign(runtime, campaign)
         replay_retained(runtime.event_log, runtime.state_feed, runtime.user_state.positions())
         BatchScorer(runtime.recommendations).load()
         yield runtime
     finally:
         runtime.close()
+
+
+def require_campaign(runtime: Runtime, campaign: str) -> None:
+    """A --campaign other than the configured one must point at a model: without one the batch
+    would silently be the fallback's (co-occurrence, popularity). The configured campaign needs
+    none, so a fresh install answers before its first model, as the API does."""
+    if runtime.models.campaign_version(campaign) is None:
+        known = ", ".join(sorted(runtime.models.campaigns())) or "none yet"
+        raise ValidationError("--campaign", f"no campaign {campaign!r} (known: {known})")
 
 
 def filter_params_of(text: str | None) -> dict[str, ParamValue]:
