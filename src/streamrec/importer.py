@@ -41,6 +41,7 @@ from streamrec.events import (
     validate_event,
 )
 from streamrec.stream import EventLog, open_event_log
+from streamrec.textfiles import require_utf8
 
 __all__ = ["CSV_COLUMNS", "ImportFormat", "ImportReport", "import_file"]
 
@@ -100,8 +101,10 @@ def import_file(
     progress: bool = True,
     batch_size: int = 20_000,
 ) -> ImportReport:
-    """Validate every row of `path` and append the valid ones to the stream in batches."""
+    """Validate every row of `path` and append the valid ones to the stream in batches. A file
+    that is not UTF-8 is refused whole (ValidationError) before anything is appended."""
     path = Path(path)
+    require_utf8(path, "path")
     own_log = event_log is None
     log = open_event_log(settings) if event_log is None else event_log
     batch_size = max(1, min(batch_size, settings.max_pending_events // (_IN_FLIGHT + 1)))

@@ -14,9 +14,9 @@ _CHUNK_BYTES = 4 << 20
 
 
 def require_utf8(path: Path, field: str) -> None:
-    """ValidationError(field) when ``path`` is not UTF-8 text. One pass over the file, about
-    10 GB/s for ASCII (no decoding at all) and 1.5 GB/s otherwise: a few hundredths of what
-    importing the same file costs."""
+    """ValidationError(field) when ``path`` is not UTF-8 text. One pass over the file, ASCII
+    chunks not decoded at all: 0.14 s for a 180 MB, 5-million-row CSV from the page cache, which
+    takes the importer about 50 s (100,000 rows/s)."""
     decoder = codecs.getincrementaldecoder("utf-8")()
     offset, lines = 0, 1
     with path.open("rb") as fh:

@@ -12,7 +12,7 @@ from streamrec.config import Settings
 from streamrec.errors import UnavailableError
 from streamrec.lake.reader import LakeReader
 from streamrec.runtime import Runtime
-from tests.cli_helpers import run_cli
+from tests.cli_helpers import assert_usage_error, run_cli
 from tests.factories import make_event
 
 
@@ -81,3 +81,32 @@ def test_a_timeout_names_only_the_groups_still_behind_and_their_lag(tmp_path: Pa
         bars.wait({}, timeout_s=0)
     assert "lake (lag 3)" in str(raised.value) and "history" not in str(raised.value)
     runtime.close()
+
+
+GOOD_ROWS = {
+    "csv": b"user_id,item_id,timestamp\nu1,a,1700000000\nu2,b,1700000000\n",
+    "jsonl": b'{"user_id": "u1", "item_id": "a", "timestamp": 1700000000}\n' * 2,
+    "movielens": b"1\t2\t5\t1700000000\n3\t4\t3\t1700000000\n",
+}
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "movielens"])
+@pytest.mark.parametrize("where", ["start", "after good rows"])
+def test_a_file_that_is_not_utf8_is_refused_whole(tmp_path: Path, fmt: str, where: str) -> None:
+    path = tmp_path / "bin.data"
+    good = GOOD_ROWS[fmt]
+    if where == "start":
+        path.write_bytes(b"\xff\xfe\x00garbage")
+        fragments = ["not UTF-8 text", "byte 0xff at position 0", "line 1"]
+    else:
+        path.write_bytes(good + b"u3,\xe9t\xe9,1700000000\n")
+        line = good.count(b"\n") + 1
+        fragments = ["not UTF-8 text", f"byte 0xe9 at position {len(good) + 3}", f"line {line}"]
+    data = tmp_path / "data"
+    result = run_cli(data, "import", str(path), "--format", fmt, "--no-progress", check=False)
+    assert_usage_error(result, str(path), *fragments)
+    runtime = Runtime(Settings(data_dir=data, tracking_id="t"))
+    try:
+        assert sum(s.head for s in runtime.event_log.status()) == 0
+    finally:
+        runtime.close()

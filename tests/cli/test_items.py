@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from streamrec.catalogue.sqlite import SqliteCatalogue
-from tests.cli_helpers import run_cli
+from tests.cli_helpers import assert_usage_error, run_cli
 
 
 def test_import_items_csv(tmp_path: Path) -> None:
@@ -26,3 +28,21 @@ def test_import_items_unknown_format_fails(tmp_path: Path) -> None:
     path.write_text("item_id\na\n")
     result = run_cli(tmp_path / "data", "import-items", str(path), "--format", "xml", check=False)
     assert result.returncode == 2 and "--format" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("fmt", "good"),
+    [("csv", b"item_id,title\na,Apple\n"), ("jsonl", b'{"item_id": "a", "title": "Apple"}\n')],
+)
+def test_import_items_refuses_a_file_that_is_not_utf8_whole(
+    tmp_path: Path, fmt: str, good: bytes
+) -> None:
+    path = tmp_path / "items.data"
+    path.write_bytes(good + b"\xff\xfe\x00garbage\n")
+    data = tmp_path / "data"
+    result = run_cli(data, "import-items", str(path), "--format", fmt, check=False)
+    assert_usage_error(result, str(path), "not UTF-8 text", f"byte 0xff at position {len(good)}")
+    if (data / "catalogue.db").exists():
+        catalogue = SqliteCatalogue(data / "catalogue.db")
+        assert catalogue.count() == 0
+        catalogue.close()

@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 from streamrec.catalogue.base import Item, ItemCatalogue, chunks, validate_item
 from streamrec.errors import ValidationError
+from streamrec.textfiles import require_utf8
 
 __all__ = ["FORMATS", "ImportReport", "import_items", "read_items"]
 
@@ -167,6 +168,8 @@ def read_items(path: Path, fmt: str, report: ImportReport) -> Iterator[Item]:
         raise ValidationError("format", f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
     if not path.exists():
         raise ValidationError("path", f"file not found: {path}")
+    if fmt != "movielens":  # u.item is Latin-1: any bytes are text
+        require_utf8(path, "path")  # refused whole, before a batch is stored
     for line_no, raw in _READERS[fmt](path):
         if isinstance(raw, ValidationError):
             report.reject(line_no, str(raw))
