@@ -7,6 +7,7 @@ import signal
 import threading
 import time
 from pathlib import Path
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -23,6 +24,7 @@ from streamrec.cluster import (
 )
 from streamrec.cluster.pids import SUPERVISOR
 from streamrec.errors import StreamrecError
+from streamrec.signals import setter_of
 
 out = Console(soft_wrap=True)
 cluster_app = typer.Typer(
@@ -73,8 +75,10 @@ def cmd_run(
     stop = threading.Event()
     supervising = threading.Event()
 
-    def on_signal(*_: object) -> None:
-        stop.set()
+    set_stop = setter_of(stop)
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        set_stop(signum, frame)  # not stop.set() here: see streamrec.signals
         if not supervising.is_set():
             raise KeyboardInterrupt  # still starting: abort the start (it stops what it began)
 

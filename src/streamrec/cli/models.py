@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import signal
 import threading
 from typing import Annotated, Any
 
@@ -13,6 +12,7 @@ from rich.table import Column, Table
 
 from streamrec.cli.common import ConfigOption, settings_from
 from streamrec.models.registry import ModelRegistry
+from streamrec.signals import set_on_signals
 
 out = Console()
 
@@ -96,7 +96,7 @@ def cmd_retrain(
         if not retrainer.enabled:
             raise typer.BadParameter("set retrain_interval_s or retrain_after_events (or --once)")
         stop = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        set_on_signals(stop)
         out.print("retraining when due; Ctrl-C to stop")
         with contextlib.suppress(KeyboardInterrupt):
             retrainer.run(stop)

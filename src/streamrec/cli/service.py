@@ -22,6 +22,7 @@ from streamrec.processes import ProcessTable, Supervisor
 from streamrec.processes.http import bind_socket, serve_http
 from streamrec.processes.roles import parse_roles, serve_children, supervisor_dir
 from streamrec.runtime import Runtime, enabled_groups
+from streamrec.signals import set_on_signals
 from streamrec.stream import open_event_log
 
 out = Console(soft_wrap=True)
@@ -102,8 +103,7 @@ def cmd_serve(
     children = serve_children(settings, sock, table.path, worker_count(settings), chosen)
     supervisor = Supervisor(children, table, on_event=lambda text: out.print(text))
     stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+    set_on_signals(stop, (signal.SIGINT, signal.SIGTERM))
     supervisor.start()
     if sock is not None:
         print_banner(settings, "serve")
@@ -156,7 +156,7 @@ def cmd_consume(
     runtime = Runtime(settings)
     locks = lock_groups(settings, [group]) if settings.stream_location.startswith("sqlite") else []
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    set_on_signals(stop)
     runner = runtime.make_runner(group)
     out.print(f"consuming group [bold]{group}[/bold] from {settings.stream_location}")
     try:

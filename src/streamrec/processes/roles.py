@@ -18,6 +18,7 @@ from streamrec.cluster.pids import die_with_parent
 from streamrec.config import Settings
 from streamrec.locks import GroupLock
 from streamrec.processes.supervisor import ChildSpec
+from streamrec.signals import set_on_signals
 
 __all__ = [
     "EXIT_GROUP_LOCKED",
@@ -44,7 +45,7 @@ def _become_child(parent_pid: int) -> threading.Event:
         sys.exit(1)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    set_on_signals(stop)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s"
     )
