@@ -133,7 +133,7 @@ def test_an_unfinished_erasure_resumes_at_the_next_start(make_runtime: RuntimeFa
 def test_an_unknown_erasure_is_a_404_naming_it(client: TestClient) -> None:
     response = client.get("/v1/erasures/no-such-job", headers=ADMIN)
     assert response.status_code == 404
-    assert "no-such-job" in response.json()["error"]
+    assert "no-such-job" in response.json()["error"] and response.json()["field"] == "erasure_id"
 
 
 def test_maintenance_forgets_marks_once_the_stream_cannot_hold_their_events(

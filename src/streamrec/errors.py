@@ -25,7 +25,12 @@ class ValidationError(StreamrecError):
 
 
 class NotFoundError(StreamrecError):
-    """The thing asked for does not exist (unknown item, model version, campaign)."""
+    """The thing asked for does not exist (unknown item, model version, campaign); `field` names
+    the parameter that named it (the 404 body's ``field``), where one did."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class UnavailableError(StreamrecError):

@@ -160,6 +160,13 @@ def test_bad_definitions_are_400(client: TestClient, body: object, field: str) -
 
 
 def test_unknown_experiment_is_404_and_admin_only(client: TestClient) -> None:
-    assert client.get("/v1/experiments/nope", headers=ADMIN).status_code == 404
+    for method, path in [
+        ("get", "/v1/experiments/nope"),
+        ("post", "/v1/experiments/nope/stop"),
+        ("post", "/v1/experiments/nope/promote"),
+    ]:
+        body = {"json": {"variant": "a"}} if path.endswith("promote") else {}
+        response = client.request(method, path, headers=ADMIN, **body)
+        assert response.status_code == 404 and response.json()["field"] == "name", path
     assert client.get("/v1/experiments").status_code == 401
     assert client.put("/v1/experiments/x", json=SPEC).status_code == 401

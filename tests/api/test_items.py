@@ -27,9 +27,10 @@ def test_post_batch(client: TestClient) -> None:
     assert bare.json() == {"upserted": 1}
 
 
-def test_unknown_item_is_404(client: TestClient) -> None:
+def test_unknown_item_is_404_naming_the_path_parameter(client: TestClient) -> None:
     response = client.get("/v1/items/nope")
     assert response.status_code == 404 and "nope" in response.json()["error"]
+    assert response.json()["field"] == "item_id"
 
 
 @pytest.mark.parametrize(

@@ -117,6 +117,7 @@ def test_an_unknown_item_is_404(client: TestClient) -> None:
     for route in ("bought-together", "also-viewed"):
         response = client.get(f"/v1/items/never-seen/{route}")
         assert response.status_code == 404 and "never-seen" in response.json()["error"]
+        assert response.json()["field"] == "item_id"
 
 
 def test_the_routes_are_in_the_openapi_document(client: TestClient) -> None:

@@ -85,13 +85,15 @@ def test_campaign_switch_and_listing(client: TestClient, runtime: Runtime) -> No
 def test_unknown_version_is_404_and_bad_input_400(client: TestClient) -> None:
     response = client.put("/v1/campaigns/default", json={"version": "nope"}, headers=ADMIN)
     assert response.status_code == 404 and "nope" in response.json()["error"]
+    assert response.json()["field"] == "version"
     response = client.put("/v1/campaigns/default", json={}, headers=ADMIN)
     assert response.status_code == 400 and response.json()["field"] == "version"
     response = client.post("/v1/models/train", json={"recipe": "magic"}, headers=ADMIN)
     assert response.status_code == 400 and "unknown recipe" in response.json()["error"]
     response = client.post("/v1/models/train", json={"activate": "yes"}, headers=ADMIN)
     assert response.status_code == 400 and response.json()["field"] == "activate"
-    assert client.get("/v1/models/jobs/nope").status_code == 404
+    response = client.get("/v1/models/jobs/nope")
+    assert response.status_code == 404 and response.json()["field"] == "job_id"
 
 
 @pytest.mark.parametrize(

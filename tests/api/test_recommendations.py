@@ -120,6 +120,7 @@ def test_similar_popular_trending(client: TestClient, runtime: Runtime, items: l
 def test_similar_unknown_item_is_404(client: TestClient, items: list[str]) -> None:
     response = client.get("/v1/items/never-seen/similar")
     assert response.status_code == 404 and "never-seen" in response.json()["error"]
+    assert response.json()["field"] == "item_id"
     assert client.get(f"/v1/items/{items[0]}/similar", params={"n": 600}).status_code == 400
 
 

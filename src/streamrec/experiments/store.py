@@ -97,7 +97,7 @@ class ExperimentStore:
     def get(self, name: str) -> Experiment:
         body = self._table.body(name)
         if body is None:
-            raise NotFoundError(f"no experiment named {name!r}")
+            raise NotFoundError(f"no experiment named {name!r}", "name")
         return _decode(body)
 
     def put(self, name: str, spec: ExperimentSpec, now: float | None = None) -> Experiment:

@@ -79,7 +79,7 @@ class TrainingJobs:
         with self._lock:
             job = self._jobs.get(job_id)
         if job is None:
-            raise NotFoundError(f"unknown training job {job_id!r}")
+            raise NotFoundError(f"unknown training job {job_id!r}", "job_id")
         return job
 
     def wait(self, job_id: str, timeout_s: float) -> TrainingJob:

@@ -122,7 +122,7 @@ class ModelRegistry:
             data = json.loads(self.files.read(version, METADATA_FILE))
         except FileNotFoundError:
             if not self.exists(version):
-                raise NotFoundError(f"unknown model version {version!r}") from None
+                raise NotFoundError(f"unknown model version {version!r}", "version") from None
             raise ModelError(f"{where}: version metadata missing") from None
         except (OSError, ValueError) as exc:
             raise ModelError(f"{where}: version metadata unreadable: {exc}") from exc

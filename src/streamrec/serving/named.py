@@ -17,7 +17,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from streamrec.errors import NotFoundError, ValidationError
+from streamrec.errors import ValidationError
 from streamrec.filters import (
     FilterContext,
     ParamValue,
@@ -114,13 +114,7 @@ class NamedRecommenders:
 
     def _known(self, item_id: str) -> int:
         """The item's index (-1: known but in no count yet); NotFoundError for an unknown id."""
-        service = self._service
-        idx = service.space.index(item_id)
-        if idx < 0 and not service.catalogue.items([item_id]) and not service.waiting(item_id):
-            raise NotFoundError(
-                f"item {item_id!r} is unknown: not in the catalogue, the model or the stream"
-            )
-        return idx
+        return self._service.known_index(item_id)
 
     def _blocked(
         self, size: int, filter_text: str | None, filter_params: Mapping[str, ParamValue] | None

@@ -49,8 +49,9 @@ _NAME = re.compile(NAME_PATTERN)  # the names PUT /v1/promotions/{name} accepts
 
 class UnknownPromotion(NotFoundError):
     def __init__(self, name: str) -> None:
-        super().__init__(f"promotion {name!r} is not defined (PUT /v1/promotions/{{name}})")
-        self.field = "promotion"
+        super().__init__(
+            f"promotion {name!r} is not defined (PUT /v1/promotions/{{name}})", "promotion"
+        )
 
 
 @dataclass(frozen=True)

@@ -202,11 +202,7 @@ class RecommendationService:
     def similar(self, item_id: str, n: int) -> Recommendations:
         """Items related to ``item_id``: the model's one-item history plus stream co-occurrence.
         An id known only from stream events that wait for admission has none yet (not a 404)."""
-        idx = self.space.index(item_id)
-        if idx < 0 and not self.catalogue.items([item_id]) and not self.waiting(item_id):
-            raise NotFoundError(
-                f"item {item_id!r} is unknown: not in the catalogue, the model or the stream"
-            )
+        idx = self.known_index(item_id)
         size = self._size()
         personal = self._personal([UserEvent(item_id, "view", time.time())], np.array([idx]), size)
         blocked = self.catalogue.hidden(size)
@@ -265,6 +261,18 @@ class RecommendationService:
             )
         items = top_items(personal.scores, blocked, limit, self.space, False)
         return Recommendations(personal.recipe, personal.version, items)
+
+    def known_index(self, item_id: str, field: str = "item_id") -> int:
+        """The item's index in the space (-1: known from the catalogue or waiting for admission,
+        in no count yet); NotFoundError naming ``field`` for an id known nowhere."""
+        self.models.current()  # the active model's items enter the space first
+        idx = self.space.index(item_id)
+        if idx < 0 and not self.catalogue.items([item_id]) and not self.waiting(item_id):
+            raise NotFoundError(
+                f"item {item_id!r} is unknown: not in the catalogue, the model or the stream",
+                field,
+            )
+        return idx
 
     def decorate(self, result: Recommendations) -> list[dict[str, Any]]:
         entries = self.catalogue.decorate(result.items)

@@ -80,5 +80,5 @@ def get_erasure(request: Request, erasure_id: str = Path(min_length=1, max_lengt
     check_admin(request, runtime_of(request).settings.admin_key)
     job = erasures_of(request).get(erasure_id)
     if job is None:
-        raise NotFoundError(f"no erasure {erasure_id!r}")
+        raise NotFoundError(f"no erasure {erasure_id!r}", "erasure_id")
     return json_response(job.as_json())

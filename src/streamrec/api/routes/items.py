@@ -63,7 +63,7 @@ async def get_items(
 async def get_item(request: Request, item_id: str = ItemId) -> Response:
     item = runtime_of(request).catalogue.get(item_id)
     if item is None:
-        raise NotFoundError(f"item {item_id!r} is not in the catalogue")
+        raise NotFoundError(f"item {item_id!r} is not in the catalogue", "item_id")
     return json_response(item.to_json())
 
 
