@@ -44,3 +44,26 @@ def test_out_of_bounds_limits_fall_back_to_defaults() -> None:
     assert bounded_limit("101", 10, 100) == 10
     assert bounded_limit("abc", 10, 100) == 10
     assert bounded_limit("7", 10, 100) == 7
+
+
+def test_an_unknown_key_is_named_as_sent_with_a_hint(client: TestClient) -> None:
+    r = client.post("/interaction", json={"user_id": "u", "itemId": "1"})
+    assert r.status_code == 400
+    assert r.json() == {
+        "error": "is not an interaction field (did you mean userId?)",
+        "field": "user_id",
+    }
+    r = client.post("/interaction", json={"userId": "u", "itemId": "1", "extra": 1})
+    assert r.json() == {"error": "is not an interaction field", "field": "extra"}
+
+
+def test_numeric_ids_are_taken_as_text_as_v1_events_does(
+    client: TestClient, runtime: Runtime
+) -> None:
+    body = {"userId": 5, "itemId": 7, "sessionId": 9, "time": 1_700_000_000}
+    assert client.post("/interaction", json=body).status_code == 200
+    drain(runtime)
+    assert client.get("/history/5").json() == [{"id": "7", "viewed": 1_700_000_000}]
+    for field, value in [("userId", 1.5), ("itemId", True), ("sessionId", [1])]:
+        r = client.post("/interaction", json={"userId": "u", "itemId": "i", field: value})
+        assert r.status_code == 400 and r.json()["field"] == field, (field, r.json())

@@ -3,7 +3,8 @@ so clients of the sample switch without changes.
 
 - ``POST /interaction`` ``{"userId", "itemId", "type"="impression", "sessionId"?, "time"?}`` answers
   like Kinesis PutRecord behind API Gateway: ``{"ShardId", "SequenceNumber"}`` (our event id).
-  As in the sample, this route takes no tracking id.
+  As in the sample, this route takes no tracking id. Integer ids are taken as text, as
+  ``POST /v1/events`` takes them.
 - ``GET /history/{userId}?limit=`` -> ``[{"id", "viewed": epoch seconds}]``; limit 1-100, else 10.
 - ``GET /recommendation/{userId}?limit=&itemId=`` -> ``[{"id"}]``; limit 1-500, else 25
   (Personalize's numResults default and maximum).
@@ -25,7 +26,7 @@ from streamrec.api.routes.history import history_store
 from streamrec.api.schemas import Interaction, check_body
 from streamrec.api.state import runtime_of
 from streamrec.errors import ValidationError
-from streamrec.events import validate_event
+from streamrec.events import Event, validate_event
 from streamrec.stream import shard_for
 
 router = APIRouter(tags=["aws-sample"])
@@ -43,21 +44,49 @@ def bounded_limit(raw: str | None, default: int, maximum: int) -> int:
     return value if 1 <= value <= maximum else default
 
 
+# The sample's field names and the event fields they are.
+FIELDS = {
+    "userId": "user_id",
+    "itemId": "item_id",
+    "type": "event_type",
+    "sessionId": "session_id",
+    "time": "timestamp",
+}
+SAMPLE_NAMES = {event_field: name for name, event_field in FIELDS.items()}
+_BY_LOWER_NAME = {name.lower(): name for name in FIELDS}
+
+
 def interaction_to_event(body: object) -> dict[str, object]:
+    """The sample's body as an event object; an unknown key is a 400 naming the key as sent,
+    with the sample's name for it where it looks like one (``user_id``: did you mean userId?)."""
     if not isinstance(body, dict):
         raise ValidationError("body", "must be a JSON object")
-    mapping = {
-        "userId": "user_id",
-        "itemId": "item_id",
-        "type": "event_type",
-        "sessionId": "session_id",
-        "time": "timestamp",
-    }
-    unknown = set(body) - set(mapping)
+    unknown = set(body) - set(FIELDS)
     if unknown:
-        raise ValidationError(sorted(unknown)[0], "is not an interaction field")
-    event = {mapping[k]: v for k, v in body.items()}
+        key = sorted(unknown)[0]
+        meant = SAMPLE_NAMES.get(key) or _BY_LOWER_NAME.get(str(key).replace("_", "").lower())
+        hint = f" (did you mean {meant}?)" if meant else ""
+        raise ValidationError(key, f"is not an interaction field{hint}")
+    event = {FIELDS[k]: v for k, v in body.items()}
     event.setdefault("event_type", "impression")
+    return event
+
+
+def checked_interaction(raw: object) -> Event:
+    """The interaction as a validated Event; errors name the sample's fields. Integer ids are
+    taken as text, as POST /v1/events does (validate_event), so the OpenAPI check sees them as
+    the text they are stored as."""
+    if not isinstance(raw, dict):
+        raise ValidationError("body", "must be a JSON object")
+    fields = interaction_to_event(raw)  # names the unknown key as sent
+    try:
+        event = validate_event(fields)
+        as_text = {"userId": event.user_id, "itemId": event.item_id}
+        if event.session_id is not None:
+            as_text["sessionId"] = event.session_id
+        check_body({**raw, **as_text}, Interaction)
+    except ValidationError as exc:
+        raise ValidationError(SAMPLE_NAMES.get(exc.field, exc.field), exc.message) from exc
     return event
 
 
@@ -70,19 +99,7 @@ async def post_interaction(request: Request) -> Response:
     settings = runtime_of(request).settings
     check_origin(request, settings.allowed_origins)
     check_rate(request, settings, request.app.state.event_rate)
-    try:
-        raw = await read_json(request)
-        event = validate_event(interaction_to_event(raw))
-        check_body(raw, Interaction)
-    except ValidationError as exc:
-        names = {
-            "user_id": "userId",
-            "item_id": "itemId",
-            "event_type": "type",
-            "session_id": "sessionId",
-            "timestamp": "time",
-        }
-        raise ValidationError(names.get(exc.field, exc.field), exc.message) from exc
+    event = checked_interaction(await read_json(request))
     await append_events(request, [event])
     shard = shard_for(event.user_id, runtime_of(request).event_log.shard_count)
     return json_response({"ShardId": f"shardId-{shard:012d}", "SequenceNumber": event.event_id})
