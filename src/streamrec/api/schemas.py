@@ -95,13 +95,19 @@ class AliasAccepted(msgspec.Struct):
     event_id: str
 
 
-class Interaction(_Body):
-    """The AWS sample's interaction (API Gateway -> Kinesis PutRecord)."""
+# An id the AWS sample's clients may send as a JSON integer: taken as its text, as /v1/events takes
+# integer ids (streamrec.events checks the text's length).
+IdOrInteger = Id | int
 
-    userId: Id
-    itemId: Id
+
+class Interaction(_Body):
+    """The AWS sample's interaction (API Gateway -> Kinesis PutRecord); integer ids are taken as
+    their text."""
+
+    userId: IdOrInteger
+    itemId: IdOrInteger
     type: EventType | None = None
-    sessionId: Id | None = None
+    sessionId: IdOrInteger | None = None
     time: EpochSeconds | str | None = None
 
 
