@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 
 from streamrec.api.routes.aws import bounded_limit
+from streamrec.events import MAX_ID_LENGTH
 from streamrec.runtime import Runtime
 from tests.conftest import drain
 
@@ -67,3 +69,22 @@ def test_numeric_ids_are_taken_as_text_as_v1_events_does(
     for field, value in [("userId", 1.5), ("itemId", True), ("sessionId", [1])]:
         r = client.post("/interaction", json={"userId": "u", "itemId": "i", field: value})
         assert r.status_code == 400 and r.json()["field"] == field, (field, r.json())
+
+
+@pytest.mark.parametrize("route", ["/history", "/recommendation"])
+def test_empty_and_over_long_user_ids_are_400(client: TestClient, route: str) -> None:
+    for user_id in ("", "u" * (MAX_ID_LENGTH + 1)):
+        r = client.get(f"{route}/{user_id}")
+        assert r.status_code == 400 and r.json()["field"] == "userId", (user_id, r.json())
+    assert client.get(f"{route}/{'u' * MAX_ID_LENGTH}").status_code == 200
+
+
+def test_recommendation_for_an_unknown_item_is_404(client: TestClient, runtime: Runtime) -> None:
+    r = client.get("/recommendation/u?itemId=nope")
+    assert r.status_code == 404 and r.json()["field"] == "itemId" and "nope" in r.json()["error"]
+    client.post("/interaction", json={"userId": "u", "itemId": "seen"})
+    drain(runtime)
+    assert client.get("/recommendation/u?itemId=seen").status_code == 200
+    assert client.get("/recommendation/u?itemId=").status_code == 200  # as no itemId
+    r = client.get(f"/recommendation/u?itemId={'i' * (MAX_ID_LENGTH + 1)}")
+    assert r.status_code == 400 and r.json()["field"] == "itemId"

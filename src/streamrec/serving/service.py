@@ -246,9 +246,11 @@ class RecommendationService:
     def for_aws_sample(self, user_id: str, limit: int, item_id: str | None) -> Recommendations:
         """The sample's GET /recommendation route: the user's recommendations, or with
         ``item_id`` items similar to that item *for that user* (the item is folded in as the
-        user's newest event, and never returned itself)."""
+        user's newest event, and never returned itself); an unknown item is a 404 naming
+        ``itemId``, as ``similar`` answers for ``item_id``."""
         if not item_id:
             return self.recommend(user_id, limit)
+        self.known_index(item_id, "itemId")
         events = [*self.events(user_id, None), UserEvent(item_id, "view", time.time())]
         size = self._size()
         interactions = self._interactions(events)

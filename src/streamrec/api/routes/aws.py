@@ -7,12 +7,18 @@ so clients of the sample switch without changes.
   ``POST /v1/events`` takes them.
 - ``GET /history/{userId}?limit=`` -> ``[{"id", "viewed": epoch seconds}]``; limit 1-100, else 10.
 - ``GET /recommendation/{userId}?limit=&itemId=`` -> ``[{"id"}]``; limit 1-500, else 25
-  (Personalize's numResults default and maximum).
+  (Personalize's numResults default and maximum); an ``itemId`` known nowhere is a 404, as for
+  ``/v1/items/{item_id}/similar``.
+
+Only ``limit`` is lenient, as in the sample; ids are checked as on the /v1 routes: a ``userId``
+or ``itemId`` that is empty or longer than MAX_ID_LENGTH is a 400 naming it.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Any
+
+from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
 from streamrec.api.auth import check_origin
@@ -26,7 +32,7 @@ from streamrec.api.routes.history import history_store
 from streamrec.api.schemas import Interaction, check_body
 from streamrec.api.state import runtime_of
 from streamrec.errors import ValidationError
-from streamrec.events import Event, validate_event
+from streamrec.events import MAX_ID_LENGTH, Event, validate_event
 from streamrec.stream import shard_for
 
 router = APIRouter(tags=["aws-sample"])
@@ -99,8 +105,14 @@ async def post_interaction(request: Request) -> Response:
     return json_response({"ShardId": f"shardId-{shard:012d}", "SequenceNumber": event.event_id})
 
 
+def _user_id() -> Any:
+    """A fresh Path parameter per route (FastAPI records the name on the object it is given):
+    the /v1 routes' id limits."""
+    return Path(min_length=1, max_length=MAX_ID_LENGTH)
+
+
 @router.get("/history/{userId:path}")
-async def get_history(request: Request, userId: str) -> Response:
+async def get_history(request: Request, userId: str = _user_id()) -> Response:
     limit = bounded_limit(
         request.query_params.get("limit"), HISTORY_LIMIT_DEFAULT, HISTORY_LIMIT_MAX
     )
@@ -109,11 +121,15 @@ async def get_history(request: Request, userId: str) -> Response:
 
 
 @router.get("/recommendation/{userId:path}")
-async def get_recommendation(request: Request, userId: str) -> Response:
+async def get_recommendation(
+    request: Request,
+    userId: str = _user_id(),
+    itemId: str | None = Query(None, max_length=MAX_ID_LENGTH),
+) -> Response:
     limit = bounded_limit(
         request.query_params.get("limit"), RECOMMENDATION_LIMIT_DEFAULT, RECOMMENDATION_LIMIT_MAX
     )
-    item_id = request.query_params.get("itemId") or None
+    item_id = itemId or None
     runtime = runtime_of(request)
     service = runtime.recommendations
     result = await off_loop_when_blocking(request, service.for_aws_sample, userId, limit, item_id)
