@@ -30,7 +30,7 @@ from streamrec.api.responses import json_response
 from streamrec.api.routes.events import append_events
 from streamrec.api.routes.history import history_store
 from streamrec.api.schemas import Interaction, check_body
-from streamrec.api.state import runtime_of
+from streamrec.api.state import metrics_of, runtime_of
 from streamrec.errors import ValidationError
 from streamrec.events import MAX_ID_LENGTH, Event, validate_event
 from streamrec.stream import shard_for
@@ -99,7 +99,12 @@ async def post_interaction(request: Request) -> Response:
     settings = runtime_of(request).settings
     check_origin(request, settings.allowed_origins)
     check_rate(request, settings, request.app.state.event_rate)
-    event = checked_interaction(await read_json(request))
+    raw = await read_json(request)
+    try:
+        event = checked_interaction(raw)
+    except ValidationError:
+        metrics_of(request).events_rejected.inc()  # as /v1/events counts a refused event
+        raise
     await append_events(request, [event])
     shard = shard_for(event.user_id, runtime_of(request).event_log.shard_count)
     return json_response({"ShardId": f"shardId-{shard:012d}", "SequenceNumber": event.event_id})

@@ -86,7 +86,11 @@ async def post_events(request: Request) -> Response:
     accepted: list[Event]
     rejected: list[tuple[int, str]]
     if single:
-        accepted, rejected = [validate_event(raws[0])], []
+        try:
+            accepted, rejected = [validate_event(raws[0])], []
+        except ValidationError:
+            metrics_of(request).events_rejected.inc()  # counted as a batch's rejections are
+            raise
     else:
         accepted, rejected = validate_batch(raws)
     if rejected:
