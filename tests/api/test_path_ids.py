@@ -61,3 +61,35 @@ def test_admin_routes(seeded: TestClient) -> None:
     erased = seeded.delete(f"/v1/users/{seg(USER)}", headers=ADMIN).json()
     assert erased["user_id"] == USER and erased["counts"]["history_rows_deleted"] == 2
     assert seeded.get(f"/v1/users/{seg(USER)}/history").json()["items"] == []
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "field"),
+    [
+        ("post", "/v1/users/%ff/aliases", "user_id"),
+        ("get", "/v1/users/%ff/history", "user_id"),
+        ("get", "/v1/users/a%C3/history", "user_id"),  # a truncated two-byte sequence
+        ("get", "/v1/recommendations/%ff", "user_id"),
+        ("get", "/v1/recommendations/ok%fe%ff", "user_id"),
+        ("get", "/v1/items/%ff", "item_id"),
+        ("get", "/v1/items/%ff/similar", "item_id"),
+        ("get", "/history/%ff", "userId"),
+        ("get", "/recommendation/%ff", "userId"),
+        ("get", "/no/such/route/%ff", "path"),
+    ],
+)
+def test_ids_that_are_not_utf8_are_400_naming_the_parameter(
+    client: TestClient, method: str, path: str, field: str
+) -> None:
+    body = {"json": {"anonymous_id": "anon"}} if path.endswith("aliases") else {}
+    response = client.request(method, path, headers=AUTH, **body)
+    assert response.status_code == 400, response.json()
+    assert response.json() == {"error": "is not valid UTF-8 percent-encoding", "field": field}
+
+
+def test_an_encoded_replacement_character_is_an_ordinary_id(client: TestClient) -> None:
+    """U+FFFD sent as UTF-8 (%EF%BF%BD) is a valid id, unlike the bytes servers replace by it."""
+    user = "a\ufffd"
+    response = client.get(f"/v1/users/{seg(user)}/history")
+    assert response.status_code == 200 and response.json()["user_id"] == user
+    assert client.get(f"/v1/recommendations/{seg(user)}").status_code == 200

@@ -9,6 +9,7 @@ from streamrec import __version__
 from streamrec.api.errors import install_error_handlers
 from streamrec.api.metrics import Metrics, MetricsMiddleware
 from streamrec.api.openapi import install_openapi
+from streamrec.api.paths import PathEncodingCheck
 from streamrec.api.ratelimit import buckets_for
 from streamrec.api.routes import (
     aliases,
@@ -77,6 +78,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     install_openapi(app)
     for module in ROUTE_MODULES:
         app.include_router(module.router)
+    app.add_middleware(PathEncodingCheck)  # innermost: its 400s get CORS headers, are counted
     if runtime.settings.allowed_origins:
         # Browsers on these origins may post events (tracker.js) and read recommendations.
         app.add_middleware(
