@@ -77,15 +77,20 @@ def allowed_methods(request: Request) -> str:
     the first route that matched the path only, not of every route sharing it)."""
     methods: set[str] = set()
     for template, operations in request.app.openapi().get("paths", {}).items():
-        if re.fullmatch(_template_regex(template), request.url.path):
+        if re.fullmatch(template_regex(template), request.url.path):
             methods |= {method.upper() for method in operations}
     return ", ".join(sorted(methods))
 
 
-def _template_regex(template: str) -> str:
-    """``/v1/items/{item_id}`` -> ``/v1/items/[^/]+``."""
-    parts = re.split(r"(\{[^}]+\})", template)
-    return "".join("[^/]+" if part.startswith("{") else re.escape(part) for part in parts)
+def template_regex(template: str, capture: bool = False) -> str:
+    """An OpenAPI path as a regex: ``/v1/items/{item_id}`` -> ``/v1/items/[^/]+``; with
+    ``capture``, each parameter a named group of any characters, ``/`` included, as the routes'
+    ``path`` parameters take them: ``/v1/items/(?P<item_id>.*)``."""
+    parts = re.split(r"\{([^}]+)\}", template)
+    return "".join(
+        (f"(?P<{part}>.*)" if capture else "[^/]+") if k % 2 else re.escape(part)
+        for k, part in enumerate(parts)
+    )
 
 
 async def _http_exception(request: Request, exc: Exception) -> Response:

@@ -15,6 +15,7 @@ from urllib.parse import unquote_to_bytes
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from streamrec.api.errors import template_regex
 from streamrec.api.responses import error_response
 
 REPLACEMENT = "\ufffd"
@@ -52,15 +53,8 @@ def invalid_parameter(scope: Scope) -> str:
     if not isinstance(app, FastAPI):
         return "path"
     for template in app.openapi().get("paths", {}):
-        found = re.fullmatch(_template_regex(template), scope["path"])
+        found = re.fullmatch(template_regex(template, capture=True), scope["path"])
         for name, value in (found.groupdict() if found else {}).items():
             if REPLACEMENT in value:
                 return name
     return "path"
-
-
-def _template_regex(template: str) -> str:
-    """``/v1/items/{item_id}/similar`` -> ``/v1/items/(?P<item_id>.*)/similar``: any characters,
-    ``/`` included, as the routes' ``path`` parameters take."""
-    parts = re.split(r"\{([^}]+)\}", template)
-    return "".join(f"(?P<{part}>.*)" if k % 2 else re.escape(part) for k, part in enumerate(parts))
