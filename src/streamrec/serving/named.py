@@ -101,7 +101,7 @@ class NamedRecommenders:
         filter_text: str | None, filter_params: Mapping[str, ParamValue] | None,
     ) -> Recommendations:  # fmt: skip
         service = self._service
-        idx = self._known(item_id)
+        idx = service.known_index(item_id)  # -1: known, in no count yet; else NotFoundError
         size = service._size()
         blocked = self._blocked(size, filter_text, filter_params)
         if idx < 0:
@@ -111,10 +111,6 @@ class NamedRecommenders:
         return Recommendations(
             recipe, None, items, reasons=[Reason("similar_to", item_id)] * len(items)
         )
-
-    def _known(self, item_id: str) -> int:
-        """The item's index (-1: known but in no count yet); NotFoundError for an unknown id."""
-        return self._service.known_index(item_id)
 
     def _blocked(
         self, size: int, filter_text: str | None, filter_params: Mapping[str, ParamValue] | None
