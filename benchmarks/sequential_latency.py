@@ -6,11 +6,13 @@ top 10 through the batch interface), on one core.
 Run: ``.venv/bin/python -m benchmarks.sequential_latency`` (numpy only: no JAX needed). The
 weights are random (latency does not depend on their values) with the recipe's default shape:
 64 dimensions, 2 blocks, 1 head, L = 50 events, 10,000 items. Writes
-benchmarks/results/sequential.latency.json.
+benchmarks/results/sequential.latency.json; with ``--members N`` (a seed ensemble of N members,
+as the hybrid's sequence term trains by default) sequential.latency.members-N.json.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -32,16 +34,19 @@ REPEATS, USERS, ROUNDS = 2_000, 200, 5
 RESULT = Path(__file__).parent / "results" / "sequential.latency.json"
 
 
-def model() -> Sequential:
-    rng = np.random.default_rng(0)
+def model(members: int = 1) -> Sequential:
     shapes = {"item_emb": (N_ITEMS + 1, DIM), "pos_emb": (MAX_LEN, DIM)}
-    weights = {
-        name: rng.normal(0, 0.1, shapes.get(name, (DIM, DIM) if "_w" in name else (DIM,)))
-        for name in weight_names(BLOCKS)
-    }
-    m = Sequential(dim=DIM, max_len=MAX_LEN, n_blocks=BLOCKS, tune=False)
+    weights = []
+    for member in range(members):
+        rng = np.random.default_rng(member)
+        weights.append({
+            name: rng.normal(0, 0.1, shapes.get(name, (DIM, DIM) if "_w" in name else (DIM,)))
+            .astype(np.float32)
+            for name in weight_names(BLOCKS)
+        })  # fmt: skip
+    m = Sequential(dim=DIM, max_len=MAX_LEN, n_blocks=BLOCKS, tune=False, members=members)
     m.n_items = N_ITEMS
-    m._set_weights({k: v.astype(np.float32) for k, v in weights.items()})
+    m._set_members(weights)
     return m
 
 
@@ -73,10 +78,13 @@ def timings(call: object, histories: list[UserHistory]) -> dict[str, Any]:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--members", type=int, default=1, help="seeds averaged (default 1)")
+    members = parser.parse_args().members
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core
     load_before = os.getloadavg()[0]
-    m = model()
+    m = model(members)
     rng = np.random.default_rng(1)
     histories = [UserHistory.of(rng.integers(0, N_ITEMS, MAX_LEN)) for _ in range(USERS)]
     with threadpool_limits(1):
@@ -85,7 +93,13 @@ def main() -> None:
         request = timings(lambda h: m.recommend_user(h, n=10), histories)
     result = {
         "what": "sequential recipe, numpy serving path, one user, one core",
-        "shape": {"items": N_ITEMS, "dim": DIM, "max_len": MAX_LEN, "blocks": BLOCKS},
+        "shape": {
+            "items": N_ITEMS,
+            "dim": DIM,
+            "max_len": MAX_LEN,
+            "blocks": BLOCKS,
+            "members": members,
+        },
         "forward_and_logits": forward,
         "score_as_the_service_calls_it": scores,
         "recommend_user_top10": request,
@@ -95,7 +109,10 @@ def main() -> None:
         f"load average {load_before:.1f} before and {os.getloadavg()[0]:.1f} after, "
         f"on {os.cpu_count()} cores",
     }
-    RESULT.write_text(json.dumps(result, indent=2) + "\n")
+    path = (
+        RESULT if members == 1 else RESULT.with_name(f"sequential.latency.members-{members}.json")
+    )
+    path.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
 
 

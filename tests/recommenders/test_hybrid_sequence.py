@@ -45,28 +45,31 @@ def plain(shop: Interactions) -> Hybrid:
     return model
 
 
-def random_sequence_model(n_items: int, seed: int = 0) -> Sequential:
+def random_sequence_model(n_items: int, seed: int = 0, members: int = 1) -> Sequential:
     """A SASRec model with random weights (what a sequence term serves does not depend on how
-    its weights were learned)."""
+    its weights were learned), of ``members`` seeds."""
     dim, max_len, blocks = 8, 6, 2
-    rng = np.random.default_rng(seed)
     shapes = {"item_emb": (n_items + 1, dim), "pos_emb": (max_len, dim)}
-    weights = {
-        name: rng.normal(0.0, 0.5, shapes.get(name, (dim, dim) if "_w" in name else (dim,)))
-        for name in weight_names(blocks)
-    }
-    model = Sequential(dim=dim, max_len=max_len, n_blocks=blocks, tune=False)
+    weights = []
+    for member in range(members):
+        rng = np.random.default_rng(seed + member)
+        weights.append({
+            name: rng.normal(0.0, 0.5, shapes.get(name, (dim, dim) if "_w" in name else (dim,)))
+            .astype(np.float32)
+            for name in weight_names(blocks)
+        })  # fmt: skip
+    model = Sequential(dim=dim, max_len=max_len, n_blocks=blocks, tune=False, members=members)
     model.n_items = n_items
-    model._set_weights({k: v.astype(np.float32) for k, v in weights.items()})
+    model._set_members(weights)
     return model
 
 
-def with_sequence(plain: Hybrid, weight: float, temperature: float) -> Hybrid:
+def with_sequence(plain: Hybrid, weight: float, temperature: float, members: int = 1) -> Hybrid:
     model = Hybrid(**plain.params())
     model.n_items, model.item_vocab = plain.n_items, plain.item_vocab
     model._restore(plain._arrays())
     model.config = replace(plain.config, sequence_weight=weight, sequence_temperature=temperature)
-    model.sequence = random_sequence_model(plain.n_items)
+    model.sequence = random_sequence_model(plain.n_items, members=members)
     return model
 
 
@@ -96,11 +99,13 @@ def test_the_term_is_added_to_the_scores_and_served_densely(plain: Hybrid) -> No
     np.testing.assert_allclose(vals, batch_vals[0])
 
 
-def test_save_and_load_keep_the_term(plain: Hybrid, tmp_path: Path) -> None:
-    model = with_sequence(plain, 1.0, 10.0)
+@pytest.mark.parametrize("members", [1, 3])
+def test_save_and_load_keep_the_term(plain: Hybrid, tmp_path: Path, members: int) -> None:
+    model = with_sequence(plain, 1.0, 10.0, members)
     save_model(model, tmp_path / "m")
     loaded = load_model(tmp_path / "m")
     assert isinstance(loaded, Hybrid) and loaded.sequence is not None
+    assert len(loaded.sequence.members) == members
     assert loaded.config.sequence_weight == 1.0 and loaded.config.sequence_temperature == 10.0
     np.testing.assert_array_equal(loaded.score(HISTORIES), model.score(HISTORIES))
     save_model(plain, tmp_path / "p")  # without the term no sequence arrays are stored

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
+from streamrec.errors import ModelError
 from streamrec.recommenders.data import HistoryBatch, UserHistory
 from streamrec.recommenders.sasrec_numpy import forward_last, item_logits, weight_names
-from streamrec.recommenders.sequential import Sequential, right_aligned
+from streamrec.recommenders.sequential import (
+    Sequential,
+    member_arrays,
+    right_aligned,
+    split_members,
+)
 
 DIM, MAX_LEN, N_ITEMS, BLOCKS, HEADS = 8, 6, 12, 2, 2
 
@@ -26,7 +34,7 @@ def random_weights(seed: int = 0) -> dict[str, np.ndarray]:
 def model(seed: int = 0) -> Sequential:
     m = Sequential(dim=DIM, max_len=MAX_LEN, n_blocks=BLOCKS, n_heads=HEADS, tune=False)
     m.n_items = N_ITEMS
-    m._set_weights(random_weights(seed))
+    m._set_members([random_weights(seed)])
     return m
 
 
@@ -98,3 +106,48 @@ def test_training_without_the_extra_names_the_install(monkeypatch: pytest.Monkey
     data = Interactions.build(np.repeat(np.arange(4), 5), np.tile(np.arange(5), 4))
     with pytest.raises(ModelError, match=r"streamrec\[sequential\]"):
         Sequential(tune=False, epochs=1).fit(data)
+
+
+def ensemble(*seeds: int) -> Sequential:
+    m = Sequential(dim=DIM, max_len=MAX_LEN, n_blocks=BLOCKS, n_heads=HEADS, tune=False,
+                   members=len(seeds))  # fmt: skip
+    m.n_items = N_ITEMS
+    m._set_members([random_weights(seed) for seed in seeds])
+    return m
+
+
+def test_an_ensemble_scores_with_its_members_mean_logits() -> None:
+    batch = HistoryBatch.from_histories([UserHistory.of([1, 4, 2]), UserHistory.of([7])])
+    members = [model(seed).logits(batch) for seed in (0, 1, 2)]
+    np.testing.assert_allclose(ensemble(0, 1, 2).logits(batch), np.mean(members, axis=0),
+                               rtol=1e-5, atol=1e-6)  # fmt: skip
+    one = HistoryBatch.from_histories([UserHistory.of([1, 4, 2])])  # the one-user path
+    np.testing.assert_allclose(ensemble(0, 1, 2).logits(one)[0], np.mean(members, axis=0)[0],
+                               rtol=1e-5, atol=1e-6)  # fmt: skip
+
+
+def test_an_ensemble_saves_and_loads_every_member(tmp_path: Path) -> None:
+    from streamrec.recommenders import load_model, save_model
+
+    saved = ensemble(0, 1)
+    save_model(saved, tmp_path / "m")
+    loaded = load_model(tmp_path / "m")
+    assert isinstance(loaded, Sequential) and len(loaded.members) == 2
+    history = [UserHistory.of([3, 5])]
+    np.testing.assert_array_equal(loaded.score(history), saved.score(history))
+
+
+def test_member_arrays_keep_the_first_members_names_and_read_back() -> None:
+    members = [random_weights(0), random_weights(1)]
+    arrays = member_arrays(members)
+    assert set(weight_names(BLOCKS)) < set(arrays)  # a one-member model's names, unchanged
+    assert "m1_item_emb" in arrays
+    back = split_members(arrays)
+    assert len(back) == 2
+    for got, want in zip(back, members, strict=True):
+        assert got.keys() == want.keys()
+        for name in want:
+            np.testing.assert_array_equal(got[name], want[name])
+    with pytest.raises(ModelError, match="members missing"):
+        split_members({k: v for k, v in member_arrays([*members, members[0]]).items()
+                       if not k.startswith("m1_")})  # fmt: skip

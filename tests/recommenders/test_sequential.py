@@ -106,3 +106,19 @@ def test_tuning_can_give_the_whole_budget_to_the_first_candidate() -> None:
     model.fit(cycles(200, seed=1))
     tried = model.metadata["training"]["candidates"]
     assert [(c["dim"], c["max_len"], c["dropout"]) for c in tried] == [CANDIDATES[0]]
+
+
+def test_more_members_are_trained_from_the_next_seeds_and_kept_only_where_they_help() -> None:
+    model = create("sequential", train_time_budget_s=120.0, epochs=10, learning_rate=5e-3,
+                   candidates=1, members=2)  # fmt: skip
+    model.fit(cycles(200, seed=1))
+    info = model.metadata["training"]
+    grown = info["members"]
+    assert [m["seed"] for m in grown] == [0, 1]  # 10 epochs each fit the budget
+    assert "with_the_others" in grown[1]
+    kept = sum(m["kept"] for m in grown)
+    assert isinstance(model, Sequential)
+    assert len(model.members) == model.config.members == kept
+    # the validation NDCG@10 reported is the served ensemble's
+    last_kept = grown[1]["with_the_others"] if grown[1]["kept"] else grown[0]["validation_ndcg@10"]
+    assert info["validation_ndcg@10"] == last_kept

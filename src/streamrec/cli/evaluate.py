@@ -27,10 +27,11 @@ __all__ = ["register", "results_table"]
 
 # the variants each recipe has (`NAME:VARIANT`, training.served.VARIANTS)
 RECIPE_VARIANTS = {"ease": ("tuned",), "als": ("tuned",), "hybrid": ("sequence",)}
+# "\\[": a literal bracket in typer's rich help, which would read [sequential] as markup
 RECIPE_HELP = (
     f"all, or a comma-separated list of: {', '.join(RECIPES)}; "
     "ease:tuned, als:tuned tune on a validation split of the training data; hybrid:sequence "
-    "adds the SASRec term (needs streamrec[sequential]), its weight learned on that split"
+    "adds the SASRec term (needs streamrec\\[sequential]), its weight learned on that split"
 )
 
 

@@ -23,7 +23,7 @@ import numpy as np
 from streamrec.errors import ModelError
 from streamrec.recommenders.data import HistoryBatch, Interactions
 from streamrec.recommenders.sasrec_numpy import weight_names
-from streamrec.recommenders.sequential import Sequential
+from streamrec.recommenders.sequential import Sequential, member_arrays, split_members
 
 __all__ = ["PREFIX", "available", "restore", "sequence_arrays", "shifted_logits", "term", "train"]
 
@@ -40,9 +40,13 @@ def available() -> bool:
     return all(importlib.util.find_spec(name) is not None for name in _EXTRA)
 
 
-def train(interactions: Interactions, budget_s: float, seed: int) -> tuple[Sequential | None, str]:
-    """(the model, what happened); None when the data is too small for its own tuning."""
-    model = Sequential(train_time_budget_s=budget_s, seed=seed, candidates=_CANDIDATES)
+def train(
+    interactions: Interactions, budget_s: float, seed: int, members: int = 1
+) -> tuple[Sequential | None, str]:
+    """(the model, what happened); None when the data is too small for its own tuning.
+    ``members``: seeds averaged, as the ``sequential`` recipe's setting of that name."""
+    model = Sequential(train_time_budget_s=budget_s, seed=seed, candidates=_CANDIDATES,
+                       members=members)  # fmt: skip
     try:
         model.fit(interactions)
     except ModelError as exc:
@@ -65,22 +69,27 @@ def term(shifted: np.ndarray, temperature: float) -> np.ndarray:
 
 
 def sequence_arrays(model: Sequential) -> dict[str, np.ndarray]:
-    return {PREFIX + name: array for name, array in model.weights.items()}
+    return {PREFIX + name: array for name, array in member_arrays(model.members).items()}
 
 
 def restore(arrays: dict[str, np.ndarray], n_items: int) -> Sequential | None:
     """The model saved by ``sequence_arrays`` (None when there is none); its shape is read from
     the arrays: dimension and maximum length from the embeddings, blocks from the names (heads:
     the recipe's default, which ``train`` keeps)."""
-    weights = {k[len(PREFIX) :]: v for k, v in arrays.items() if k.startswith(PREFIX)}
-    if not weights:
+    named = {k[len(PREFIX) :]: v for k, v in arrays.items() if k.startswith(PREFIX)}
+    if not named:
         return None
+    members = split_members(named)
+    weights = members[0]
     n_blocks = sum(1 for name in weights if name.endswith("_wq"))
     missing = set(weight_names(n_blocks)) - set(weights)
     if missing or "item_emb" not in weights:
         raise ModelError(f"hybrid sequence arrays missing: {sorted(missing)}")
     dim, max_len = weights["item_emb"].shape[1], weights["pos_emb"].shape[0]
-    model = Sequential(dim=dim, max_len=max_len, n_blocks=n_blocks, tune=False)
+    if any(set(member) != set(weights) for member in members):
+        raise ModelError("hybrid sequence arrays: the members' arrays differ")
+    model = Sequential(dim=dim, max_len=max_len, n_blocks=n_blocks, tune=False,
+                       members=len(members))  # fmt: skip
     model.n_items = n_items
-    model._set_weights(weights)
+    model._set_members(members)
     return model

@@ -63,10 +63,13 @@ def _negatives(config: Any, n_items: int) -> int:
     return 0 if cells <= FULL_SOFTMAX_CELLS else int(config.n_negatives)
 
 
+Members = list[dict[str, np.ndarray]]
+
+
 def fit_sequential(
     config: Any, interactions: Interactions, sj: ModuleType, started: float
-) -> tuple[Any, dict[str, np.ndarray], dict[str, Any]]:
-    """(the chosen config, its weights, what happened) for ``interactions``."""
+) -> tuple[Any, Members, dict[str, Any]]:
+    """(the chosen config, its members' weights, what happened) for ``interactions``."""
     from streamrec.recommenders.tuning import validation_split
 
     budget = float(config.train_time_budget_s)
@@ -77,15 +80,18 @@ def fit_sequential(
         arch = _architecture(sj, config, interactions.n_items)
         result = sj.train_weights(arch, sequences_of(interactions), schedule, config.seed)
         why = "not tuned" if not config.tune else "too few validation cases: defaults kept"
-        return config, result.weights, {"tuning": why, "epochs": result.epochs,
-                                        "seconds": round(result.seconds, 2)}  # fmt: skip
-    best, tried = _search(config, validation, sj, started, budget)
-    stream_weight, stream_scores = _tune_stream(best, validation)
-    chosen = replace(best.config, stream_weight=stream_weight, epochs=best.epochs)
+        return config, [result.weights], {"tuning": why, "epochs": result.epochs,
+                                          "seconds": round(result.seconds, 2)}  # fmt: skip
+    members_wanted = max(1, int(config.members))
+    best, tried = _search(config, validation, sj, started, budget / members_wanted)
+    members, score, grown = _more_members(best, members_wanted, validation, sj, started, budget)
+    stream_weight, stream_scores = _tune_stream(best.config, members, validation)
+    chosen = replace(best.config, stream_weight=stream_weight, epochs=best.epochs,
+                     members=len(members))  # fmt: skip
     info = {"tuning": "validation", "validation_users": int(validation.users.size),
-            "candidates": tried, "validation_ndcg@10": round(best.score, 5),
+            "candidates": tried, "members": grown, "validation_ndcg@10": round(score, 5),
             "stream_weights": stream_scores}  # fmt: skip
-    return chosen, best.weights, info
+    return chosen, members, info
 
 
 def _elapsed(started: float) -> float:
@@ -121,44 +127,77 @@ def _search(
     return best, tried
 
 
+def _more_members(
+    best: _Candidate,
+    wanted: int,
+    validation: Any,
+    sj: ModuleType,
+    started: float,
+    budget: float,
+) -> tuple[Members, float, list[dict[str, Any]]]:
+    """The winner's weights plus up to ``wanted - 1`` more members: the winner's config trained
+    from the next seeds, each with an equal share of the budget left and early stopping; one is
+    kept where the members' mean logits score at least the validation NDCG@10 of those before.
+    (the members, their validation NDCG@10, what each trial gave)."""
+    members, score = [best.weights], best.score
+    grown: list[dict[str, Any]] = [{"seed": best.config.seed, "epochs": best.epochs,
+                                    "validation_ndcg@10": round(score, 5), "kept": True}]  # fmt: skip
+    sequences = sequences_of(validation.fit)
+    for k in range(1, wanted):
+        left = budget - _elapsed(started)
+        if left <= 0:
+            break
+        seed = best.config.seed + k
+        found = _train_candidate(replace(best.config, seed=seed), validation, sequences, sj,
+                                 left / (wanted - k))  # fmt: skip
+        trial = [*members, found.weights]
+        together = _validation_ndcg(best.config, trial, validation)
+        kept = together >= score
+        grown.append({"seed": seed, "epochs": found.epochs, "validation_ndcg@10":
+                      round(found.score, 5), "with_the_others": round(together, 5), "kept": kept})  # fmt: skip
+        if kept:
+            members, score = trial, together
+    return members, score, grown
+
+
 def _train_candidate(
     config: Any, validation: Any, sequences: list[np.ndarray], sj: ModuleType, budget: float
 ) -> _Candidate:
     n_items = validation.fit.n_items
     schedule = sj.Schedule(config.epochs, budget, config.batch_size, config.learning_rate,
                            _negatives(config, n_items),
-                           evaluate=lambda w: _validation_ndcg(config, w, validation))  # fmt: skip
+                           evaluate=lambda w: _validation_ndcg(config, [w], validation))  # fmt: skip
     result = sj.train_weights(_architecture(sj, config, n_items), sequences, schedule, config.seed)
     score = max((s for _, s in result.history), default=0.0)
     return _Candidate(config, result.weights, score, result.epochs)
 
 
-def _model(config: Any, weights: dict[str, np.ndarray], n_items: int) -> Any:
+def _model(config: Any, members: Members, n_items: int) -> Any:
     from streamrec.recommenders.sequential import Sequential
 
     model = Sequential(**{**config.__dict__, "tune": False})
     model.n_items = n_items
-    model._set_weights(weights)
+    model._set_members(members)
     return model
 
 
-def _validation_ndcg(config: Any, weights: dict[str, np.ndarray], validation: Any) -> float:
+def _validation_ndcg(config: Any, members: Members, validation: Any) -> float:
     from streamrec.recommenders.tuning import validation_ndcg
 
-    return float(validation_ndcg(_model(config, weights, validation.fit.n_items), validation))
+    return float(validation_ndcg(_model(config, members, validation.fit.n_items), validation))
 
 
-def _tune_stream(best: _Candidate, validation: Any) -> tuple[float, dict[str, float]]:
+def _tune_stream(config: Any, members: Members, validation: Any) -> tuple[float, dict[str, float]]:
     """The stream term's weight with the best validation NDCG@10 (the smallest of equals): the
     service adds the stream's co-occurrence of the last events, as ``stream_rows`` computes it."""
     from streamrec.recommenders.sequential import STREAM_WEIGHTS, stream_rows
     from streamrec.training.metrics import ndcg
 
-    model = _model(best.config, best.weights, validation.fit.n_items)
+    model = _model(config, members, validation.fit.n_items)
     batch = validation.histories()
     scores = model.score(batch)
     stream = consecutive_cooccurrence(validation.fit, STREAM_PAIR_GAP_S, STREAM_NEIGHBOURS)
-    extra = stream_rows(batch, stream, best.config.last_items)
+    extra = stream_rows(batch, stream, config.last_items)
     scores[batch.rows(), batch.items] = -np.inf
     results: dict[str, float] = {}
     for weight in STREAM_WEIGHTS:
