@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
+import pytest
 import typer
 from typer.testing import CliRunner
 
@@ -67,11 +68,21 @@ def test_cli_json_output(tmp_path: Path) -> None:
         assert 0 <= served["low"] <= served["value"] <= served["high"] <= 1
         assert 0 <= model["value"] <= 1
         assert np.isfinite(row["train_time_s"])
+    assert rows[0]["paired_with"] is None and rows[1]["paired_with"] == "item-knn"
+    diff = rows[1]["paired"]["ndcg@10"]
+    ours, theirs = rows[1]["served"]["ndcg@10"]["value"], rows[0]["served"]["ndcg@10"]["value"]
+    assert diff["value"] == pytest.approx(ours - theirs)
     table_out = CliRunner().invoke(
         app, ["evaluate", "--dataset", str(path), "--format", "csv", "--recipe", "popularity"]
     )
     assert table_out.exit_code == 0, table_out.output
     assert "HR@10 [95% CI]" in table_out.output and "leave-last-out" in table_out.output
+    assert "paired" not in table_out.output  # one recipe: nothing to pair with
+    two = CliRunner(env={"COLUMNS": "200"}).invoke(
+        app, ["evaluate", "--dataset", str(path), "--recipe", "popularity,recent-distinct"]
+    )
+    assert two.exit_code == 0, two.output
+    assert "NDCG@10 minus popularity's, paired" in two.output
     for bad in (["--recipe", "nope"], ["--recipe", "item-knn:tuned"],
                 ["--recipe", "ease:sequence"], ["--protocol", "random"]):  # fmt: skip
         refused = CliRunner().invoke(app, ["evaluate", "--dataset", str(path), *bad])

@@ -3,7 +3,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from streamrec.training.intervals import bootstrap_intervals, per_user_gains
+from streamrec.training.intervals import (
+    Interval,
+    bootstrap_intervals,
+    paired_intervals,
+    per_user_gains,
+)
 from streamrec.training.metrics import ranking_metrics
 
 
@@ -53,3 +58,23 @@ def test_gains_per_user() -> None:
 def test_no_users() -> None:
     out = bootstrap_intervals(np.zeros((0, 10), np.int64), np.zeros(0, np.int64))
     assert out["hr@10"].value == 0.0
+
+
+def test_a_paired_interval_is_narrower_than_the_difference_of_two() -> None:
+    recs, targets = recommendations(1000, 4)
+    # a second list that hits where the first does, and a few more users besides
+    better = recs.copy()
+    extra = np.flatnonzero(targets >= 0)[::40]
+    better[extra, 0] = targets[extra]
+    diff = paired_intervals(better, recs, targets, seed=1)
+    one, two = bootstrap_intervals(recs, targets, 1), bootstrap_intervals(better, targets, 1)
+    assert diff["hr@10"].value == pytest.approx(two["hr@10"].value - one["hr@10"].value)
+    assert diff["hr@10"].low > 0  # every change is a gain: the paired interval excludes 0
+    assert one["hr@10"].high > two["hr@10"].low  # while the two intervals overlap
+    assert paired_intervals(recs, recs, targets)["ndcg@10"] == Interval(0.0, 0.0, 0.0)
+
+
+def test_paired_lists_must_have_the_same_length() -> None:
+    recs, targets = recommendations(50, 5)
+    with pytest.raises(ValueError, match="differ in length"):
+        paired_intervals(recs, recs[:, :5], targets)

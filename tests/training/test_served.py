@@ -142,6 +142,14 @@ def test_evaluate_served_runs_each_recipe_in_one_data_dir(tmp_path: Path) -> Non
     # repeats are frequent in the synthetic sessions: the user's own items beat popularity
     by = {r.recipe: r.served["hr@10"].value for r in results}
     assert by["recent-distinct"] > by["popularity"]
+    # each later recipe against the first, over the same users
+    assert not results[0].paired and results[0].paired_with is None
+    for r in results[1:]:
+        assert r.paired_with == "popularity"
+        diff = r.paired["hr@10"]
+        assert diff.value == pytest.approx(r.served["hr@10"].value - by["popularity"])
+        assert diff.low <= diff.value <= diff.high
+    assert results[1].paired["hr@10"].low > 0  # recent-distinct is clearly better
 
 
 def test_a_server_started_on_the_evaluated_data_dir_serves_the_same_figure(tmp_path: Path) -> None:

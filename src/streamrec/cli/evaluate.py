@@ -88,21 +88,27 @@ def recipe_runs(recipe: str) -> list[RecipeRun]:
 
 
 def results_table(results: list[ServedResult], k: int, title: str) -> Table:
+    """One row per recipe; with several, each later one's NDCG@k minus the first's over the
+    same test users (a paired bootstrap interval: ``ServedResult.paired``)."""
     table = Table(title=title)
-    columns = ("recipe", f"HR@{k} [95% CI]", f"NDCG@{k} [95% CI]",
-               f"model-only NDCG@{k}", "train s")  # fmt: skip
+    paired = len(results) > 1
+    columns = [f"HR@{k} [95% CI]", f"NDCG@{k} [95% CI]"]
+    columns += [f"NDCG@{k} minus {results[0].recipe}'s, paired"] if paired else []
+    columns += [f"model-only NDCG@{k}", "train s"]
+    table.add_column("recipe", justify="left")
     for col in columns:
-        table.add_column(col, justify="left" if col == "recipe" else "right")
+        table.add_column(col, justify="right")
     for r in results:
-        if r.error:
-            table.add_row(r.recipe, "-", "-", "-", f"refused: {r.error}")
-            continue
-        model = r.model_only.get(f"ndcg@{k}")
-        table.add_row(
-            r.recipe,
-            r.served[f"hr@{k}"].format(),
-            r.served[f"ndcg@{k}"].format(),
-            model.format() if model else "-",
-            f"{r.train_time_s:.1f}",
-        )
+        table.add_row(r.recipe, *_cells(r, k, paired))
     return table
+
+
+def _cells(r: ServedResult, k: int, paired: bool) -> list[str]:
+    if r.error:
+        return ["-"] * (4 if paired else 3) + [f"refused: {r.error}"]
+    model = r.model_only.get(f"ndcg@{k}")
+    cells = [r.served[f"hr@{k}"].format(), r.served[f"ndcg@{k}"].format()]
+    if paired:
+        diff = r.paired.get(f"ndcg@{k}")
+        cells.append(f"{diff.value:+.4f} [{diff.low:+.4f}, {diff.high:+.4f}]" if diff else "-")
+    return [*cells, model.format() if model else "-", f"{r.train_time_s:.1f}"]

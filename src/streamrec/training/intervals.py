@@ -14,7 +14,7 @@ import numpy as np
 
 from streamrec.training.metrics import target_ranks
 
-__all__ = ["Interval", "bootstrap_intervals", "per_user_gains"]
+__all__ = ["Interval", "bootstrap_intervals", "paired_intervals", "per_user_gains"]
 
 RESAMPLES = 1000
 CONFIDENCE = 0.95
@@ -55,6 +55,30 @@ def bootstrap_intervals(
 ) -> dict[str, Interval]:
     """HR@k, NDCG@k and MRR@k with percentile bootstrap intervals over the test users."""
     gains = per_user_gains(recommended, targets)
+    return _intervals(gains, seed, resamples, confidence)
+
+
+def paired_intervals(
+    recommended: np.ndarray,
+    baseline: np.ndarray,
+    targets: np.ndarray,
+    seed: int = 0,
+    resamples: int = RESAMPLES,
+    confidence: float = CONFIDENCE,
+) -> dict[str, Interval]:
+    """The difference ``recommended`` minus ``baseline`` in HR@k, NDCG@k and MRR@k over the same
+    test users, with a paired bootstrap interval (each resample draws users, and both lists'
+    gains of those users): narrower than comparing two separate intervals, since what varies
+    between users (easy and hard targets) is in both."""
+    ours, theirs = per_user_gains(recommended, targets), per_user_gains(baseline, targets)
+    if ours.keys() != theirs.keys():
+        raise ValueError(f"paired lists differ in length: {list(ours)} vs {list(theirs)}")
+    return _intervals({n: ours[n] - theirs[n] for n in ours}, seed, resamples, confidence)
+
+
+def _intervals(
+    gains: dict[str, np.ndarray], seed: int, resamples: int, confidence: float
+) -> dict[str, Interval]:
     names = list(gains)
     matrix = np.stack([gains[n] for n in names], axis=1)  # users x metrics
     means = resampled_means(matrix, seed, resamples)

@@ -29,7 +29,7 @@ from streamrec.recommenders.base import Recommender
 from streamrec.recommenders.data import HistoryBatch
 from streamrec.recommenders.vocab import Vocabulary
 from streamrec.runtime import Runtime
-from streamrec.training.intervals import Interval, bootstrap_intervals
+from streamrec.training.intervals import Interval, bootstrap_intervals, paired_intervals
 from streamrec.training.served_data import (
     ServedSplit,
     import_training,
@@ -96,6 +96,10 @@ class ServedResult:
     version: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    # served minus the first recipe's served, over the same test users (paired bootstrap);
+    # empty for the first recipe, and where either run was refused
+    paired: dict[str, Interval] = field(default_factory=dict)
+    paired_with: str | None = None
 
 
 def evaluate_served(
@@ -152,9 +156,14 @@ def _evaluate_in(
         if opts.restart_after_import:
             runtime.close()
             runtime = Runtime(settings)
-        results = []
+        results: list[ServedResult] = []
+        served: list[np.ndarray | None] = []
         for run in runs:
-            results.append(evaluate_run(runtime, split, run, opts.seed, opts.k))
+            result, recs = _served_run(runtime, split, run, opts.seed, opts.k)
+            _pair(result, recs, results[0] if results else None, served[0] if served else None,
+                  split, opts.seed)  # fmt: skip
+            results.append(result)
+            served.append(recs)
             opts.say(_summary(results[-1], opts.k))
         return results
     finally:
@@ -166,6 +175,28 @@ def evaluate_run(
 ) -> ServedResult:
     """Train ``run`` from ``runtime``'s lake, activate it, and measure what its service serves
     to the test users of ``split`` (whose training events ``runtime`` has imported)."""
+    return _served_run(runtime, split, run, seed, k)[0]
+
+
+def _pair(
+    result: ServedResult,
+    recs: np.ndarray | None,
+    first: ServedResult | None,
+    first_recs: np.ndarray | None,
+    split: ServedSplit,
+    seed: int,
+) -> None:
+    """Fill ``result.paired``: its served lists against the first recipe's, same users."""
+    if first is None or recs is None or first_recs is None:
+        return
+    result.paired = paired_intervals(recs, first_recs, target_codes(split)[1], seed)
+    result.paired_with = first.recipe
+
+
+def _served_run(
+    runtime: Runtime, split: ServedSplit, run: RecipeRun, seed: int, k: int
+) -> tuple[ServedResult, np.ndarray | None]:
+    """``evaluate_run``'s result and the served lists behind it (None: the run was refused)."""
     result = ServedResult(run.label, split.protocol, n_test_users=len(split.users))
     started = time.perf_counter()
     try:
@@ -174,7 +205,7 @@ def evaluate_run(
         )
     except StreamrecError as exc:
         result.error = str(exc)
-        return result
+        return result, None
     result.train_time_s = time.perf_counter() - started
     result.version = str(meta["version"])
     result.params = dict(meta.get("params", {}))
@@ -187,7 +218,7 @@ def evaluate_run(
     if model is not None:
         recs = model_only_recommendations(model, split, runtime.settings, items, k)
         result.model_only = bootstrap_intervals(recs, targets, seed)
-    return result
+    return result, served
 
 
 def target_codes(split: ServedSplit) -> tuple[Vocabulary, np.ndarray]:
