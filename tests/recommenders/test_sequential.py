@@ -122,3 +122,25 @@ def test_more_members_are_trained_from_the_next_seeds_and_kept_only_where_they_h
     # the validation NDCG@10 reported is the served ensemble's
     last_kept = grown[1]["with_the_others"] if grown[1]["kept"] else grown[0]["validation_ndcg@10"]
     assert info["validation_ndcg@10"] == last_kept
+
+
+def _targets_of(targets: np.ndarray) -> list[int]:
+    return sorted(int(t) for t in targets[targets > 0])
+
+
+def test_random_cuts_keep_the_newest_window_and_every_target() -> None:
+    from streamrec.recommenders.sasrec_jax import windows
+
+    sequences = [np.arange(23), np.arange(100, 103), np.arange(200, 250)]
+    plain_in, plain_out = windows(sequences, 8)
+    rng = np.random.default_rng(0)
+    cut = [windows(sequences, 8, rng) for _ in range(5)]
+    for inputs, targets in cut:
+        # every event but a sequence's first is still a target (some twice, where windows overlap)
+        assert set(_targets_of(targets)) == set(_targets_of(plain_out))
+        # the newest window of each sequence (what serving reads) is the same
+        np.testing.assert_array_equal(inputs[0], plain_in[0])
+        for row_in, row_out in zip(inputs, targets, strict=True):  # inputs lead targets by one
+            real = row_in > 0
+            np.testing.assert_array_equal(row_out[real][:-1], row_in[real][1:])
+    assert any(not np.array_equal(inputs, cut[0][0]) for inputs, _ in cut[1:])

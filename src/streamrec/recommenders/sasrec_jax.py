@@ -141,14 +141,20 @@ def _loss_fn(arch: Architecture, n_negatives: int) -> Callable[..., Any]:
     return loss
 
 
-def windows(sequences: list[np.ndarray], max_len: int) -> tuple[np.ndarray, np.ndarray]:
+def windows(
+    sequences: list[np.ndarray], max_len: int, rng: np.random.Generator | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Training windows (inputs, next-item targets), each [N, max_len], right-aligned, codes
     + 1: every sequence cut from its end into windows of ``max_len`` steps, so long histories
-    give several windows and every event but each sequence's first is a target once."""
+    give several windows and every event but each sequence's first is a target once. With
+    ``rng`` the cuts below the newest window move by a random offset (the second window ends
+    0 to max_len - 1 steps inside the first, whose targets it then shares): called each epoch,
+    an older event is seen after a different context each time."""
     inputs, targets = [], []
     for seq in sequences:
         codes = np.asarray(seq, np.int64) + 1
         end = codes.size - 1
+        newest = True
         while end > 0:
             start = max(0, end - max_len)
             row_in = np.zeros(max_len, np.int64)
@@ -157,7 +163,8 @@ def windows(sequences: list[np.ndarray], max_len: int) -> tuple[np.ndarray, np.n
             row_out[max_len - (end - start) :] = codes[start + 1 : end + 1]
             inputs.append(row_in)
             targets.append(row_out)
-            end = start
+            shift = int(rng.integers(0, max_len)) if rng is not None and newest and start else 0
+            end, newest = start + shift, False
     if not inputs:
         return np.zeros((0, max_len), np.int64), np.zeros((0, max_len), np.int64)
     return np.stack(inputs), np.stack(targets)
@@ -177,6 +184,7 @@ class Schedule:
     eval_every: int = 5
     patience: int = 3
     evaluate: Callable[[dict[str, np.ndarray]], float] | None = None
+    random_cuts: bool = False  # windows re-cut each epoch at a random offset (``windows``)
 
 
 def train_weights(
@@ -186,6 +194,7 @@ def train_weights(
     started = time.perf_counter()
     inputs, targets = windows(sequences, arch.max_len)
     params = {k: jnp.asarray(v) for k, v in init_weights(arch, seed).items()}
+    cuts = np.random.default_rng([seed, 1]) if schedule.random_cuts else None
     optimiser = optax.adam(schedule.learning_rate)
     state = optimiser.init(params)
     step = _step_fn(arch, schedule.n_negatives, optimiser)
@@ -194,6 +203,8 @@ def train_weights(
     tracker = _Tracker(schedule)
     epoch = 0
     while epoch < schedule.max_epochs and (epoch == 0 or _left(started, schedule) > 0):
+        if cuts is not None and epoch:
+            inputs, targets = windows(sequences, arch.max_len, cuts)
         for rows in _batches(rng, inputs.shape[0], schedule.batch_size):
             key, sub = jax.random.split(key)
             params, state = step(params, state, inputs[rows], targets[rows], sub)

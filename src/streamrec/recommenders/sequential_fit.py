@@ -76,7 +76,8 @@ def fit_sequential(
     validation = validation_split(interactions, seed=config.seed) if config.tune else None
     if validation is None:
         schedule = sj.Schedule(config.epochs, budget - _elapsed(started), config.batch_size,
-                               config.learning_rate, _negatives(config, interactions.n_items))  # fmt: skip
+                               config.learning_rate, _negatives(config, interactions.n_items),
+                               random_cuts=config.random_cuts)  # fmt: skip
         arch = _architecture(sj, config, interactions.n_items)
         result = sj.train_weights(arch, sequences_of(interactions), schedule, config.seed)
         why = "not tuned" if not config.tune else "too few validation cases: defaults kept"
@@ -166,7 +167,8 @@ def _train_candidate(
     n_items = validation.fit.n_items
     schedule = sj.Schedule(config.epochs, budget, config.batch_size, config.learning_rate,
                            _negatives(config, n_items),
-                           evaluate=lambda w: _validation_ndcg(config, [w], validation))  # fmt: skip
+                           evaluate=lambda w: _validation_ndcg(config, [w], validation),
+                           random_cuts=config.random_cuts)  # fmt: skip
     result = sj.train_weights(_architecture(sj, config, n_items), sequences, schedule, config.seed)
     score = max((s for _, s in result.history), default=0.0)
     return _Candidate(config, result.weights, score, result.epochs)
