@@ -60,6 +60,7 @@ def test_config_file_from_environment(tmp_path: Path) -> None:
         ("", {"STREAMREC_NOPE": "1"}, "STREAMREC_NOPE"),
         ("", {"STREAMREC_EXPLORATION_WEIGHT": "1.5"}, "exploration_weight"),
         ("background_nice = 20\n", {}, "background_nice"),
+        ("sequence_members = 0\n", {}, "sequence_members"),
         ("", {"STREAMREC_EVENT_TYPE_WEIGHTS": "[1]"}, "STREAMREC_EVENT_TYPE_WEIGHTS"),
     ],
 )

@@ -87,5 +87,6 @@ def test_recipe_resolution_and_parameters(settings: Settings) -> None:
         "excluded_types": ("purchase", "rating"),  # tuned to rank as serving ranks
         "max_history": 200,
         "sequence_budget_s": 60.0,  # the optional sequence term
+        "sequence_members": 3,
     }
     assert recipe_params(small, "als") == {}

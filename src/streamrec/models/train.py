@@ -45,7 +45,7 @@ def resolve_recipe(settings: Settings, recipe: str | None) -> str:
 
 def recipe_params(settings: Settings, recipe: str) -> dict[str, Any]:
     """Settings that apply to a recipe: the EASE catalogue cap (and the hybrid's, if lower),
-    the hybrid's sequence term budget, and how serving ranks (the event types it never recommends again, the events it folds in),
+    the hybrid's sequence term (budget and members), and how serving ranks (the event types it never recommends again, the events it folds in),
     so that a recipe tuning itself on validation ranks the way it will be served."""
     config = create(recipe).config
     fields = {f.name for f in dataclasses.fields(config)}
@@ -60,6 +60,7 @@ def recipe_params(settings: Settings, recipe: str) -> dict[str, Any]:
         params["max_history"] = settings.user_state_max_events
     if "sequence_budget_s" in fields:
         params["sequence_budget_s"] = settings.sequence_budget_s
+        params["sequence_members"] = settings.sequence_members
     return params
 
 
