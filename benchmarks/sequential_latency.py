@@ -24,8 +24,8 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from streamrec.recommenders.data import HistoryBatch, UserHistory
-from streamrec.recommenders.sasrec_numpy import weight_names
 from streamrec.recommenders.sequential import Sequential
+from streamrec.testing.sasrec import random_sequential
 
 N_ITEMS, DIM, MAX_LEN, BLOCKS = 10_000, 64, 50, 2
 REPEATS, USERS, ROUNDS = 2_000, 200, 5
@@ -35,19 +35,7 @@ RESULT = Path(__file__).parent / "results" / "sequential.latency.json"
 
 
 def model(members: int = 1) -> Sequential:
-    shapes = {"item_emb": (N_ITEMS + 1, DIM), "pos_emb": (MAX_LEN, DIM)}
-    weights = []
-    for member in range(members):
-        rng = np.random.default_rng(member)
-        weights.append({
-            name: rng.normal(0, 0.1, shapes.get(name, (DIM, DIM) if "_w" in name else (DIM,)))
-            .astype(np.float32)
-            for name in weight_names(BLOCKS)
-        })  # fmt: skip
-    m = Sequential(dim=DIM, max_len=MAX_LEN, n_blocks=BLOCKS, tune=False, members=members)
-    m.n_items = N_ITEMS
-    m._set_members(weights)
-    return m
+    return random_sequential(N_ITEMS, DIM, MAX_LEN, BLOCKS, members=members, scale=0.1)
 
 
 def timings(call: object, histories: list[UserHistory]) -> dict[str, Any]:

@@ -23,9 +23,9 @@ from streamrec.recommenders import (
 )
 from streamrec.recommenders import hybrid as hybrid_module
 from streamrec.recommenders.data import HistoryBatch
-from streamrec.recommenders.sasrec_numpy import weight_names
 from streamrec.recommenders.sequential import Sequential
 from streamrec.synthetic import generate_interactions
+from streamrec.testing.sasrec import random_sequential
 from streamrec.training.interactions import encode_events
 from tests.recommenders.cases import HAS_JAX
 
@@ -48,20 +48,7 @@ def plain(shop: Interactions) -> Hybrid:
 def random_sequence_model(n_items: int, seed: int = 0, members: int = 1) -> Sequential:
     """A SASRec model with random weights (what a sequence term serves does not depend on how
     its weights were learned), of ``members`` seeds."""
-    dim, max_len, blocks = 8, 6, 2
-    shapes = {"item_emb": (n_items + 1, dim), "pos_emb": (max_len, dim)}
-    weights = []
-    for member in range(members):
-        rng = np.random.default_rng(seed + member)
-        weights.append({
-            name: rng.normal(0.0, 0.5, shapes.get(name, (dim, dim) if "_w" in name else (dim,)))
-            .astype(np.float32)
-            for name in weight_names(blocks)
-        })  # fmt: skip
-    model = Sequential(dim=dim, max_len=max_len, n_blocks=blocks, tune=False, members=members)
-    model.n_items = n_items
-    model._set_members(weights)
-    return model
+    return random_sequential(n_items, 8, 6, 2, members=members, seed=seed)
 
 
 def with_sequence(plain: Hybrid, weight: float, temperature: float, members: int = 1) -> Hybrid:

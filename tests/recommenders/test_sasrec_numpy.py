@@ -16,19 +16,13 @@ from streamrec.recommenders.sequential import (
     right_aligned,
     split_members,
 )
+from streamrec.testing.sasrec import random_weights as sasrec_weights
 
 DIM, MAX_LEN, N_ITEMS, BLOCKS, HEADS = 8, 6, 12, 2, 2
 
 
 def random_weights(seed: int = 0) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    shapes = {"item_emb": (N_ITEMS + 1, DIM), "pos_emb": (MAX_LEN, DIM)}
-    return {
-        name: rng.normal(0.0, 0.5, shapes.get(name, (DIM, DIM) if "_w" in name else (DIM,))).astype(
-            np.float32
-        )
-        for name in weight_names(BLOCKS)
-    }
+    return sasrec_weights(N_ITEMS, DIM, MAX_LEN, BLOCKS, seed)
 
 
 def model(seed: int = 0) -> Sequential:
