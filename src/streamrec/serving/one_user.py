@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from streamrec.recommenders.one_user import UserScores, member, top_n, unique
+from streamrec.recommenders.one_user import UserScores, marked, top_n, unique
 from streamrec.serving.models import ModelView
 
 __all__ = ["Exclusions", "SparseScores"]
@@ -29,7 +29,7 @@ class Exclusions:
 
     hidden: np.ndarray  # bool
     size: int  # the request's space size: later items are past every array it read
-    drop: np.ndarray  # int64, sorted, unique
+    drop: np.ndarray  # int64, non-negative
 
     @classmethod
     def of(cls, hidden: np.ndarray, size: int, *index_sets: np.ndarray) -> Exclusions:
@@ -41,7 +41,7 @@ class Exclusions:
         out = np.asarray(idx >= self.size)
         inside = idx < self.hidden.size
         out[inside] |= self.hidden[idx[inside]]
-        out |= member(idx, self.drop)
+        out |= marked(idx, self.drop)
         return out
 
 
@@ -70,7 +70,7 @@ class SparseScores:
         known = model_idx >= 0
         current[known] = self.model.at(model_idx[known])
         added = np.where(np.isfinite(current), current + term, term)
-        keep = ~member(self.idx, np.sort(idx))
+        keep = ~marked(self.idx, idx)
         return SparseScores(np.concatenate([self.idx[keep], idx]),
                             np.concatenate([self.scores[keep], added]), self.model, self.order,
                             self.contiguous)  # fmt: skip
