@@ -61,6 +61,7 @@ def test_config_file_from_environment(tmp_path: Path) -> None:
         ("", {"STREAMREC_EXPLORATION_WEIGHT": "1.5"}, "exploration_weight"),
         ("background_nice = 20\n", {}, "background_nice"),
         ("sequence_members = 0\n", {}, "sequence_members"),
+        ("keepalive_requests = -1\n", {}, "keepalive_requests"),
         ("", {"STREAMREC_EVENT_TYPE_WEIGHTS": "[1]"}, "STREAMREC_EVENT_TYPE_WEIGHTS"),
     ],
 )

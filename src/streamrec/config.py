@@ -52,6 +52,9 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     workers: int = 0  # API processes of `streamrec serve`; 0: one per core
+    # responses on one kept-alive connection before it is closed, so that clients' connections
+    # move between API workers (processes/keepalive.py); 0: never closed
+    keepalive_requests: int = 100
     # `nice` increment of the processes whose work can wait (the lake and attribution groups,
     # maintenance and its retraining): the cores go to API workers and the history and realtime
     # groups first. 0: all equal.
@@ -182,6 +185,7 @@ _NON_NEGATIVE = (
     "event_rate_limit_per_s",
     "event_rate_limit_burst",
     "workers",
+    "keepalive_requests",
     "sequence_budget_s",
 )
 

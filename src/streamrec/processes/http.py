@@ -44,6 +44,7 @@ def serve_http(runtime: Runtime, sockets: list[socket.socket] | None = None) -> 
 
     from streamrec.api.app import create_app
     from streamrec.heap import serving_process, thaw
+    from streamrec.processes.keepalive import rotating_protocol
 
     s = runtime.settings
     app = create_app(runtime)
@@ -55,7 +56,7 @@ def serve_http(runtime: Runtime, sockets: list[socket.socket] | None = None) -> 
         log_level="warning",
         access_log=False,
         loop="uvloop",
-        http="httptools",
+        http=rotating_protocol(s.keepalive_requests),
         timeout_graceful_shutdown=5,
     )
     try:
