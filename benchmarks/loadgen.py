@@ -61,18 +61,28 @@ class LoadSpec:
 
 
 class Connection:
-    """One keep-alive HTTP/1.1 connection; one request at a time."""
+    """One keep-alive HTTP/1.1 connection; one request at a time. After an answer that says
+    ``Connection: close`` (the server's ``keepalive_requests``) the next request opens a new
+    one first, as an HTTP client does: the reconnect counts in that request's latency."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def __init__(
+        self, port: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        self._port = port
         self._reader = reader
         self._writer = writer
+        self._closed_by_server = False
 
     @classmethod
     async def open(cls, port: int) -> Connection:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        return cls(reader, writer)
+        return cls(port, reader, writer)
 
     async def request(self, data: bytes) -> tuple[int, bytes]:
+        if self._closed_by_server:
+            self._writer.close()
+            self._reader, self._writer = await asyncio.open_connection("127.0.0.1", self._port)
+            self._closed_by_server = False
         self._writer.write(data)
         head = await self._reader.readuntil(b"\r\n\r\n")
         status = int(head[9:12])
@@ -81,6 +91,7 @@ class Connection:
         if at < 0:
             raise RuntimeError(f"answer without Content-Length: {head!r}")
         length = int(lower[at + 15 : lower.index(b"\r\n", at)])
+        self._closed_by_server = b"\r\nconnection: close\r\n" in lower
         return status, await self._reader.readexactly(length)
 
     def close(self) -> None:

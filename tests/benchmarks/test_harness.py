@@ -151,13 +151,16 @@ def test_only_selects_by_name_or_dotted_prefix() -> None:
         select(benchmarks, ["nope"])
 
 
-@pytest.fixture
-def accepting_server() -> Iterator[int]:
-    """A minimal HTTP/1.1 server answering every request with 202 (keep-alive)."""
+def _serve_202(close_every: int = 0) -> Iterator[int]:
+    """A minimal HTTP/1.1 server answering every request with 202 (keep-alive); with
+    ``close_every``, each connection's answer of that number says ``Connection: close`` and the
+    connection ends, as ``keepalive_requests`` does."""
     loop = asyncio.new_event_loop()
     answer = b"HTTP/1.1 202 Accepted\r\ncontent-length: 2\r\n\r\n{}"
+    last = b"HTTP/1.1 202 Accepted\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}"
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        answered = 0
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
@@ -165,6 +168,12 @@ def accepting_server() -> Iterator[int]:
                 at = lower.find(b"content-length:")
                 if at >= 0:
                     await reader.readexactly(int(lower[at + 15 : lower.index(b"\r\n", at)]))
+                answered += 1
+                if answered == close_every:
+                    writer.write(last)
+                    await writer.drain()
+                    writer.close()
+                    return
                 writer.write(answer)
         except (asyncio.IncompleteReadError, ConnectionError):
             writer.close()
@@ -188,6 +197,16 @@ def accepting_server() -> Iterator[int]:
     loop.close()
 
 
+@pytest.fixture
+def accepting_server() -> Iterator[int]:
+    yield from _serve_202()
+
+
+@pytest.fixture
+def closing_server() -> Iterator[int]:
+    yield from _serve_202(close_every=3)
+
+
 def test_open_loop_sends_the_whole_schedule(accepting_server: int) -> None:
     spec = LoadSpec(port=accepting_server, tracking_id="t", rate=400, seconds=0.5, connections=4)
     result = run_load(spec)
@@ -195,6 +214,13 @@ def test_open_loop_sends_the_whole_schedule(accepting_server: int) -> None:
     assert len(result["latencies_ms"]) == len(result["send_lag_ms"]) == 200
     assert result["wall_s"] >= 0.49  # the schedule is spread over the time, not sent at once
     assert all(latency >= 0 for latency in result["latencies_ms"])
+
+
+def test_open_loop_reconnects_after_connection_close(closing_server: int) -> None:
+    spec = LoadSpec(port=closing_server, tracking_id="t", rate=400, seconds=0.5, connections=4)
+    result = run_load(spec)
+    assert result["statuses"] == {"202": 200}
+    assert result["errors"] == 0
 
 
 def test_a_met_goal_still_names_the_runs_that_missed_it() -> None:
