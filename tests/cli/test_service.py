@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -12,7 +13,7 @@ from pathlib import Path
 from streamrec.config import Settings
 from streamrec.stores.sqlite_history import SqliteHistoryStore
 from streamrec.stream.sqlite import SqliteEventLog
-from tests.cli_helpers import run_cli
+from tests.cli_helpers import assert_usage_error, run_cli
 from tests.factories import random_events
 
 
@@ -52,6 +53,16 @@ def test_bad_setting_stops_the_start_naming_the_key(tmp_path: Path) -> None:
     assert "shard_count" in result.stderr and "Traceback" not in result.stderr
     result = run_cli(tmp_path, "consume", "nope", check=False)
     assert result.returncode == 2 and "unknown consumer group" in result.stderr
+
+
+def test_a_port_in_use_stops_the_start_and_leaves_the_data_dir_alone(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        result = run_cli(tmp_path / "data", "serve", env={"STREAMREC_PORT": port}, check=False)
+    assert_usage_error(result, f"cannot listen on 127.0.0.1:{port}")
+    assert not (tmp_path / "data").exists()
 
 
 def test_an_unreachable_stream_stops_the_start_in_one_line(tmp_path: Path) -> None:

@@ -53,6 +53,7 @@ def serve(tmp_path: Path) -> Iterator[str]:
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0, log_path.read_text()
+        assert "stopped: every process has exited" in log_path.read_text()
 
 
 def status(url: str) -> dict[str, Any]:

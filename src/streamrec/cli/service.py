@@ -83,8 +83,21 @@ def cmd_serve(
     """Run API workers (one per core, or `workers`) sharing the port, and a process per consumer
     group and for maintenance; each is restarted if it dies. Ctrl-C or SIGTERM stops them all.
     `--roles` runs a subset: each host of a cluster runs this same supervisor for its roles."""
-    settings = with_tracking_id(settings_from(config))
+    settings = settings_from(config)
     chosen = parse_roles(roles, settings)
+    # the port first: a port in use is one error that leaves nothing behind in the data dir
+    sock = _listen(settings) if "api" in chosen else None
+    try:
+        _supervise(with_tracking_id(settings), chosen, sock, demo)
+    finally:
+        if sock is not None:
+            sock.close()
+
+
+def _supervise(
+    settings: Settings, chosen: list[str], sock: socket.socket | None, demo: bool
+) -> None:
+    """``cmd_serve`` once the port is bound: the checks, the children, until a signal."""
     consumers = [r for r in chosen if r in enabled_groups(settings)]
     if settings.stream_location.startswith("sqlite"):
         for lock in lock_groups(settings, consumers):
@@ -96,7 +109,6 @@ def cmd_serve(
             seed_demo_shop(runtime)
         finally:
             runtime.close()
-    sock = _listen(settings) if "api" in chosen else None
     run_dir = supervisor_dir(settings.data_dir)
     table = ProcessTable(run_dir / "processes.json")
     shared_metrics.prepare_dir(run_dir / "metrics")  # before the children start: they inherit it
@@ -111,9 +123,8 @@ def cmd_serve(
     try:
         supervisor.run(stop)
     finally:
-        if sock is not None:
-            sock.close()
         shutil.rmtree(run_dir, ignore_errors=True)
+    out.print("stopped: every process has exited")
 
 
 def _check_stream(settings: Settings) -> None:
