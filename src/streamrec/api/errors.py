@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -21,6 +23,7 @@ from streamrec.errors import (
     UnavailableError,
     ValidationError,
 )
+from streamrec.serving.named import WINDOW_PATTERN
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +72,41 @@ async def _request_validation(request: Request, exc: Exception) -> Response:
     first = exc.errors()[0] if exc.errors() else {"loc": ("request",), "msg": "invalid"}
     loc = [str(p) for p in first.get("loc", ()) if p not in ("query", "path", "body", "header")]
     field = ".".join(loc) or "request"
-    return error_response(400, f"{field}: {first.get('msg', 'invalid')}", field)
+    return error_response(400, f"{field}: {phrased(first)}", field)
+
+
+# pydantic's error types of query, path and header parameters, said as the project's own
+# messages say it ("must be ..., got ..."), not "Input should be greater than or equal to 1"
+_PHRASES = {
+    "missing": "is required",
+    "greater_than_equal": "must be at least {ge}, got {input}",
+    "greater_than": "must be more than {gt}, got {input}",
+    "less_than_equal": "must be at most {le}, got {input}",
+    "less_than": "must be less than {lt}, got {input}",
+    "int_parsing": "must be a whole number, got {input!r}",
+    "int_from_float": "must be a whole number, got {input!r}",
+    "float_parsing": "must be a number, got {input!r}",
+    "bool_parsing": "must be true or false, got {input!r}",
+    "string_too_short": "must be at least {min_length} characters",
+    "string_too_long": "must be at most {max_length} characters",
+    "string_pattern_mismatch": "must match {pattern}, got {input!r}",
+}
+# patterns said in words where a parameter has one
+_PATTERN_WORDS = {WINDOW_PATTERN: "must be a number of hours or days, like 24h or 7d"}
+
+
+def phrased(error: Mapping[str, Any]) -> str:
+    """The message of one pydantic error, in the project's words where its type is known."""
+    kind, ctx = str(error.get("type")), error.get("ctx") or {}
+    if kind == "string_pattern_mismatch" and ctx.get("pattern") in _PATTERN_WORDS:
+        return f"{_PATTERN_WORDS[ctx['pattern']]}, got {error.get('input')!r}"
+    phrase = _PHRASES.get(kind)
+    if phrase is None:
+        return str(error.get("msg", "invalid"))
+    try:
+        return phrase.format(input=error.get("input"), **ctx)
+    except (KeyError, IndexError):  # a context pydantic did not give: its own words then
+        return str(error.get("msg", "invalid"))
 
 
 def allowed_methods(request: Request) -> str:
