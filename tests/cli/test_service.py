@@ -10,6 +10,9 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
+from streamrec.cli.service import print_banner
 from streamrec.config import Settings
 from streamrec.stores.sqlite_history import SqliteHistoryStore
 from streamrec.stream.sqlite import SqliteEventLog
@@ -80,3 +83,13 @@ def test_root_config_option_reaches_every_command(tmp_path: Path) -> None:
     config.write_text("shard_count = -3\n")
     result = run_cli(tmp_path, "--config", str(config), "consume", "history", check=False)
     assert result.returncode == 2 and "shard_count" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("key", "state"), [(None, "off: start with STREAMREC_ADMIN_KEY"), ("k", "on")]
+)
+def test_the_banner_says_whether_admin_routes_are_on(
+    key: str | None, state: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    print_banner(Settings(admin_key=key), "serve")
+    assert f"admin routes: {state}" in capsys.readouterr().out

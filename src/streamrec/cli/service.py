@@ -48,6 +48,13 @@ def print_banner(settings: Settings, role: str) -> None:
     out.print(f"  data dir    : {settings.data_dir.resolve()}")
     out.print(f"  stream      : {settings.stream_location}")
     out.print(f"  API docs    : {url}/docs   demo: {url}/demo   dashboard: {url}/dashboard")
+    out.print(f"  admin routes: {_admin_state(settings)}")
+
+
+def _admin_state(settings: Settings) -> str:
+    if settings.admin_key:
+        return "on (the dashboard asks for admin_key)"
+    return "off: start with STREAMREC_ADMIN_KEY=... to use the dashboard and admin routes"
 
 
 def seed_demo_shop(runtime: Runtime) -> None:
