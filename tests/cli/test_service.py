@@ -1,4 +1,5 @@
-"""`streamrec consume GROUP` runs one group alone against the same data; errors are one line."""
+"""`streamrec serve` and `consume`: one group runs alone against the same data; a bad start is one
+error line that leaves the data dir alone; the banner says what is on."""
 
 from __future__ import annotations
 
