@@ -228,14 +228,14 @@ def validate_event(raw: Any, now: float | None = None) -> Event:
 
 def validate_batch(
     raws: Sequence[Any], now: float | None = None
-) -> tuple[list[Event], list[tuple[int, str]]]:
-    """Validate each event of a batch: (accepted events, [(index, error message)])."""
+) -> tuple[list[Event], list[tuple[int, ValidationError]]]:
+    """Validate each event of a batch: (accepted events, [(index, the error, naming its field)])."""
     received_at = time.time() if now is None else now
     accepted: list[Event] = []
-    rejected: list[tuple[int, str]] = []
+    rejected: list[tuple[int, ValidationError]] = []
     for index, raw in enumerate(raws):
         try:
             accepted.append(validate_event(raw, received_at))
         except ValidationError as exc:
-            rejected.append((index, str(exc)))
+            rejected.append((index, exc))
     return accepted, rejected

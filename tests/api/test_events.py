@@ -42,6 +42,17 @@ def test_batch_accepts_valid_events_and_names_the_bad_ones(client: TestClient) -
     assert errors[3].startswith("properties.nested")
 
 
+def test_each_rejected_event_of_a_batch_names_its_field(client: TestClient) -> None:
+    events = [{"user_id": "", "item_id": "i1"}, {"user_id": "u1"}, "not an object"]
+    r = client.post("/v1/events", json={"events": events}, headers=AUTH)
+    assert r.status_code == 202
+    assert r.json()["rejected"] == [
+        {"index": 0, "field": "user_id", "error": "user_id: must be 1-256 characters, got 0"},
+        {"index": 1, "field": "item_id", "error": "item_id: is required"},
+        {"index": 2, "field": "event", "error": "event: must be a JSON object"},
+    ]
+
+
 def test_single_invalid_event_is_a_400_naming_the_field(client: TestClient) -> None:
     r = client.post("/v1/events", json={"user_id": "x" * 257, "item_id": "i"}, headers=AUTH)
     assert r.status_code == 400

@@ -69,7 +69,10 @@ class EventBatch(_Body):
 
 
 class RejectedEvent(msgspec.Struct):
+    """``field`` names what was wrong, as a single event's 400 does; ``error`` starts with it."""
+
     index: int
+    field: str
     error: str
 
 
