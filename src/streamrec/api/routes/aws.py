@@ -3,7 +3,8 @@ so clients of the sample switch without changes.
 
 - ``POST /interaction`` ``{"userId", "itemId", "type"="impression", "sessionId"?, "time"?}`` answers
   like Kinesis PutRecord behind API Gateway: ``{"ShardId", "SequenceNumber"}`` (our event id).
-  As in the sample, this route takes no tracking id. Integer ids are taken as text, as
+  As in the sample, this route needs no tracking id; one that is sent must be right (403 when
+  wrong, as on ``POST /v1/events``). Integer ids are taken as text, as
   ``POST /v1/events`` takes them.
 - ``GET /history/{userId}?limit=`` -> ``[{"id", "viewed": epoch seconds}]``; limit 1-100, else 10.
 - ``GET /recommendation/{userId}?limit=&itemId=`` -> ``[{"id"}]``; limit 1-500, else 25
@@ -21,7 +22,7 @@ from typing import Any
 from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
-from streamrec.api.auth import check_origin
+from streamrec.api.auth import check_origin, check_tracking_id_if_given
 from streamrec.api.body import read_json
 from streamrec.api.offload import off_loop_when_blocking
 from streamrec.api.openapi import AUTH_ERRORS, RATE_LIMITED, request_body
@@ -97,6 +98,7 @@ def checked_interaction(raw: object) -> Event:
 )
 async def post_interaction(request: Request) -> Response:
     settings = runtime_of(request).settings
+    check_tracking_id_if_given(request, settings.tracking_id)
     check_origin(request, settings.allowed_origins)
     check_rate(request, settings, request.app.state.event_rate)
     raw = await read_json(request)
