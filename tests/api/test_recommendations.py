@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from streamrec.catalogue import Item
+from streamrec.events import MAX_ID_LENGTH
 from streamrec.recommenders.itemknn import ItemKNN
 from streamrec.runtime import Runtime
 from tests.conftest import AUTH, drain
@@ -78,6 +79,8 @@ def test_filter_exclude_and_params(client: TestClient, runtime: Runtime, items: 
     excluded = ",".join(i["item_id"] for i in first)
     again = client.get(url, params={"n": 2, "exclude": excluded}).json()["items"]
     assert {i["item_id"] for i in again}.isdisjoint(excluded.split(","))
+    longest = "x" * MAX_ID_LENGTH
+    assert client.get(url, params={"exclude": f" , {longest},"}).status_code == 200
 
 
 @pytest.mark.parametrize(
@@ -95,6 +98,7 @@ def test_filter_exclude_and_params(client: TestClient, runtime: Runtime, items: 
             "",
         ),
         ({"filter_params": json.dumps({"X": {"a": 1}})}, "filter_params.X", ""),
+        ({"exclude": "a," + "x" * 257}, "exclude", "got 257"),
     ],
 )
 def test_bad_requests_are_400_naming_the_field(

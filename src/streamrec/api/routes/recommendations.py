@@ -91,8 +91,16 @@ def filter_params(request: Request) -> dict[str, ParamValue]:
     return params
 
 
-def _ids(text: str | None) -> list[str]:
-    return [part.strip() for part in (text or "").split(",") if part.strip()]
+def excluded_ids(text: str | None) -> list[str]:
+    """``exclude``'s comma-separated ids (blank ones skipped), each at most MAX_ID_LENGTH
+    characters as every other id: a longer one names no item, so it is a 400, not ignored."""
+    ids = [part.strip() for part in (text or "").split(",") if part.strip()]
+    for item_id in ids:
+        if len(item_id) > MAX_ID_LENGTH:
+            raise ValidationError(
+                "exclude", f"each id must be 1-{MAX_ID_LENGTH} characters, got {len(item_id)}"
+            )
+    return ids
 
 
 def record(
@@ -153,7 +161,10 @@ async def get_recommendations(
     n: int = _n(),
     session_id: str | None = Query(None, min_length=1, max_length=MAX_ID_LENGTH),
     filter: str | None = Query(None, max_length=4096, description="A filter expression."),
-    exclude: str | None = Query(None, description="Comma-separated item ids never to return."),
+    exclude: str | None = Query(
+        None,
+        description=f"Comma-separated item ids never to return (each 1-{MAX_ID_LENGTH} characters).",
+    ),
     promotion: list[str] | None = Query(
         None,
         description="A promotion's name (repeatable; shares summing to at most 1): that share "
@@ -164,7 +175,7 @@ async def get_recommendations(
     Under a running experiment the answer also names its ``experiment`` and ``variant``."""
     service, arm = serving_for(request, "recommendations", user_id)
     store = runtime_of(request).promotions
-    request_filter = (filter or None, filter_params(request), _ids(exclude))
+    request_filter = (filter or None, filter_params(request), excluded_ids(exclude))
 
     def promoted() -> Recommendations:
         promotions = store.for_request(promotion or [])
