@@ -109,6 +109,13 @@ def _check_id(field: str, value: Any, required: bool = True) -> str | None:
     return text
 
 
+def id_text(field: str, value: Any) -> str:
+    """A required id as text, checked as an event's ids are: a string, or an integer taken as its
+    text (``5`` is ``"5"``: JSON clients often send numeric ids as numbers), of 1-MAX_ID_LENGTH
+    characters. A float, boolean or anything else is a ValidationError naming ``field``."""
+    return str(_check_id(field, value))
+
+
 def parse_timestamp(value: Any, now: float, field: str = "timestamp") -> float:
     """Epoch seconds (number or numeric string) or ISO-8601 text -> epoch seconds, range-checked."""
     if isinstance(value, bool):

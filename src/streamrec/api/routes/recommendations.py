@@ -23,7 +23,7 @@ from streamrec.api.responses import json_response
 from streamrec.api.schemas import RankRequest, decode_body
 from streamrec.api.state import runtime_of
 from streamrec.errors import ValidationError
-from streamrec.events import MAX_EVENT_TYPE_LENGTH, MAX_ID_LENGTH
+from streamrec.events import MAX_EVENT_TYPE_LENGTH, MAX_ID_LENGTH, id_text
 from streamrec.experiments.definition import Variant, assign
 from streamrec.filters import ParamValue
 from streamrec.serving.named import WINDOW_PATTERN, NamedRecommenders
@@ -251,8 +251,11 @@ async def get_trending(request: Request, n: int = _n()) -> Response:
 
 
 def _rank_body(body: Any) -> tuple[str, list[str], str | None]:
+    """(user id, distinct item ids in order, session id), integer ids as their text."""
     rank = decode_body(body, RankRequest)
-    return rank.user_id, list(dict.fromkeys(rank.item_ids)), rank.session_id
+    item_ids = [id_text(f"item_ids[{k}]", item_id) for k, item_id in enumerate(rank.item_ids)]
+    session_id = None if rank.session_id is None else id_text("session_id", rank.session_id)
+    return id_text("user_id", rank.user_id), list(dict.fromkeys(item_ids)), session_id
 
 
 @router.post("/v1/rank", openapi_extra=request_body("RankRequest"))
