@@ -31,6 +31,8 @@ RESERVED_EVENT_PREFIX = "$"  # system events in the stream ($alias, $recommendat
 RECOMMENDATION_EVENT_TYPE = "$recommendation"
 # Epoch seconds above this (year 5138) are certainly milliseconds or microseconds.
 MILLISECONDS_THRESHOLD = 1e11
+# Epoch milliseconds up to this (year 5138 again): a number beyond is not milliseconds either.
+MAX_EPOCH_MILLISECONDS = 1e14
 
 PropertyValue = str | int | float | bool | None
 
@@ -117,18 +119,16 @@ def id_text(field: str, value: Any) -> str:
 
 
 def parse_timestamp(value: Any, now: float, field: str = "timestamp") -> float:
-    """Epoch seconds (number or numeric string) or ISO-8601 text -> epoch seconds, range-checked."""
-    if isinstance(value, bool):
-        raise ValidationError(field, "must be epoch seconds or ISO-8601 text")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    elif isinstance(value, str):
-        seconds = _parse_timestamp_text(value, field)
-    else:
-        raise ValidationError(field, "must be epoch seconds or ISO-8601 text")
+    """Epoch seconds (number or numeric string) or ISO-8601 text -> epoch seconds, range-checked.
+
+    The milliseconds hint is given only where it is likely right: a number (or numeric text) in
+    the range of epoch milliseconds from 1973 to year 5138. ISO-8601 text far ahead, and numbers
+    beyond that range (microseconds, nonsense), get the plain "in the future" message, where
+    "divide by 1000" would mislead."""
+    seconds, is_number = _timestamp_seconds(value, field)
     if not math.isfinite(seconds):
         raise ValidationError(field, "must be a finite number")
-    if seconds > MILLISECONDS_THRESHOLD:
+    if is_number and MILLISECONDS_THRESHOLD < seconds <= MAX_EPOCH_MILLISECONDS:
         raise ValidationError(
             field, f"{value!r} looks like milliseconds; send epoch seconds (divide by 1000)"
         )
@@ -139,11 +139,19 @@ def parse_timestamp(value: Any, now: float, field: str = "timestamp") -> float:
     return seconds
 
 
-def _parse_timestamp_text(text: str, field: str) -> float:
+def _timestamp_seconds(value: Any, field: str) -> tuple[float, bool]:
+    """(the value as epoch seconds, whether it was a number or numeric text)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value), True
+    if not isinstance(value, str):
+        raise ValidationError(field, "must be epoch seconds or ISO-8601 text")
     try:
-        return float(text)
+        return float(value), True
     except ValueError:
-        pass
+        return _parse_iso_timestamp(value, field), False
+
+
+def _parse_iso_timestamp(text: str, field: str) -> float:
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as exc:

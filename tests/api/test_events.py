@@ -69,6 +69,17 @@ def test_single_invalid_event_is_a_400_naming_the_field(client: TestClient) -> N
     assert r.status_code == 400 and "future" in r.json()["error"]
 
 
+def test_far_future_timestamps_are_not_called_milliseconds(client: TestClient) -> None:
+    for timestamp in ("9999-12-31T23:59:59+14:00", 99999999999999999999999999):
+        event = {"user_id": "u", "item_id": "i", "timestamp": timestamp}
+        r = client.post("/v1/events", json=event, headers=AUTH)
+        assert r.status_code == 400
+        assert r.json() == {"error": "is more than 5 minutes in the future", "field": "timestamp"}
+    event = {"user_id": "u", "item_id": "i", "timestamp": int(time.time() * 1000)}
+    r = client.post("/v1/events", json=event, headers=AUTH)
+    assert r.status_code == 400 and "divide by 1000" in r.json()["error"]
+
+
 def test_tracking_id_is_required_and_checked(client: TestClient) -> None:
     event = {"user_id": "u", "item_id": "i"}
     assert client.post("/v1/events", json=event).status_code == 401
