@@ -18,7 +18,7 @@ from starlette.responses import Response
 
 from streamrec.api.body import read_json
 from streamrec.api.offload import off_loop_when_blocking
-from streamrec.api.openapi import request_body, response_of
+from streamrec.api.openapi import query_parameter, query_parameters, request_body, response_of
 from streamrec.api.responses import json_response
 from streamrec.api.schemas import RankRequest, decode_body
 from streamrec.api.state import runtime_of
@@ -70,6 +70,20 @@ def _quoted_list(value: str) -> ParamValue:
         if all(isinstance(v, str) for v in parsed):
             return list(parsed) if len(parsed) > 1 else str(parsed[0])
     return value
+
+
+def filter_params_parameter() -> dict[str, Any]:
+    """``filter_params`` for the OpenAPI document of each route that reads it with
+    :func:`filter_params`. The ``param.NAME`` form cannot be declared as a parameter (OpenAPI
+    names parameters exactly), so its description says it."""
+    return query_parameter(
+        "filter_params",
+        "A JSON object binding the filter's $NAMES to text, numbers, booleans or lists of them, "
+        'like {"GENRES": "Comedy"}; Personalize\'s quoted list "\\"Comedy\\",\\"Drama\\"" is '
+        f"the list of both. Or, per name, {PARAM_PREFIX}NAME=value (repeat it for a list); "
+        "those win over filter_params.",
+        {"type": "string"},
+    )
 
 
 def filter_params(request: Request) -> dict[str, ParamValue]:
@@ -154,6 +168,7 @@ def answer(service: RecommendationService, result: Recommendations, **extra: Any
 @router.get(
     "/v1/recommendations/{user_id:path}",
     responses={200: response_of("UserRecommendations", "The user's items, best first")},
+    openapi_extra=query_parameters(filter_params_parameter()),
 )
 async def get_recommendations(
     request: Request,
@@ -209,7 +224,9 @@ async def get_similar(request: Request, item_id: str = _id(), n: int = _n()) -> 
 
 
 @router.get(
-    "/v1/popular", responses={200: response_of("PopularItems", "Popular items, best first")}
+    "/v1/popular",
+    responses={200: response_of("PopularItems", "Popular items, best first")},
+    openapi_extra=query_parameters(filter_params_parameter()),
 )
 async def get_popular(
     request: Request,
