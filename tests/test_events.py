@@ -79,10 +79,37 @@ def test_invalid_events_name_the_field(raw: object, field: str, fragment: str) -
     assert fragment in str(info.value)
 
 
+HINT, FUTURE = "looks like milliseconds", "is more than 5 minutes in the future"
+
+
+@pytest.mark.parametrize(
+    ("timestamp", "message"),
+    [
+        (NOW * 1000, HINT),
+        (str(int(NOW * 1000)), HINT),  # a CSV cell
+        (2e11, HINT),  # milliseconds of 1976
+        (1e14, HINT),
+        (NOW * 1_000_000, FUTURE),  # microseconds: dividing by 1000 would not do
+        (99999999999999999999999999, FUTURE),
+        (1e26, FUTURE),
+        ("9999-12-31T23:59:59+14:00", FUTURE),
+        ("2300-01-01T00:00:00Z", FUTURE),
+    ],
+)
+def test_the_milliseconds_hint_is_only_for_numbers_in_their_range(
+    timestamp: object, message: str
+) -> None:
+    with pytest.raises(ValidationError) as info:
+        validate_event({"user_id": "u", "item_id": "i", "timestamp": timestamp}, NOW)
+    assert info.value.field == "timestamp" and message in info.value.message
+
+
 def test_batch_keeps_valid_events_and_indexes_errors() -> None:
     accepted, rejected = validate_batch([{"user_id": "u", "item_id": "i"}, {"user_id": "u"}], NOW)
     assert len(accepted) == 1
-    assert rejected == [(1, "item_id: is required")]
+    assert [(i, exc.field, str(exc)) for i, exc in rejected] == [
+        (1, "item_id", "item_id: is required")
+    ]
 
 
 @given(st.floats(min_value=0, max_value=NOW + 300))

@@ -31,6 +31,8 @@ RESERVED_EVENT_PREFIX = "$"  # system events in the stream ($alias, $recommendat
 RECOMMENDATION_EVENT_TYPE = "$recommendation"
 # Epoch seconds above this (year 5138) are certainly milliseconds or microseconds.
 MILLISECONDS_THRESHOLD = 1e11
+# Epoch milliseconds up to this (year 5138 again): a number beyond is not milliseconds either.
+MAX_EPOCH_MILLISECONDS = 1e14
 
 PropertyValue = str | int | float | bool | None
 
@@ -109,19 +111,24 @@ def _check_id(field: str, value: Any, required: bool = True) -> str | None:
     return text
 
 
+def id_text(field: str, value: Any) -> str:
+    """A required id as text, checked as an event's ids are: a string, or an integer taken as its
+    text (``5`` is ``"5"``: JSON clients often send numeric ids as numbers), of 1-MAX_ID_LENGTH
+    characters. A float, boolean or anything else is a ValidationError naming ``field``."""
+    return str(_check_id(field, value))
+
+
 def parse_timestamp(value: Any, now: float, field: str = "timestamp") -> float:
-    """Epoch seconds (number or numeric string) or ISO-8601 text -> epoch seconds, range-checked."""
-    if isinstance(value, bool):
-        raise ValidationError(field, "must be epoch seconds or ISO-8601 text")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    elif isinstance(value, str):
-        seconds = _parse_timestamp_text(value, field)
-    else:
-        raise ValidationError(field, "must be epoch seconds or ISO-8601 text")
+    """Epoch seconds (number or numeric string) or ISO-8601 text -> epoch seconds, range-checked.
+
+    The milliseconds hint is given only where it is likely right: a number (or numeric text) in
+    the range of epoch milliseconds from 1973 to year 5138. ISO-8601 text far ahead, and numbers
+    beyond that range (microseconds, nonsense), get the plain "in the future" message, where
+    "divide by 1000" would mislead."""
+    seconds, is_number = _timestamp_seconds(value, field)
     if not math.isfinite(seconds):
         raise ValidationError(field, "must be a finite number")
-    if seconds > MILLISECONDS_THRESHOLD:
+    if is_number and MILLISECONDS_THRESHOLD < seconds <= MAX_EPOCH_MILLISECONDS:
         raise ValidationError(
             field, f"{value!r} looks like milliseconds; send epoch seconds (divide by 1000)"
         )
@@ -132,11 +139,19 @@ def parse_timestamp(value: Any, now: float, field: str = "timestamp") -> float:
     return seconds
 
 
-def _parse_timestamp_text(text: str, field: str) -> float:
+def _timestamp_seconds(value: Any, field: str) -> tuple[float, bool]:
+    """(the value as epoch seconds, whether it was a number or numeric text)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value), True
+    if not isinstance(value, str):
+        raise ValidationError(field, "must be epoch seconds or ISO-8601 text")
     try:
-        return float(text)
+        return float(value), True
     except ValueError:
-        pass
+        return _parse_iso_timestamp(value, field), False
+
+
+def _parse_iso_timestamp(text: str, field: str) -> float:
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as exc:
@@ -228,14 +243,14 @@ def validate_event(raw: Any, now: float | None = None) -> Event:
 
 def validate_batch(
     raws: Sequence[Any], now: float | None = None
-) -> tuple[list[Event], list[tuple[int, str]]]:
-    """Validate each event of a batch: (accepted events, [(index, error message)])."""
+) -> tuple[list[Event], list[tuple[int, ValidationError]]]:
+    """Validate each event of a batch: (accepted events, [(index, the error, naming its field)])."""
     received_at = time.time() if now is None else now
     accepted: list[Event] = []
-    rejected: list[tuple[int, str]] = []
+    rejected: list[tuple[int, ValidationError]] = []
     for index, raw in enumerate(raws):
         try:
             accepted.append(validate_event(raw, received_at))
         except ValidationError as exc:
-            rejected.append((index, str(exc)))
+            rejected.append((index, exc))
     return accepted, rejected

@@ -38,7 +38,7 @@ def post(client: TestClient, *events: dict[str, object]) -> None:
     assert r.status_code == 202 and r.json()["accepted"] == len(events)
 
 
-def alias(client: TestClient, user: str, anonymous: str) -> dict[str, object]:
+def alias(client: TestClient, user: str, anonymous: str | int) -> dict[str, object]:
     r = client.post(f"/v1/users/{user}/aliases", json={"anonymous_id": anonymous}, headers=AUTH)
     assert r.status_code == 202, r.text
     return dict(r.json())
@@ -87,6 +87,16 @@ def test_the_user_gets_the_anonymous_history_and_recommendations(
     assert recommended(client, USER) == recommended(client, TWIN)
 
 
+def test_an_integer_anonymous_id_is_taken_as_text_as_event_ids_are(
+    client: TestClient, runtime: Runtime, items: list[str]
+) -> None:
+    post(client, {"user_id": 12, "item_id": items[0]})  # stored under the user "12"
+    body = alias(client, USER, 12)
+    assert body["anonymous_id"] == "12"
+    drain(runtime)
+    assert history(client, USER) == [items[0]] and history(client, "12") == []
+
+
 def test_replaying_the_stream_duplicates_nothing(
     client: TestClient, runtime: Runtime, items: list[str]
 ) -> None:
@@ -129,7 +139,10 @@ def read_all(runtime: Runtime, heads: dict[int, int]) -> list[StreamRecord]:
         ("alice", {"anonymous_id": "alice"}, "anonymous_id"),
         ("alice", {"anonymous_id": ""}, "anonymous_id"),
         ("alice", {"anonymous_id": "a" * 257}, "anonymous_id"),
-        ("alice", {"anonymous_id": 12}, "anonymous_id"),
+        ("alice", {"anonymous_id": 1.5}, "anonymous_id"),
+        ("alice", {"anonymous_id": True}, "anonymous_id"),
+        ("alice", {"anonymous_id": {"id": 12}}, "anonymous_id"),
+        ("12", {"anonymous_id": 12}, "anonymous_id"),  # the same user once taken as text
         ("alice", {"anonymous_id": "x", "user_id": "y"}, "user_id"),
         ("a" * 257, {"anonymous_id": "x"}, "user_id"),
     ],

@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from streamrec.api.routes.aws import bounded_limit
 from streamrec.events import MAX_ID_LENGTH
 from streamrec.runtime import Runtime
-from tests.conftest import drain
+from tests.conftest import AUTH, drain
 
 
 def test_interaction_history_and_recommendation(client: TestClient, runtime: Runtime) -> None:
@@ -38,6 +38,24 @@ def test_interaction_errors_use_the_sample_field_names(client: TestClient) -> No
     assert r.status_code == 400 and r.json()["field"] == "extra"
     r = client.post("/interaction", json={"userId": "u1", "itemId": "a", "time": "yesterday"})
     assert r.status_code == 400 and r.json()["field"] == "time"
+
+
+def test_a_tracking_id_is_not_needed_but_a_wrong_one_is_refused(
+    client: TestClient, runtime: Runtime
+) -> None:
+    body = {"userId": "u1", "itemId": "a"}
+    assert client.post("/interaction", json=body).status_code == 200
+    assert client.post("/interaction", json=body, headers=AUTH).status_code == 200
+    wrong_header = client.post("/interaction", json=body, headers={"X-Tracking-Id": "wrong"})
+    v1_answer = client.post(
+        "/v1/events", json={"user_id": "u1", "item_id": "a"}, headers={"X-Tracking-Id": "wrong"}
+    )
+    assert wrong_header.status_code == v1_answer.status_code == 403
+    assert wrong_header.json() == v1_answer.json()
+    assert wrong_header.json()["field"] == "X-Tracking-Id"
+    wrong_query = client.post("/interaction?tracking_id=wrong", json=body)
+    assert wrong_query.status_code == 403 and wrong_query.json()["field"] == "tracking_id"
+    assert sum(s.head for s in runtime.event_log.status()) == 2  # the refused ones not stored
 
 
 def test_out_of_bounds_limits_fall_back_to_defaults() -> None:

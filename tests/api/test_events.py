@@ -42,6 +42,17 @@ def test_batch_accepts_valid_events_and_names_the_bad_ones(client: TestClient) -
     assert errors[3].startswith("properties.nested")
 
 
+def test_each_rejected_event_of_a_batch_names_its_field(client: TestClient) -> None:
+    events = [{"user_id": "", "item_id": "i1"}, {"user_id": "u1"}, "not an object"]
+    r = client.post("/v1/events", json={"events": events}, headers=AUTH)
+    assert r.status_code == 202
+    assert r.json()["rejected"] == [
+        {"index": 0, "field": "user_id", "error": "user_id: must be 1-256 characters, got 0"},
+        {"index": 1, "field": "item_id", "error": "item_id: is required"},
+        {"index": 2, "field": "event", "error": "event: must be a JSON object"},
+    ]
+
+
 def test_single_invalid_event_is_a_400_naming_the_field(client: TestClient) -> None:
     r = client.post("/v1/events", json={"user_id": "x" * 257, "item_id": "i"}, headers=AUTH)
     assert r.status_code == 400
@@ -56,6 +67,17 @@ def test_single_invalid_event_is_a_400_naming_the_field(client: TestClient) -> N
         headers=AUTH,
     )
     assert r.status_code == 400 and "future" in r.json()["error"]
+
+
+def test_far_future_timestamps_are_not_called_milliseconds(client: TestClient) -> None:
+    for timestamp in ("9999-12-31T23:59:59+14:00", 99999999999999999999999999):
+        event = {"user_id": "u", "item_id": "i", "timestamp": timestamp}
+        r = client.post("/v1/events", json=event, headers=AUTH)
+        assert r.status_code == 400
+        assert r.json() == {"error": "is more than 5 minutes in the future", "field": "timestamp"}
+    event = {"user_id": "u", "item_id": "i", "timestamp": int(time.time() * 1000)}
+    r = client.post("/v1/events", json=event, headers=AUTH)
+    assert r.status_code == 400 and "divide by 1000" in r.json()["error"]
 
 
 def test_tracking_id_is_required_and_checked(client: TestClient) -> None:

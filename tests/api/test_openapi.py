@@ -7,6 +7,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -62,3 +63,21 @@ def test_405_names_every_method_of_the_path(client: TestClient) -> None:
     response = client.delete("/v1/items/x")
     assert response.status_code == 405
     assert set(response.headers["allow"].split(", ")) >= {"GET", "PUT"}
+
+
+def query_parameters_of(document: dict[str, Any], path: str) -> dict[str, dict[str, Any]]:
+    parameters = document["paths"][path]["get"]["parameters"]
+    return {p["name"]: p for p in parameters if p["in"] == "query"}
+
+
+def test_parameters_read_from_the_query_string_are_listed(client: TestClient) -> None:
+    document = client.get("/openapi.json").json()
+    for path, maximum in [("/history/{userId}", 100), ("/recommendation/{userId}", 500)]:
+        limit = query_parameters_of(document, path)["limit"]
+        assert f"1-{maximum}" in limit["description"] and limit["required"] is False
+    for path in ["/v1/recommendations/{user_id}", "/v1/popular",
+                 "/v1/items/{item_id}/bought-together", "/v1/items/{item_id}/also-viewed"]:  # fmt: skip
+        parameters = query_parameters_of(document, path)
+        assert "filter" in parameters, path  # FastAPI's own are kept
+        assert "param.NAME" in parameters["filter_params"]["description"], path
+        assert parameters["filter_params"]["schema"] == {"type": "string"}

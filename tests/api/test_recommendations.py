@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from streamrec.catalogue import Item
+from streamrec.events import MAX_ID_LENGTH
 from streamrec.recommenders.itemknn import ItemKNN
 from streamrec.runtime import Runtime
 from tests.conftest import AUTH, drain
@@ -78,6 +79,8 @@ def test_filter_exclude_and_params(client: TestClient, runtime: Runtime, items: 
     excluded = ",".join(i["item_id"] for i in first)
     again = client.get(url, params={"n": 2, "exclude": excluded}).json()["items"]
     assert {i["item_id"] for i in again}.isdisjoint(excluded.split(","))
+    longest = "x" * MAX_ID_LENGTH
+    assert client.get(url, params={"exclude": f" , {longest},"}).status_code == 200
 
 
 @pytest.mark.parametrize(
@@ -95,6 +98,7 @@ def test_filter_exclude_and_params(client: TestClient, runtime: Runtime, items: 
             "",
         ),
         ({"filter_params": json.dumps({"X": {"a": 1}})}, "filter_params.X", ""),
+        ({"exclude": "a," + "x" * 257}, "exclude", "got 257"),
     ],
 )
 def test_bad_requests_are_400_naming_the_field(
@@ -138,15 +142,28 @@ def test_rank(client: TestClient, runtime: Runtime, items: list[str]) -> None:
     assert "reason" not in body["items"][-1]  # an item nothing scores has none
 
 
+def test_rank_takes_integer_ids_as_their_text(client: TestClient, items: list[str]) -> None:
+    as_numbers = client.post("/v1/rank", json={"user_id": 196, "item_ids": [1, 2], "session_id": 3})
+    assert as_numbers.status_code == 200, as_numbers.text
+    as_text = client.post("/v1/rank", json={"user_id": "196", "item_ids": ["1", "2"]}).json()
+    body = as_numbers.json()
+    assert body["user_id"] == "196"
+    assert [i["item_id"] for i in body["items"]] == [i["item_id"] for i in as_text["items"]]
+    assert {i["item_id"] for i in body["items"]} == {"1", "2"}
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
         ([], "body"),
         ({"item_ids": ["a"]}, "user_id"),
         ({"user_id": "u", "item_ids": []}, "item_ids"),
-        ({"user_id": "u", "item_ids": ["a", 3]}, "item_ids[1]"),
+        ({"user_id": "u", "item_ids": ["a", 3.5]}, "item_ids[1]"),
+        ({"user_id": "u", "item_ids": ["a", True]}, "item_ids[1]"),
+        ({"user_id": 1.0, "item_ids": ["a"]}, "user_id"),
+        ({"user_id": {"id": 1}, "item_ids": ["a"]}, "user_id"),
         ({"user_id": "u", "item_ids": ["a"], "extra": 1}, "extra"),
-        ({"user_id": "u", "item_ids": ["a"], "session_id": 5}, "session_id"),
+        ({"user_id": "u", "item_ids": ["a"], "session_id": False}, "session_id"),
     ],
 )
 def test_rank_errors(client: TestClient, body: object, field: str) -> None:

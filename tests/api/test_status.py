@@ -94,3 +94,17 @@ def test_a_lag_that_does_not_come_down_makes_healthz_not_ready(
     assert all(why.startswith("lag of 1 events, and nothing processed") for why in groups.values())
     drain(runtime)
     assert client.get("/healthz").status_code == 200
+
+
+def test_head_healthz_answers_as_get_without_a_body(client: TestClient, runtime: Runtime) -> None:
+    ready, ready_head = client.get("/healthz"), client.head("/healthz")
+    assert (ready_head.status_code, ready_head.content) == (200, b"")
+    assert ready_head.headers["content-type"] == "application/json"
+    assert ready_head.headers["content-length"] == ready.headers["content-length"]
+    event = {"user_id": "u1", "item_id": "i1"}
+    assert client.post("/v1/events", json=event, headers=AUTH).status_code == 202
+    client.head("/healthz")  # first sight of the lag
+    poll(lambda: client.head("/healthz").status_code == 503)
+    not_ready = client.head("/healthz")
+    assert (not_ready.status_code, not_ready.content) == (503, b"")
+    assert not_ready.headers["retry-after"] == "5"

@@ -4,11 +4,24 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
+from streamrec import __version__
 from streamrec.api.app import create_app
 from tests.conftest import AUTH, TRACKING_ID, RuntimeFactory
 
 ALLOWED = "https://shop.example"
 FOREIGN = "https://evil.example"
+
+
+def test_the_base_url_answers_an_index_whose_links_work(client: TestClient) -> None:
+    r = client.get("/")
+    assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+    index = r.json()
+    assert index["service"] == "streamrec" and index["version"] == __version__
+    assert {"docs", "demo", "dashboard", "healthz", "status"} <= set(index["links"])
+    assert index["links"]["status"] == "/v1/status"
+    for path in index["links"].values():
+        assert client.get(path).status_code == 200, path
+    assert "/" not in client.get("/openapi.json").json()["paths"]
 
 
 def test_tracker_is_served_as_javascript(client: TestClient) -> None:

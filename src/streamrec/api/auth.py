@@ -27,6 +27,15 @@ def check_tracking_id(request: Request, expected: str | None) -> None:
         raise AuthError(f"{where} is not this server's tracking id", 403, field)
 
 
+def check_tracking_id_if_given(request: Request, expected: str | None) -> None:
+    """For routes that need no tracking id (``POST /interaction``, as in the AWS sample): one that
+    is sent, as header or ``?tracking_id=``, is still checked as check_tracking_id checks it (403
+    naming it when wrong). A wrong id is a client misconfigured against another server; accepting
+    it would hide that until the events are missed there."""
+    if request.headers.get("x-tracking-id") or request.query_params.get("tracking_id"):
+        check_tracking_id(request, expected)
+
+
 def check_origin(request: Request, allowed: Sequence[str]) -> None:
     """Only allowed_origins (and same-origin pages) may post events from a browser.
 

@@ -53,6 +53,18 @@ def response_of(name: str, description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
+def query_parameters(*parameters: dict[str, Any]) -> dict[str, Any]:
+    """``openapi_extra`` listing query parameters a route reads from ``request.query_params``
+    itself (FastAPI lists only those of the function's signature); appended to those."""
+    return {"parameters": list(parameters)}
+
+
+def query_parameter(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    """An optional query parameter of the OpenAPI document."""
+    return {"name": name, "in": "query", "required": False, "description": description,
+            "schema": schema}  # fmt: skip
+
+
 def _error_response(description: str) -> dict[str, Any]:
     return response_of("ErrorBody", description)
 

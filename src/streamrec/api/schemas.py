@@ -69,7 +69,10 @@ class EventBatch(_Body):
 
 
 class RejectedEvent(msgspec.Struct):
+    """``field`` names what was wrong, as a single event's 400 does; ``error`` starts with it."""
+
     index: int
+    field: str
     error: str
 
 
@@ -81,10 +84,16 @@ class EventsAccepted(msgspec.Struct, omit_defaults=True):
     event_id: str | None = None
 
 
-class AliasIn(_Body):
-    """The anonymous id (tracker.js's, before sign-in) that is the user of the URL from now on."""
+# An id a client may send as a JSON integer: taken as its text (streamrec.events.id_text, which
+# checks the text's length), as POST /v1/events takes integer ids.
+IdOrInteger = Id | int
 
-    anonymous_id: Id
+
+class AliasIn(_Body):
+    """The anonymous id (tracker.js's, before sign-in) that is the user of the URL from now on;
+    an integer is taken as its text."""
+
+    anonymous_id: IdOrInteger
 
 
 class AliasAccepted(msgspec.Struct):
@@ -93,11 +102,6 @@ class AliasAccepted(msgspec.Struct):
     user_id: str
     anonymous_id: str
     event_id: str
-
-
-# An id the AWS sample's clients may send as a JSON integer: taken as its text, as /v1/events takes
-# integer ids (streamrec.events checks the text's length).
-IdOrInteger = Id | int
 
 
 class Interaction(_Body):
@@ -134,9 +138,11 @@ ItemList = Annotated[list[ItemWithId], msgspec.Meta(min_length=1, max_length=MAX
 
 
 class RankRequest(_Body):
-    user_id: Id
-    item_ids: Annotated[list[Id], msgspec.Meta(min_length=1, max_length=MAX_RANK_ITEMS)]
-    session_id: Id | None = None
+    """The items to re-order for the user; integer ids are taken as their text."""
+
+    user_id: IdOrInteger
+    item_ids: Annotated[list[IdOrInteger], msgspec.Meta(min_length=1, max_length=MAX_RANK_ITEMS)]
+    session_id: IdOrInteger | None = None
 
 
 RecipeName = Annotated[

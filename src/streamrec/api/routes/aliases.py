@@ -18,7 +18,7 @@ from streamrec.api.routes.events import append_events
 from streamrec.api.schemas import AliasIn, decode_body
 from streamrec.api.state import runtime_of
 from streamrec.errors import ValidationError
-from streamrec.events import MAX_ID_LENGTH
+from streamrec.events import MAX_ID_LENGTH, id_text
 
 router = APIRouter(tags=["events"])
 
@@ -42,17 +42,19 @@ async def post_alias(
     on (the tracking id authorises it, as for events): from the next request, the user's history,
     real-time state and recommendations include the anonymous id's events, and its later events
     count for the user. The alias goes through the stream like an event; a 202 means it is
-    durable there. Erasing the user erases the anonymous id's events too."""
+    durable there. Erasing the user erases the anonymous id's events too. An integer
+    ``anonymous_id`` is taken as its text, as event ids are."""
     settings = runtime_of(request).settings
     check_tracking_id(request, settings.tracking_id)
     check_origin(request, settings.allowed_origins)
     check_rate(request, settings, request.app.state.event_rate)
     body = decode_body(await read_json(request), AliasIn)
-    if body.anonymous_id == user_id:
+    anonymous_id = id_text("anonymous_id", body.anonymous_id)
+    if anonymous_id == user_id:
         raise ValidationError("anonymous_id", "must differ from the user id")
-    event = alias_event(body.anonymous_id, user_id, time.time())
+    event = alias_event(anonymous_id, user_id, time.time())
     await append_events(request, [event])
-    answer = {"user_id": user_id, "anonymous_id": body.anonymous_id, "event_id": event.event_id}
+    answer = {"user_id": user_id, "anonymous_id": anonymous_id, "event_id": event.event_id}
     return json_response(answer, 202)
 
 

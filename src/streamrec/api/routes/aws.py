@@ -3,7 +3,8 @@ so clients of the sample switch without changes.
 
 - ``POST /interaction`` ``{"userId", "itemId", "type"="impression", "sessionId"?, "time"?}`` answers
   like Kinesis PutRecord behind API Gateway: ``{"ShardId", "SequenceNumber"}`` (our event id).
-  As in the sample, this route takes no tracking id. Integer ids are taken as text, as
+  As in the sample, this route needs no tracking id; one that is sent must be right (403 when
+  wrong, as on ``POST /v1/events``). Integer ids are taken as text, as
   ``POST /v1/events`` takes them.
 - ``GET /history/{userId}?limit=`` -> ``[{"id", "viewed": epoch seconds}]``; limit 1-100, else 10.
 - ``GET /recommendation/{userId}?limit=&itemId=`` -> ``[{"id"}]``; limit 1-500, else 25
@@ -21,10 +22,16 @@ from typing import Any
 from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
-from streamrec.api.auth import check_origin
+from streamrec.api.auth import check_origin, check_tracking_id_if_given
 from streamrec.api.body import read_json
 from streamrec.api.offload import off_loop_when_blocking
-from streamrec.api.openapi import AUTH_ERRORS, RATE_LIMITED, request_body
+from streamrec.api.openapi import (
+    AUTH_ERRORS,
+    RATE_LIMITED,
+    query_parameter,
+    query_parameters,
+    request_body,
+)
 from streamrec.api.ratelimit import check_rate
 from streamrec.api.responses import json_response
 from streamrec.api.routes.events import append_events
@@ -97,6 +104,7 @@ def checked_interaction(raw: object) -> Event:
 )
 async def post_interaction(request: Request) -> Response:
     settings = runtime_of(request).settings
+    check_tracking_id_if_given(request, settings.tracking_id)
     check_origin(request, settings.allowed_origins)
     check_rate(request, settings, request.app.state.event_rate)
     raw = await read_json(request)
@@ -110,13 +118,28 @@ async def post_interaction(request: Request) -> Response:
     return json_response({"ShardId": f"shardId-{shard:012d}", "SequenceNumber": event.event_id})
 
 
+def limit_parameter(default: int, maximum: int) -> dict[str, Any]:
+    """``limit`` for the OpenAPI document (the routes read it with bounded_limit). Declared as
+    text, not an integer from 1 to ``maximum``: the sample's lenient rule takes any text, so a
+    schema refusing ``abc`` or ``0`` would describe a 400 the route never gives."""
+    return query_parameter(
+        "limit",
+        f"How many, 1-{maximum}; missing, not a number or out of bounds: {default} (the AWS "
+        "sample's rule).",
+        {"type": "string", "examples": [str(default)]},
+    )
+
+
 def _user_id() -> Any:
     """A fresh Path parameter per route (FastAPI records the name on the object it is given):
     the /v1 routes' id limits."""
     return Path(min_length=1, max_length=MAX_ID_LENGTH)
 
 
-@router.get("/history/{userId:path}")
+@router.get(
+    "/history/{userId:path}",
+    openapi_extra=query_parameters(limit_parameter(HISTORY_LIMIT_DEFAULT, HISTORY_LIMIT_MAX)),
+)
 async def get_history(request: Request, userId: str = _user_id()) -> Response:
     limit = bounded_limit(
         request.query_params.get("limit"), HISTORY_LIMIT_DEFAULT, HISTORY_LIMIT_MAX
@@ -125,7 +148,12 @@ async def get_history(request: Request, userId: str = _user_id()) -> Response:
     return json_response([{"id": e.item_id, "viewed": int(e.last_seen)} for e in entries])
 
 
-@router.get("/recommendation/{userId:path}")
+@router.get(
+    "/recommendation/{userId:path}",
+    openapi_extra=query_parameters(
+        limit_parameter(RECOMMENDATION_LIMIT_DEFAULT, RECOMMENDATION_LIMIT_MAX)
+    ),
+)
 async def get_recommendation(
     request: Request,
     userId: str = _user_id(),

@@ -10,9 +10,16 @@ from starlette.responses import Response
 
 from streamrec.api.errors import method_not_allowed
 from streamrec.api.offload import off_loop_when_blocking
-from streamrec.api.openapi import response_of
+from streamrec.api.openapi import query_parameters, response_of
 from streamrec.api.responses import json_response
-from streamrec.api.routes.recommendations import _id, _n, answer, filter_params, service_of
+from streamrec.api.routes.recommendations import (
+    _id,
+    _n,
+    answer,
+    filter_params,
+    filter_params_parameter,
+    service_of,
+)
 from streamrec.serving.named import NamedRecommenders
 
 router = APIRouter(tags=["recommendations"])
@@ -26,7 +33,11 @@ def _filter() -> Any:
     return Query(None, max_length=4096, description="A filter expression.")
 
 
-@router.get("/v1/items/{item_id:path}/bought-together", responses=ITEM_ANSWER)
+@router.get(
+    "/v1/items/{item_id:path}/bought-together",
+    responses=ITEM_ANSWER,
+    openapi_extra=query_parameters(filter_params_parameter()),
+)
 async def get_bought_together(
     request: Request, item_id: str = _id(), n: int = _n(), filter: str | None = _filter()
 ) -> Response:
@@ -41,7 +52,11 @@ async def get_bought_together(
     return json_response(answer(service, result, item_id=item_id))
 
 
-@router.get("/v1/items/{item_id:path}/also-viewed", responses=ITEM_ANSWER)
+@router.get(
+    "/v1/items/{item_id:path}/also-viewed",
+    responses=ITEM_ANSWER,
+    openapi_extra=query_parameters(filter_params_parameter()),
+)
 async def get_also_viewed(
     request: Request, item_id: str = _id(), n: int = _n(), filter: str | None = _filter()
 ) -> Response:

@@ -18,12 +18,12 @@ from starlette.responses import Response
 
 from streamrec.api.body import read_json
 from streamrec.api.offload import off_loop_when_blocking
-from streamrec.api.openapi import request_body, response_of
+from streamrec.api.openapi import query_parameter, query_parameters, request_body, response_of
 from streamrec.api.responses import json_response
 from streamrec.api.schemas import RankRequest, decode_body
 from streamrec.api.state import runtime_of
 from streamrec.errors import ValidationError
-from streamrec.events import MAX_EVENT_TYPE_LENGTH, MAX_ID_LENGTH
+from streamrec.events import MAX_EVENT_TYPE_LENGTH, MAX_ID_LENGTH, id_text
 from streamrec.experiments.definition import Variant, assign
 from streamrec.filters import ParamValue
 from streamrec.serving.named import WINDOW_PATTERN, NamedRecommenders
@@ -72,6 +72,20 @@ def _quoted_list(value: str) -> ParamValue:
     return value
 
 
+def filter_params_parameter() -> dict[str, Any]:
+    """``filter_params`` for the OpenAPI document of each route that reads it with
+    :func:`filter_params`. The ``param.NAME`` form cannot be declared as a parameter (OpenAPI
+    names parameters exactly), so its description says it."""
+    return query_parameter(
+        "filter_params",
+        "A JSON object binding the filter's $NAMES to text, numbers, booleans or lists of them, "
+        'like {"GENRES": "Comedy"}; Personalize\'s quoted list "\\"Comedy\\",\\"Drama\\"" is '
+        f"the list of both. Or, per name, {PARAM_PREFIX}NAME=value (repeat it for a list); "
+        "those win over filter_params.",
+        {"type": "string"},
+    )
+
+
 def filter_params(request: Request) -> dict[str, ParamValue]:
     """``filter_params`` (a JSON object) merged with ``param.NAME=value`` (repeat for lists)."""
     params: dict[str, ParamValue] = {}
@@ -91,8 +105,16 @@ def filter_params(request: Request) -> dict[str, ParamValue]:
     return params
 
 
-def _ids(text: str | None) -> list[str]:
-    return [part.strip() for part in (text or "").split(",") if part.strip()]
+def excluded_ids(text: str | None) -> list[str]:
+    """``exclude``'s comma-separated ids (blank ones skipped), each at most MAX_ID_LENGTH
+    characters as every other id: a longer one names no item, so it is a 400, not ignored."""
+    ids = [part.strip() for part in (text or "").split(",") if part.strip()]
+    for item_id in ids:
+        if len(item_id) > MAX_ID_LENGTH:
+            raise ValidationError(
+                "exclude", f"each id must be 1-{MAX_ID_LENGTH} characters, got {len(item_id)}"
+            )
+    return ids
 
 
 def record(
@@ -146,6 +168,7 @@ def answer(service: RecommendationService, result: Recommendations, **extra: Any
 @router.get(
     "/v1/recommendations/{user_id:path}",
     responses={200: response_of("UserRecommendations", "The user's items, best first")},
+    openapi_extra=query_parameters(filter_params_parameter()),
 )
 async def get_recommendations(
     request: Request,
@@ -153,7 +176,10 @@ async def get_recommendations(
     n: int = _n(),
     session_id: str | None = Query(None, min_length=1, max_length=MAX_ID_LENGTH),
     filter: str | None = Query(None, max_length=4096, description="A filter expression."),
-    exclude: str | None = Query(None, description="Comma-separated item ids never to return."),
+    exclude: str | None = Query(
+        None,
+        description=f"Comma-separated item ids never to return (each 1-{MAX_ID_LENGTH} characters).",
+    ),
     promotion: list[str] | None = Query(
         None,
         description="A promotion's name (repeatable; shares summing to at most 1): that share "
@@ -164,7 +190,7 @@ async def get_recommendations(
     Under a running experiment the answer also names its ``experiment`` and ``variant``."""
     service, arm = serving_for(request, "recommendations", user_id)
     store = runtime_of(request).promotions
-    request_filter = (filter or None, filter_params(request), _ids(exclude))
+    request_filter = (filter or None, filter_params(request), excluded_ids(exclude))
 
     def promoted() -> Recommendations:
         promotions = store.for_request(promotion or [])
@@ -198,7 +224,9 @@ async def get_similar(request: Request, item_id: str = _id(), n: int = _n()) -> 
 
 
 @router.get(
-    "/v1/popular", responses={200: response_of("PopularItems", "Popular items, best first")}
+    "/v1/popular",
+    responses={200: response_of("PopularItems", "Popular items, best first")},
+    openapi_extra=query_parameters(filter_params_parameter()),
 )
 async def get_popular(
     request: Request,
@@ -240,8 +268,11 @@ async def get_trending(request: Request, n: int = _n()) -> Response:
 
 
 def _rank_body(body: Any) -> tuple[str, list[str], str | None]:
+    """(user id, distinct item ids in order, session id), integer ids as their text."""
     rank = decode_body(body, RankRequest)
-    return rank.user_id, list(dict.fromkeys(rank.item_ids)), rank.session_id
+    item_ids = [id_text(f"item_ids[{k}]", item_id) for k, item_id in enumerate(rank.item_ids)]
+    session_id = None if rank.session_id is None else id_text("session_id", rank.session_id)
+    return id_text("user_id", rank.user_id), list(dict.fromkeys(item_ids)), session_id
 
 
 @router.post("/v1/rank", openapi_extra=request_body("RankRequest"))

@@ -83,6 +83,20 @@ def get_status(request: Request) -> Response:
 def healthz(request: Request) -> Response:
     """Ready (200) unless a consumer group is dead, has been failing, or has processed nothing
     while events wait, for `consumer_stall_s`; then 503 naming the groups and why."""
+    return readiness(request)
+
+
+@router.head("/healthz", include_in_schema=False)
+def healthz_head(request: Request) -> Response:
+    """HEAD /healthz, as load balancers and uptime checkers send it: GET's status and headers
+    (Content-Length included, as HEAD's meaning asks), no body. Left out of the OpenAPI document,
+    which describes bodies; it is the same check as GET."""
+    answer = readiness(request)
+    return Response(status_code=answer.status_code, headers=dict(answer.headers))
+
+
+def readiness(request: Request) -> Response:
+    """/healthz's answer: 200 ``{"status": "ok"}``, or 503 with Retry-After naming the groups."""
     try:
         problems = runtime_of(request).consumer_problems()
     except Exception as exc:  # the stream's status cannot be read: not ready either

@@ -1,4 +1,5 @@
-"""Routes for browsers: the tracker script, the demo shop, the dashboard page and their assets.
+"""Routes for browsers: the index at ``/``, the tracker script, the demo shop, the dashboard page
+and their assets.
 
 The files are static (``streamrec/web/static``); only the demo's HTML is filled in with the server's
 tracking id, since the demo is served by the same server it sends events to. The dashboard's page
@@ -15,6 +16,7 @@ from pathlib import Path
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
+from streamrec.api.responses import json_response
 from streamrec.web import STATIC_DIR
 
 router = APIRouter(include_in_schema=False)
@@ -72,6 +74,32 @@ def _demo_page(request: Request) -> HTMLResponse:
     page = _read_text(static_file("demo/index.html"))
     page = page.replace(TRACKING_ID_PLACEHOLDER, html.escape(_tracking_id(request), quote=True))
     return HTMLResponse(page, headers={"Cache-Control": "no-cache"})
+
+
+# What someone opening the base URL `streamrec run` prints may want next.
+INDEX_LINKS = {
+    "docs": "/docs",
+    "openapi": "/openapi.json",
+    "demo": "/demo",
+    "dashboard": "/dashboard",
+    "healthz": "/healthz",
+    "status": "/v1/status",
+}
+
+
+@router.get("/")
+def index(request: Request) -> Response:
+    """A small JSON index instead of a 404: the service, its version and where to go from here
+    (links under the proxy prefix, ``root_path``, when there is one). JSON rather than a page:
+    the API's answers are JSON, and a browser shows it readably."""
+    root = request.scope.get("root_path", "")
+    return json_response(
+        {
+            "service": str(getattr(request.app, "title", "streamrec")),
+            "version": str(getattr(request.app, "version", "")),
+            "links": {name: f"{root}{path}" for name, path in INDEX_LINKS.items()},
+        }
+    )
 
 
 @router.get("/demo")
