@@ -312,11 +312,44 @@ def field_of(error: msgspec.ValidationError) -> tuple[str, str]:
     if missing:
         field = f"{field}.{missing[1]}" if field else missing[1]
         message = "is required" if message.startswith("Object missing") else "is not a known field"
-    return field or "body", message
+    return field or "body", in_words(message)
 
 
 _MISSING = re.compile(r"Object missing required field `(.*)`$")
 _UNKNOWN = re.compile(r"Object contains unknown field `(.*)`$")
+_WRONG_TYPE = re.compile(r"Expected `([^`]+)`, got `([^`]+)`$")
+_LENGTH = re.compile(r"Expected `(str|array|object)` of length (>=|<=) (\d+)$")
+_BOUND = re.compile(r"Expected `(?:int|float)` (>=|<=|>|<) (\S+)$")
+_TYPE_WORDS = {
+    "str": "text",
+    "int": "a whole number",
+    "float": "a number",
+    "bool": "true or false",
+    "array": "a list",
+    "object": "an object",
+    "null": "null",
+}
+_LENGTH_WORDS = {"str": ("text of", "characters"), "array": ("a list of", "entries"),
+                 "object": ("an object of", "fields")}  # fmt: skip
+_BOUND_WORDS = {">=": "at least", "<=": "at most", ">": "more than", "<": "less than"}
+
+
+def in_words(message: str) -> str:
+    """msgspec's "Expected `int | str`, got `float`" as the project's messages say it ("must be
+    a whole number or text, got a number"); other messages as they are."""
+    if wrong := _WRONG_TYPE.match(message):
+        return f"must be {_types(wrong[1])}, got {_types(wrong[2])}"
+    if length := _LENGTH.match(message):
+        kind, unit = _LENGTH_WORDS[length[1]]
+        limit = "at least" if length[2] == ">=" else "at most"
+        return f"must be {kind} {limit} {length[3]} {unit}"
+    if bound := _BOUND.match(message):
+        return f"must be {_BOUND_WORDS[bound[1]]} {bound[2]}"
+    return message
+
+
+def _types(names: str) -> str:
+    return " or ".join(_TYPE_WORDS.get(name, name) for name in names.split(" | "))
 
 
 def decode_body(raw: Any, body_type: type[T]) -> T:
