@@ -25,7 +25,13 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from streamrec.cli.common import ConfigOption, input_file, output_file, settings_from
+from streamrec.cli.common import (
+    ConfigOption,
+    identifier,
+    input_file,
+    output_file,
+    settings_from,
+)
 from streamrec.errors import ValidationError
 from streamrec.filters import ParamValue, compile_filter
 from streamrec.jobs import item_affinity, read_users, recommend_batch, write_segment
@@ -181,6 +187,8 @@ def cmd_segments(
     """The users most likely to interact with these items (Item-Affinity), best first: one
     {"user_id", "score"} line each, from every user in the lake."""
     output_file(out_path, "--out")
+    for item_id in item:
+        identifier(item_id, "--item")
     with serving_runtime(config, campaign) as runtime:
         table = LakeReader(runtime.settings.lake_location).query(SEGMENT_USERS_SQL)
         users = [str(u) for u in table.column("user_id").to_pylist()]
