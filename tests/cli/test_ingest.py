@@ -110,3 +110,12 @@ def test_a_file_that_is_not_utf8_is_refused_whole(tmp_path: Path, fmt: str, wher
         assert sum(s.head for s in runtime.event_log.status()) == 0
     finally:
         runtime.close()
+
+
+def test_import_exits_1_after_its_summary_when_every_row_is_rejected(tmp_path: Path) -> None:
+    csv = tmp_path / "events.csv"
+    csv.write_text("user_id,item_id,timestamp\n,a,1700000000\n")
+    result = run_cli(tmp_path / "data", "import", str(csv), "--no-progress", check=False)
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    assert "0 accepted" in result.stdout and "1 rejected" in result.stdout
+    assert "line 2" in result.stdout

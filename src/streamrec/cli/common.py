@@ -90,3 +90,10 @@ def identifier(value: str, name: str) -> str:
     if len(value) > MAX_ID_LENGTH:
         raise ValidationError(name, f"must be 1-{MAX_ID_LENGTH} characters, got {len(value)}")
     return value
+
+
+def exit_if_every_row_rejected(accepted: int, rejected: int) -> None:
+    """Exit status 1 (after the command has printed its summary) when a file's rows were all
+    rejected: nothing was imported. ``import`` and ``import-items`` share this rule."""
+    if accepted == 0 and rejected:
+        raise typer.Exit(1)

@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from streamrec.cli.common import ConfigOption, settings_from
+from streamrec.cli.common import ConfigOption, exit_if_every_row_rejected, settings_from
 from streamrec.errors import UnavailableError
 from streamrec.importer import ImportReport, import_file
 from streamrec.locks import GroupLock
@@ -200,8 +200,7 @@ def cmd_import(
         report = run_import(runtime, path, cast(Format, fmt), wait, timeout_s, progress)
     finally:
         runtime.close()
-    if report.accepted == 0 and report.rejected:
-        raise typer.Exit(1)
+    exit_if_every_row_rejected(report.accepted, report.rejected)
 
 
 def run_import(
