@@ -43,7 +43,7 @@ from streamrec.events import (
 from streamrec.stream import EventLog, open_event_log
 from streamrec.textfiles import require_utf8
 
-__all__ = ["CSV_COLUMNS", "ImportFormat", "ImportReport", "import_file"]
+__all__ = ["CSV_COLUMNS", "ImportFormat", "ImportReport", "check_csv_header", "import_file"]
 
 ImportFormat = Literal["csv", "jsonl", "movielens"]
 CSV_COLUMNS = ("user_id", "item_id", "timestamp", "event_type", "event_value", "session_id",
@@ -214,6 +214,14 @@ def _open_csv(fh: BinaryIO, fmt: ImportFormat, lines: _Lines) -> pacsv.CSVStream
     read = pacsv.ReadOptions(block_size=_BLOCK_BYTES, encoding="utf8", use_threads=False)
     parse = pacsv.ParseOptions(invalid_row_handler=lines.skip)
     return pacsv.open_csv(fh, read, parse, pacsv.ConvertOptions(column_types=types))
+
+
+def check_csv_header(path: Path) -> None:
+    """ValidationError naming the column when the CSV's header row has an unknown column or
+    lacks a required one: what :func:`import_file` would refuse first, checked without opening
+    the stream (the CLI asks before it opens anything)."""
+    with path.open("rb") as fh:
+        _check_header(next(csv.reader([fh.readline().decode("utf-8-sig")]), []))
 
 
 def _check_header(header: list[str]) -> None:

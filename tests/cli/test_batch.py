@@ -177,3 +177,17 @@ def test_segments_names_an_item_id_the_api_would_not_take(tmp_path: Path, item: 
                      "--out", str(out), check=False)  # fmt: skip
     assert_usage_error(result, "--item")
     assert not out.exists() and not (tmp_path / "data").exists()
+
+
+@pytest.mark.parametrize("command", ["recommend-batch", "segments"])
+def test_an_unknown_campaign_is_named_before_the_runtime_opens(
+    tmp_path: Path, command: str
+) -> None:
+    users = tmp_path / "users.txt"
+    users.write_text("1\n")
+    data = tmp_path / "data"
+    given = ["--users", str(users)] if command == "recommend-batch" else ["--item", "1"]
+    result = run_cli(data, command, *given, "--out", str(tmp_path / "out.jsonl"),
+                     "--campaign", "nope", check=False)  # fmt: skip
+    assert_usage_error(result, "--campaign", "no campaign 'nope'", "known: none yet")
+    assert not (data / "stream.db").exists() and " INFO " not in result.stderr
