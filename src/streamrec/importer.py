@@ -153,7 +153,9 @@ def _events(
         return
     if fmt not in ("csv", "movielens"):
         raise ValidationError("format", f"unknown import format {fmt!r}: csv, jsonl or movielens")
-    lines = _Lines(first=1 if fmt == "movielens" else 2, report=report)
+    lines = _Lines(
+        first=1 if fmt == "movielens" else 2, report=report, hint=_FIELD_HINTS.get(fmt, "")
+    )
     reader = _open_csv(fh, fmt, lines)
     ids = _EventIds()
     row = 0
@@ -166,19 +168,25 @@ def _events(
         row += batch.num_rows
 
 
+# Said after "expected N fields, got M": a comma-separated file given as MovieLens is one field
+# a line.
+_FIELD_HINTS = {"movielens": " (the MovieLens format is tab-separated: user, item, rating, time)"}
+
+
 class _Lines:
     """Maps a data row to its file line, allowing for the rows the CSV parser skipped (wrong
-    number of fields), which it reports through `skip` as it meets them."""
+    number of fields), which it reports through `skip` as it meets them, followed by ``hint``."""
 
-    def __init__(self, first: int, report: ImportReport) -> None:
+    def __init__(self, first: int, report: ImportReport, hint: str = "") -> None:
         self._first = first
         self._report = report
+        self._hint = hint
         self._skipped: list[int] = []
 
     def skip(self, row: pacsv.InvalidRow) -> str:
         line = int(row.number or 0)
         self._report.reject(
-            line, f"expected {row.expected_columns} fields, got {row.actual_columns}"
+            line, f"expected {row.expected_columns} fields, got {row.actual_columns}{self._hint}"
         )
         bisect.insort(self._skipped, line)
         return "skip"

@@ -161,3 +161,16 @@ def test_import_names_a_bad_file_before_opening_anything(
     result = run_cli(data, "import", str(csv), "--no-progress", check=False)
     assert_usage_error(result, *fragments)
     assert not data.exists()  # neither the stream nor the serving state was opened
+
+
+def test_a_comma_separated_file_given_as_movielens_is_told_the_format_is_tab_separated(
+    tmp_path: Path,
+) -> None:
+    ratings = tmp_path / "u.data"
+    ratings.write_text("1,2,3,874724710\n")
+    result = run_cli(tmp_path / "data", "import", str(ratings), "--format", "movielens",
+                     "--no-progress", check=False)  # fmt: skip
+    assert result.returncode == 1
+    assert "line 1: expected 4 fields, got 1 (the MovieLens format is tab-separated" in (
+        result.stdout
+    )

@@ -27,6 +27,8 @@ demo_app = typer.Typer(help="Load a public data set into the demo shop.", no_arg
 
 def movielens_files(folder: Path) -> tuple[Path, Path]:
     """``u.item`` and ``u.data`` of a MovieLens 100k folder; ValidationError naming a missing one."""
+    if not folder.is_dir():
+        raise ValidationError("DIR", f"the directory {folder} does not exist")
     files = folder / "u.item", folder / "u.data"
     for path in files:
         if not path.is_file():
