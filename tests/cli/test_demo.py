@@ -67,3 +67,14 @@ def test_demo_movielens_names_a_directory_that_does_not_exist(tmp_path: Path) ->
     result = run_cli(tmp_path / "data", "demo", "movielens", str(missing), check=False)
     assert_usage_error(result, "DIR", f"the directory {missing} does not exist")
     assert not (tmp_path / "data").exists()
+
+
+def test_demo_movielens_refuses_ratings_that_are_not_utf8_before_changing_anything(
+    tmp_path: Path,
+) -> None:
+    folder = write_movielens(tmp_path / "ml")
+    (folder / "u.data").write_bytes(b"1\t2\t3\t874724710\n\xff\n")
+    data = tmp_path / "data"
+    result = run_cli(data, "demo", "movielens", str(folder), check=False)
+    assert_usage_error(result, "DIR", "u.data", "not UTF-8 text")
+    assert not data.exists()  # the catalogue was not loaded from u.item

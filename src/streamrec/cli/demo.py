@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 
 from streamrec.catalogue.importer import import_items
-from streamrec.cli.common import ConfigOption, settings_from
+from streamrec.cli.common import ConfigOption, input_file, settings_from
 from streamrec.cli.ingest import run_import
 from streamrec.cli.models import servers_switch_note
 from streamrec.errors import ValidationError
@@ -54,6 +54,7 @@ def cmd_demo_movielens(
     from streamrec.models.train import train
 
     items_path, data_path = movielens_files(folder)
+    input_file(data_path, "DIR")  # u.data not UTF-8: refused before the catalogue is changed
     runtime = Runtime(settings_from(config))
     try:
         items = import_items(runtime.catalogue, items_path, "movielens")
