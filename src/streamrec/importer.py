@@ -43,7 +43,7 @@ from streamrec.events import (
 from streamrec.stream import EventLog, open_event_log
 from streamrec.textfiles import require_utf8
 
-__all__ = ["CSV_COLUMNS", "ImportFormat", "ImportReport", "import_file"]
+__all__ = ["CSV_COLUMNS", "ImportFormat", "ImportReport", "check_csv_header", "import_file"]
 
 ImportFormat = Literal["csv", "jsonl", "movielens"]
 CSV_COLUMNS = ("user_id", "item_id", "timestamp", "event_type", "event_value", "session_id",
@@ -153,7 +153,9 @@ def _events(
         return
     if fmt not in ("csv", "movielens"):
         raise ValidationError("format", f"unknown import format {fmt!r}: csv, jsonl or movielens")
-    lines = _Lines(first=1 if fmt == "movielens" else 2, report=report)
+    lines = _Lines(
+        first=1 if fmt == "movielens" else 2, report=report, hint=_FIELD_HINTS.get(fmt, "")
+    )
     reader = _open_csv(fh, fmt, lines)
     ids = _EventIds()
     row = 0
@@ -166,19 +168,25 @@ def _events(
         row += batch.num_rows
 
 
+# Said after "expected N fields, got M": a comma-separated file given as MovieLens is one field
+# a line.
+_FIELD_HINTS = {"movielens": " (the MovieLens format is tab-separated: user, item, rating, time)"}
+
+
 class _Lines:
     """Maps a data row to its file line, allowing for the rows the CSV parser skipped (wrong
-    number of fields), which it reports through `skip` as it meets them."""
+    number of fields), which it reports through `skip` as it meets them, followed by ``hint``."""
 
-    def __init__(self, first: int, report: ImportReport) -> None:
+    def __init__(self, first: int, report: ImportReport, hint: str = "") -> None:
         self._first = first
         self._report = report
+        self._hint = hint
         self._skipped: list[int] = []
 
     def skip(self, row: pacsv.InvalidRow) -> str:
         line = int(row.number or 0)
         self._report.reject(
-            line, f"expected {row.expected_columns} fields, got {row.actual_columns}"
+            line, f"expected {row.expected_columns} fields, got {row.actual_columns}{self._hint}"
         )
         bisect.insort(self._skipped, line)
         return "skip"
@@ -214,6 +222,14 @@ def _open_csv(fh: BinaryIO, fmt: ImportFormat, lines: _Lines) -> pacsv.CSVStream
     read = pacsv.ReadOptions(block_size=_BLOCK_BYTES, encoding="utf8", use_threads=False)
     parse = pacsv.ParseOptions(invalid_row_handler=lines.skip)
     return pacsv.open_csv(fh, read, parse, pacsv.ConvertOptions(column_types=types))
+
+
+def check_csv_header(path: Path) -> None:
+    """ValidationError naming the column when the CSV's header row has an unknown column or
+    lacks a required one: what :func:`import_file` would refuse first, checked without opening
+    the stream (the CLI asks before it opens anything)."""
+    with path.open("rb") as fh:
+        _check_header(next(csv.reader([fh.readline().decode("utf-8-sig")]), []))
 
 
 def _check_header(header: list[str]) -> None:

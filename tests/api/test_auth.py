@@ -1,10 +1,12 @@
-"""Tracking-id errors name what the request used: the header, or the beacon's query parameter."""
+"""Tracking-id errors name what the request used: the header, or the beacon's query parameter;
+admin errors name the credential, and how to configure one."""
 
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from tests.conftest import AUTH
+from streamrec.api.app import create_app
+from tests.conftest import AUTH, RuntimeFactory
 
 EVENT = {"user_id": "u", "item_id": "i"}
 
@@ -39,3 +41,14 @@ def test_admin_errors_name_the_authorization_header(client: TestClient) -> None:
     wrong = client.post("/v1/models/train", json={}, headers={"Authorization": "Bearer wrong"})
     assert (missing.status_code, missing.json()["field"]) == (401, "Authorization")
     assert (wrong.status_code, wrong.json()["field"]) == (403, "Authorization")
+
+
+def test_disabled_admin_routes_name_the_ways_a_key_is_actually_read(
+    make_runtime: RuntimeFactory,
+) -> None:
+    with TestClient(create_app(make_runtime(admin_key=None))) as client:
+        r = client.post("/v1/models/train", json={})
+    assert (r.status_code, r.json()["field"]) == (403, "admin_key")
+    error = r.json()["error"]
+    assert "STREAMREC_ADMIN_KEY" in error and "--config" in error and "STREAMREC_CONFIG" in error
+    assert "streamrec.toml" not in error  # no file of that name is read unless given

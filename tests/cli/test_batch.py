@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 
 from streamrec.api.app import create_app
 from streamrec.config import Settings
+from streamrec.events import MAX_ID_LENGTH
 from streamrec.runtime import Runtime
 from streamrec.serving.state_snapshot import replay_retained
 from streamrec.synthetic import write_movielens
@@ -167,3 +168,26 @@ def test_a_fresh_install_serves_its_configured_campaign_before_any_model(tmp_pat
                             str(tmp_path / "out.jsonl"), "--campaign", "shop", check=False,
                             env={"STREAMREC_CAMPAIGN": "shop"})  # fmt: skip
     assert shop_campaign.returncode == 0, shop_campaign.stderr
+
+
+@pytest.mark.parametrize("item", ["", "  ", "i" * (MAX_ID_LENGTH + 1)])
+def test_segments_names_an_item_id_the_api_would_not_take(tmp_path: Path, item: str) -> None:
+    out = tmp_path / "out.jsonl"
+    result = run_cli(tmp_path / "data", "segments", "--item", "1", "--item", item,
+                     "--out", str(out), check=False)  # fmt: skip
+    assert_usage_error(result, "--item")
+    assert not out.exists() and not (tmp_path / "data").exists()
+
+
+@pytest.mark.parametrize("command", ["recommend-batch", "segments"])
+def test_an_unknown_campaign_is_named_before_the_runtime_opens(
+    tmp_path: Path, command: str
+) -> None:
+    users = tmp_path / "users.txt"
+    users.write_text("1\n")
+    data = tmp_path / "data"
+    given = ["--users", str(users)] if command == "recommend-batch" else ["--item", "1"]
+    result = run_cli(data, command, *given, "--out", str(tmp_path / "out.jsonl"),
+                     "--campaign", "nope", check=False)  # fmt: skip
+    assert_usage_error(result, "--campaign", "no campaign 'nope'", "known: none yet")
+    assert not (data / "stream.db").exists() and " INFO " not in result.stderr

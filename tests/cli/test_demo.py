@@ -10,7 +10,7 @@ from streamrec.lake.reader import LakeReader
 from streamrec.models.registry import ModelRegistry
 from streamrec.synthetic import write_movielens
 from tests.browser.server import start_server
-from tests.cli_helpers import run_cli
+from tests.cli_helpers import assert_usage_error, run_cli
 
 
 def rating_lines(folder: Path) -> int:
@@ -60,3 +60,21 @@ def test_import_next_to_a_server_waits_for_every_group_with_progress(tmp_path: P
         assert f"consumer group {group}: processed by its running consumers" in result.stdout
     assert result.stdout.count(f"{lines}/{lines}") >= 3  # each group's bar: rows applied
     assert LakeReader(str(data / "lake")).stats().rows == lines
+
+
+def test_demo_movielens_names_a_directory_that_does_not_exist(tmp_path: Path) -> None:
+    missing = tmp_path / "nonexistent"
+    result = run_cli(tmp_path / "data", "demo", "movielens", str(missing), check=False)
+    assert_usage_error(result, "DIR", f"the directory {missing} does not exist")
+    assert not (tmp_path / "data").exists()
+
+
+def test_demo_movielens_refuses_ratings_that_are_not_utf8_before_changing_anything(
+    tmp_path: Path,
+) -> None:
+    folder = write_movielens(tmp_path / "ml")
+    (folder / "u.data").write_bytes(b"1\t2\t3\t874724710\n\xff\n")
+    data = tmp_path / "data"
+    result = run_cli(data, "demo", "movielens", str(folder), check=False)
+    assert_usage_error(result, "DIR", "u.data", "not UTF-8 text")
+    assert not data.exists()  # the catalogue was not loaded from u.item

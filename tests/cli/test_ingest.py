@@ -110,3 +110,67 @@ def test_a_file_that_is_not_utf8_is_refused_whole(tmp_path: Path, fmt: str, wher
         assert sum(s.head for s in runtime.event_log.status()) == 0
     finally:
         runtime.close()
+
+
+def test_import_exits_1_after_its_summary_when_every_row_is_rejected(tmp_path: Path) -> None:
+    csv = tmp_path / "events.csv"
+    csv.write_text("user_id,item_id,timestamp\n,a,1700000000\n")
+    result = run_cli(tmp_path / "data", "import", str(csv), "--no-progress", check=False)
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    assert "0 accepted" in result.stdout and "1 rejected" in result.stdout
+    assert "line 2" in result.stdout
+
+
+def data_dir_with_a_state_snapshot(data: Path) -> None:
+    """What a server leaves behind: the real-time state's snapshot, which every command opening
+    the runtime restores (and logs at INFO)."""
+    runtime = Runtime(Settings(data_dir=data, tracking_id="t"))
+    runtime.keep_snapshots()
+    runtime.state_feed.ready.set()
+    runtime.state_feed.save()
+    runtime.close()
+
+
+def test_import_keeps_the_runtimes_info_log_off_the_console(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data_dir_with_a_state_snapshot(data)
+    assert list(data.rglob("*.npz"))
+    csv = tmp_path / "events.csv"
+    csv.write_text("user_id,item_id,timestamp\nu1,a,1700000000\n")
+    result = run_cli(data, "import", str(csv), "--no-progress")
+    assert "1 accepted" in result.stdout
+    assert " INFO " not in result.stderr, result.stderr
+    verbose = run_cli(data, "--verbose", "import", str(csv), "--no-progress")
+    assert "real-time state restored" in verbose.stderr
+
+
+@pytest.mark.parametrize(
+    ("content", "fragments"),
+    [
+        (b"uid,item_id,timestamp\nu1,a,1700000000\n", ["uid", "is not an import column"]),
+        (b"user_id,item_id\nu1,a\n", ["timestamp", "column is missing"]),
+        (b"user_id,item_id,timestamp\n\xff\n", ["PATH", "not UTF-8 text"]),
+    ],
+)
+def test_import_names_a_bad_file_before_opening_anything(
+    tmp_path: Path, content: bytes, fragments: list[str]
+) -> None:
+    csv = tmp_path / "events.csv"
+    csv.write_bytes(content)
+    data = tmp_path / "data"
+    result = run_cli(data, "import", str(csv), "--no-progress", check=False)
+    assert_usage_error(result, *fragments)
+    assert not data.exists()  # neither the stream nor the serving state was opened
+
+
+def test_a_comma_separated_file_given_as_movielens_is_told_the_format_is_tab_separated(
+    tmp_path: Path,
+) -> None:
+    ratings = tmp_path / "u.data"
+    ratings.write_text("1,2,3,874724710\n")
+    result = run_cli(tmp_path / "data", "import", str(ratings), "--format", "movielens",
+                     "--no-progress", check=False)  # fmt: skip
+    assert result.returncode == 1
+    assert "line 1: expected 4 fields, got 1 (the MovieLens format is tab-separated" in (
+        result.stdout
+    )

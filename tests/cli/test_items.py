@@ -46,3 +46,26 @@ def test_import_items_refuses_a_file_that_is_not_utf8_whole(
         catalogue = SqliteCatalogue(data / "catalogue.db")
         assert catalogue.count() == 0
         catalogue.close()
+
+
+def test_import_items_exits_1_after_its_summary_when_every_row_is_rejected(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "items.jsonl"
+    path.write_text('\nnot json\n{"title": "no id"}\n')
+    result = run_cli(tmp_path / "data", "import-items", str(path), "--format", "jsonl",
+                     check=False)  # fmt: skip
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    assert "items accepted: 0, rejected: 2" in result.stdout
+    assert "line 2: malformed JSON: Expecting value" in result.stdout
+    assert "line 3: item_id" in result.stdout
+
+
+def test_import_items_names_a_movielens_line_by_its_number_alone(tmp_path: Path) -> None:
+    path = tmp_path / "u.item"
+    path.write_text("1|Toy Story (1995)|01-Jan-1995||http://x|0|0|0\n")
+    result = run_cli(tmp_path / "data", "import-items", str(path), "--format", "movielens",
+                     check=False)  # fmt: skip
+    assert result.returncode == 1
+    assert "line 1: expected 22+ fields" in result.stdout

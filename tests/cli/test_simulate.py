@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from streamrec.events import MAX_ID_LENGTH
 from tests.browser.server import ADMIN_KEY, TRACKING_ID, start_server
 from tests.cli_helpers import assert_usage_error, run_cli
 
@@ -132,3 +133,11 @@ def test_a_server_refusing_the_requests_is_one_error_line(tmp_path: Path) -> Non
         server.server_close()
         thread.join()
     assert_usage_error(result, "answered 401 Unauthorized", "unknown tracking id", url)
+
+
+def test_a_prefix_making_ids_the_api_refuses_is_named_before_any_request(tmp_path: Path) -> None:
+    prefix = "p" * MAX_ID_LENGTH  # "p...p0" is one character too long
+    result = run_cli(tmp_path / "data", "simulate", "--url", "http://127.0.0.1:9",
+                     "--prefix", prefix, "--shoppers", "1", "--settle-s", "0",
+                     check=False)  # fmt: skip
+    assert_usage_error(result, "--prefix", f"up to {MAX_ID_LENGTH + 1} characters")

@@ -54,8 +54,8 @@ def check_admin(request: Request, admin_key: str | None) -> None:
     """Authorization: Bearer <admin_key>. Without a configured admin key, admin routes refuse all."""
     if admin_key is None:  # said first: asking for a key that cannot exist misleads
         raise AuthError(
-            "admin routes are disabled: no admin_key is configured (set STREAMREC_ADMIN_KEY or "
-            "admin_key in streamrec.toml and restart)",
+            "admin routes are disabled: no admin_key is configured (set STREAMREC_ADMIN_KEY, or "
+            "admin_key in the config file given by --config or STREAMREC_CONFIG, and restart)",
             403,
             "admin_key",
         )

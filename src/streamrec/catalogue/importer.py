@@ -41,7 +41,15 @@ _CSV_ALIASES = {
 }  # fmt: skip
 MAX_REPORTED_ERRORS = 100
 
-Row = tuple[int, Any]  # (line number, raw item object or a ValidationError)
+Row = tuple[int, Any]  # (line number, raw item object, MalformedLine or ValidationError)
+
+
+@dataclasses.dataclass(frozen=True)
+class MalformedLine:
+    """A line no item could be read from at all; reported by its line number alone (a
+    ValidationError would name a field, and a line has none)."""
+
+    message: str
 
 
 @dataclasses.dataclass
@@ -110,7 +118,7 @@ def _jsonl_rows(path: Path) -> Iterator[Row]:
             try:
                 yield line_no, json.loads(line)
             except json.JSONDecodeError as exc:
-                yield line_no, ValidationError("line", f"malformed JSON: {exc.msg}")
+                yield line_no, MalformedLine(f"malformed JSON: {exc.msg}")
 
 
 def movielens_genres(path: Path) -> tuple[str, ...]:
@@ -149,7 +157,7 @@ def _movielens_rows(path: Path) -> Iterator[Row]:
             if not line.strip():
                 continue
             if len(fields) < len(genres) + 3:
-                yield line_no, ValidationError("line", f"expected {len(genres) + 3}+ fields")
+                yield line_no, MalformedLine(f"expected {len(genres) + 3}+ fields")
                 continue
             try:
                 yield line_no, movielens_row_to_raw(fields, genres)
@@ -171,6 +179,9 @@ def read_items(path: Path, fmt: str, report: ImportReport) -> Iterator[Item]:
     if fmt != "movielens":  # u.item is Latin-1: any bytes are text
         require_utf8(path, "path")  # refused whole, before a batch is stored
     for line_no, raw in _READERS[fmt](path):
+        if isinstance(raw, MalformedLine):
+            report.reject(line_no, raw.message)
+            continue
         if isinstance(raw, ValidationError):
             report.reject(line_no, str(raw))
             continue

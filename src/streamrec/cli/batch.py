@@ -25,12 +25,19 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from streamrec.cli.common import ConfigOption, input_file, output_file, settings_from
+from streamrec.cli.common import (
+    ConfigOption,
+    identifier,
+    input_file,
+    output_file,
+    settings_from,
+)
 from streamrec.errors import ValidationError
 from streamrec.filters import ParamValue, compile_filter
 from streamrec.jobs import item_affinity, read_users, recommend_batch, write_segment
 from streamrec.jobs.parallel import recommend_batch_parallel
 from streamrec.lake.reader import LakeReader
+from streamrec.models.registry import ModelRegistry
 from streamrec.runtime import Runtime
 from streamrec.serving.batch import BatchScorer
 from streamrec.serving.state_snapshot import replay_retained
@@ -47,10 +54,10 @@ def serving_runtime(config: Path | None, campaign: str | None) -> Iterator[Runti
     configured = settings.campaign
     if campaign:
         settings = dataclasses.replace(settings, campaign=campaign)
+    if campaign and campaign != configured:
+        require_campaign(ModelRegistry(settings), campaign)  # named before the runtime opens
     runtime = Runtime(settings)
     try:
-        if campaign and campaign != configured:
-            require_campaign(runtime, campaign)
         replay_retained(runtime.event_log, runtime.state_feed, runtime.user_state.positions())
         BatchScorer(runtime.recommendations).load()
         yield runtime
@@ -58,12 +65,12 @@ def serving_runtime(config: Path | None, campaign: str | None) -> Iterator[Runti
         runtime.close()
 
 
-def require_campaign(runtime: Runtime, campaign: str) -> None:
+def require_campaign(models: ModelRegistry, campaign: str) -> None:
     """A --campaign other than the configured one must point at a model: without one the batch
     would silently be the fallback's (co-occurrence, popularity). The configured campaign needs
     none, so a fresh install answers before its first model, as the API does."""
-    if runtime.models.campaign_version(campaign) is None:
-        known = ", ".join(sorted(runtime.models.campaigns())) or "none yet"
+    if models.campaign_version(campaign) is None:
+        known = ", ".join(sorted(models.campaigns())) or "none yet"
         raise ValidationError("--campaign", f"no campaign {campaign!r} (known: {known})")
 
 
@@ -181,6 +188,8 @@ def cmd_segments(
     """The users most likely to interact with these items (Item-Affinity), best first: one
     {"user_id", "score"} line each, from every user in the lake."""
     output_file(out_path, "--out")
+    for item_id in item:
+        identifier(item_id, "--item")
     with serving_runtime(config, campaign) as runtime:
         table = LakeReader(runtime.settings.lake_location).query(SEGMENT_USERS_SQL)
         users = [str(u) for u in table.column("user_id").to_pylist()]

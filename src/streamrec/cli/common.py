@@ -12,6 +12,7 @@ import typer
 
 from streamrec.config import Settings, load_settings
 from streamrec.errors import ValidationError
+from streamrec.events import MAX_ID_LENGTH
 
 ConfigOption = Annotated[
     Path | None,
@@ -78,3 +79,21 @@ def output_file(path: Path, option: str) -> Path:
     if not os.access(parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise ValidationError(option, f"cannot write {path}: permission denied")
     return path
+
+
+def identifier(value: str, name: str) -> str:
+    """``value`` when the API would take it as a user or item id: 1-MAX_ID_LENGTH characters,
+    not only whitespace; else a ValidationError naming ``name`` (an empty id would match the
+    records that store no id, e.g. the attribution records of similar-item calls)."""
+    if not value.strip():
+        raise ValidationError(name, "must not be empty or only whitespace")
+    if len(value) > MAX_ID_LENGTH:
+        raise ValidationError(name, f"must be 1-{MAX_ID_LENGTH} characters, got {len(value)}")
+    return value
+
+
+def exit_if_every_row_rejected(accepted: int, rejected: int) -> None:
+    """Exit status 1 (after the command has printed its summary) when a file's rows were all
+    rejected: nothing was imported. ``import`` and ``import-items`` share this rule."""
+    if accepted == 0 and rejected:
+        raise typer.Exit(1)

@@ -3,8 +3,9 @@
 It does what the README's steps do one by one, in the order that keeps the shop whole: the
 catalogue first (``u.item``: titles and genres, so no item is shown as a bare number), then the
 ratings (``u.data``) through the stream, then a model trained on them and activated. It works with
-``streamrec serve`` running (the import waits for the server's consumers, and the server picks up
-the catalogue and the model within a second) or without (it consumes the events itself).
+``streamrec serve`` running (the import waits for the server's consumers; the server picks up
+the catalogue within a second, and the model once it has loaded it) or without (it consumes the
+events itself).
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ import typer
 from rich.console import Console
 
 from streamrec.catalogue.importer import import_items
-from streamrec.cli.common import ConfigOption, settings_from
+from streamrec.cli.common import ConfigOption, input_file, settings_from
 from streamrec.cli.ingest import run_import
+from streamrec.cli.models import servers_switch_note
 from streamrec.errors import ValidationError
 from streamrec.runtime import Runtime
 
@@ -27,6 +29,8 @@ demo_app = typer.Typer(help="Load a public data set into the demo shop.", no_arg
 
 def movielens_files(folder: Path) -> tuple[Path, Path]:
     """``u.item`` and ``u.data`` of a MovieLens 100k folder; ValidationError naming a missing one."""
+    if not folder.is_dir():
+        raise ValidationError("DIR", f"the directory {folder} does not exist")
     files = folder / "u.item", folder / "u.data"
     for path in files:
         if not path.is_file():
@@ -50,6 +54,7 @@ def cmd_demo_movielens(
     from streamrec.models.train import train
 
     items_path, data_path = movielens_files(folder)
+    input_file(data_path, "DIR")  # u.data not UTF-8: refused before the catalogue is changed
     runtime = Runtime(settings_from(config))
     try:
         items = import_items(runtime.catalogue, items_path, "movielens")
@@ -62,7 +67,7 @@ def cmd_demo_movielens(
     meta = train(runtime.settings, recipe, activate=True)
     out.print(
         f"model {meta['version']} ({meta['recipe']}) trained on {meta['n_events']:,} events and"
-        f" serving campaign {runtime.settings.campaign}; open /demo"
+        f" activated for campaign {runtime.settings.campaign}; {servers_switch_note()}; open /demo"
     )
 
 

@@ -13,12 +13,13 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
+import pyarrow as pa
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from streamrec.datasets import FORMATS, load_dataset
-from streamrec.errors import StreamrecError
+from streamrec.errors import StreamrecError, ValidationError
 from streamrec.recommenders.registry import RECIPES
 from streamrec.training.served import RecipeRun, ServedResult, evaluate_served, parse_recipe_runs
 from streamrec.training.served_data import PROTOCOLS
@@ -61,7 +62,7 @@ def evaluate_command(
         raise typer.BadParameter(f"one of {', '.join(PROTOCOLS)}", param_hint="--protocol")
     runs = recipe_runs(recipe)
     try:
-        table = load_dataset(dataset, fmt)
+        table = load_dataset_option(dataset, fmt)
         say = None if as_json else (lambda line: typer.echo(line, err=True))
         results = evaluate_served(
             table, protocol, runs, seed, workdir=keep, progress=say, k=k,
@@ -75,6 +76,22 @@ def evaluate_command(
     else:
         n = results[0].n_test_users if results else 0
         Console().print(results_table(results, k, f"{dataset}, {protocol} ({n} test users)"))
+
+
+# the fields load_dataset names that are this command's options
+DATASET_OPTIONS = {"dataset": "--dataset", "format": "--format"}
+
+
+def load_dataset_option(dataset: Path, fmt: str) -> pa.Table:
+    """``load_dataset``, its errors naming the option (``--dataset``, ``--format``) where they
+    are about one, as other commands name theirs; errors about the content stay as they are."""
+    try:
+        return load_dataset(dataset, fmt)
+    except ValidationError as exc:
+        option = DATASET_OPTIONS.get(exc.field)
+        if option is None:
+            raise
+        raise ValidationError(option, exc.message) from exc
 
 
 def recipe_runs(recipe: str) -> list[RecipeRun]:

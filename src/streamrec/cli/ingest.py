@@ -18,9 +18,14 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from streamrec.cli.common import ConfigOption, settings_from
+from streamrec.cli.common import (
+    ConfigOption,
+    exit_if_every_row_rejected,
+    input_file,
+    settings_from,
+)
 from streamrec.errors import UnavailableError
-from streamrec.importer import ImportReport, import_file
+from streamrec.importer import ImportReport, check_csv_header, import_file
 from streamrec.locks import GroupLock
 from streamrec.runtime import Runtime
 
@@ -195,13 +200,21 @@ def cmd_import(
         raise typer.BadParameter(
             f"{fmt!r} is not one of csv, jsonl, movielens", param_hint="--format"
         )
+    check_import_file(path, fmt)
     runtime = Runtime(settings_from(config))
     try:
         report = run_import(runtime, path, cast(Format, fmt), wait, timeout_s, progress)
     finally:
         runtime.close()
-    if report.accepted == 0 and report.rejected:
-        raise typer.Exit(1)
+    exit_if_every_row_rejected(report.accepted, report.rejected)
+
+
+def check_import_file(path: Path, fmt: str) -> None:
+    """What can be refused in the file before the stream and the serving state are opened: a
+    file that is not UTF-8 text, a CSV header without the required columns."""
+    input_file(path, "PATH")
+    if fmt == "csv":
+        check_csv_header(path)
 
 
 def run_import(

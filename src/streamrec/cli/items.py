@@ -14,7 +14,7 @@ from rich.console import Console
 
 from streamrec.catalogue import open_catalogue
 from streamrec.catalogue.importer import FORMATS, import_items
-from streamrec.cli.common import ConfigOption, settings_from
+from streamrec.cli.common import ConfigOption, exit_if_every_row_rejected, settings_from
 from streamrec.errors import ValidationError
 
 out = Console()
@@ -43,6 +43,7 @@ def cmd_import_items(
         out.print(f"  line {line}: {message}")
     if report.rejected > len(report.errors):
         out.print(f"  ... and {report.rejected - len(report.errors)} more")
+    exit_if_every_row_rejected(report.accepted, report.rejected)
 
 
 def register(app: typer.Typer) -> None:

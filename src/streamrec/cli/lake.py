@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from streamrec.cli.common import ConfigOption, settings_from
+from streamrec.cli.common import ConfigOption, identifier, settings_from
 from streamrec.errors import ValidationError
 from streamrec.lake import LakeReader, compact, compact_all, erase_user
 
@@ -47,8 +47,12 @@ def cmd_query(
 
 
 @lake_app.command("erase")
-def cmd_erase(user_id: str, config: ConfigOption = None) -> None:
+def cmd_erase(
+    user_id: Annotated[str, typer.Argument(help="The user whose rows are removed.")],
+    config: ConfigOption = None,
+) -> None:
     """Remove USER_ID's rows from every lake file now (and from any written later by compaction)."""
+    identifier(user_id, "USER_ID")
     removed = erase_user(settings_from(config).lake_location, user_id)
     out.print(f"erased {removed} rows of user {user_id!r}")
 

@@ -55,8 +55,23 @@ for _name in (
     _register_optional(_name)
 
 
+# Long-running processes keep the INFO log (restores, reloads, lag: a server's record); the
+# other commands print their own outcome, and only warnings of the runtime under it reach their
+# console, unless --verbose.
+SERVER_COMMANDS = frozenset({"serve", "api", "consume", "retrain", "cluster"})
+
+
+def console_log_level(command: str | None, verbose: bool) -> int:
+    """The log level of ``streamrec COMMAND``: DEBUG with --verbose, INFO for a server, else
+    WARNING."""
+    if verbose:
+        return logging.DEBUG
+    return logging.INFO if command in SERVER_COMMANDS else logging.WARNING
+
+
 @app.callback()
 def _root(
+    ctx: typer.Context,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
     config: Annotated[
         Path | None,
@@ -69,7 +84,7 @@ def _root(
         # `streamrec --config FILE COMMAND`: commands read it through STREAMREC_CONFIG.
         os.environ[CONFIG_ENV] = str(config)
     logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
+        level=console_log_level(ctx.invoked_subcommand, verbose),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     if not verbose:  # "Found credentials in ...": the S3 client's chatter, on every command

@@ -11,15 +11,25 @@ from rich.console import Console
 from rich.table import Column, Table
 
 from streamrec.cli.common import ConfigOption, settings_from
-from streamrec.models.registry import ModelRegistry
+from streamrec.models.registry import DEFAULT_REFRESH_S, ModelRegistry
 from streamrec.signals import set_on_signals
 
-out = Console()
+out = Console(soft_wrap=True)  # a message is one line however long
 
 models_app = typer.Typer(help="Trained model versions.", no_args_is_help=True)
 campaign_app = typer.Typer(
     help="Campaigns: named pointers to model versions.", no_args_is_help=True
 )
+
+
+def servers_switch_note() -> str:
+    """What running servers do once a campaign points at a new version: each checks the pointer
+    at most every DEFAULT_REFRESH_S (on a request), loads the version in the background and
+    swaps it in when it is loaded (ModelRegistry.active), the previous one serving meanwhile."""
+    return (
+        f"running servers load it at their next check (every {DEFAULT_REFRESH_S:g} s) and"
+        " switch once it is loaded"
+    )
 
 
 def _metric(meta: dict[str, Any], name: str) -> str:
@@ -44,7 +54,9 @@ def cmd_train(
         out.print(f"  {name:<10} {value:.4f}")
     out.print(f"  events     {meta['n_events']}   training {meta['train_time_s']:.2f} s")
     if activate:
-        out.print(f"campaign [bold]{settings.campaign}[/bold] now serves it")
+        out.print(
+            f"campaign [bold]{settings.campaign}[/bold] now points at it; {servers_switch_note()}"
+        )
 
 
 def cmd_models_list(config: ConfigOption = None) -> None:
@@ -71,9 +83,10 @@ def cmd_campaign_set(
     version: Annotated[str, typer.Argument(help="Model version to serve.")],
     config: ConfigOption = None,
 ) -> None:
-    """Point a campaign at a version; running servers switch within about a second."""
+    """Point a campaign at a version; running servers switch once they have loaded it."""
     active = ModelRegistry(settings_from(config)).set_campaign(name, version)
     out.print(f"campaign [bold]{name}[/bold] -> {active.version} ({active.recipe})")
+    out.print(servers_switch_note())
 
 
 def cmd_retrain(

@@ -12,6 +12,7 @@ from rich.console import Console
 
 from streamrec.cli.common import ConfigOption, settings_from, with_tracking_id
 from streamrec.errors import StreamrecError, ValidationError
+from streamrec.events import MAX_ID_LENGTH
 from streamrec.simulate import ShopperModel, simulate
 
 out = Console()
@@ -39,6 +40,7 @@ def cmd_simulate(
     experiment (PUT /v1/experiments/NAME) first; its results are then at GET /v1/experiments/NAME
     once the attribution group has the events."""
     check_url(url)
+    check_prefix(prefix, shoppers)
     settings = with_tracking_id(settings_from(config))
     users = [f"{prefix}{k}" for k in range(shoppers)]
     try:
@@ -72,6 +74,18 @@ def check_url(url: str) -> None:
         raise ValidationError("--url", f"{url!r} is not an http:// or https:// URL")
     if not parsed.host:
         raise ValidationError("--url", f"{url!r} names no host")
+
+
+def check_prefix(prefix: str, shoppers: int) -> None:
+    """Shopper ids (PREFIX0 ... PREFIX<shoppers - 1>) the API takes, else a ValidationError
+    naming --prefix (before any request, not a 400 from the server mid-run)."""
+    longest = len(f"{prefix}{shoppers - 1}")
+    if longest > MAX_ID_LENGTH:
+        raise ValidationError(
+            "--prefix",
+            f"makes shopper ids of up to {longest} characters; the API takes at most"
+            f" {MAX_ID_LENGTH}",
+        )
 
 
 def reason(exc: httpx.HTTPError) -> str:
