@@ -56,8 +56,7 @@ def lake_rows(data: Path) -> int:
 @pytest.mark.parametrize(
     ("user_id", "fragment"),
     [
-        ("", "must not be empty or only whitespace"),
-        ("   ", "must not be empty or only whitespace"),
+        ("", "must not be empty"),
         ("u" * (MAX_ID_LENGTH + 1), f"must be 1-{MAX_ID_LENGTH} characters"),
     ],
 )
@@ -72,9 +71,10 @@ def test_erase_refuses_an_id_the_api_would_not_take_and_deletes_nothing(
     assert not (data / "lake" / ERASURES_DIR).exists()
 
 
-def test_erase_still_removes_a_real_users_rows(tmp_path: Path) -> None:
+@pytest.mark.parametrize("user_id", ["alice", "   "])  # events take any characters
+def test_erase_still_removes_a_real_users_rows(tmp_path: Path, user_id: str) -> None:
     data = tmp_path / "data"
-    lake_with_users(data, ["", "alice"])
-    result = run_cli(data, "lake", "erase", "alice")
-    assert "erased 1 rows of user 'alice'" in result.stdout
-    assert lake_rows(data) == 1
+    lake_with_users(data, ["", "alice", "   "])
+    result = run_cli(data, "lake", "erase", user_id)
+    assert f"erased 1 rows of user {user_id!r}" in result.stdout
+    assert lake_rows(data) == 2

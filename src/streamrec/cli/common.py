@@ -82,11 +82,12 @@ def output_file(path: Path, option: str) -> Path:
 
 
 def identifier(value: str, name: str) -> str:
-    """``value`` when the API would take it as a user or item id: 1-MAX_ID_LENGTH characters,
-    not only whitespace; else a ValidationError naming ``name`` (an empty id would match the
-    records that store no id, e.g. the attribution records of similar-item calls)."""
-    if not value.strip():
-        raise ValidationError(name, "must not be empty or only whitespace")
+    """``value`` when the API would take it as a user or item id: 1-MAX_ID_LENGTH characters
+    of any kind (spaces included, as events take them, so every stored user can be named);
+    else a ValidationError naming ``name``. An empty id would match the records that store no
+    id, e.g. the attribution records of similar-item calls."""
+    if not value:
+        raise ValidationError(name, "must not be empty")
     if len(value) > MAX_ID_LENGTH:
         raise ValidationError(name, f"must be 1-{MAX_ID_LENGTH} characters, got {len(value)}")
     return value
