@@ -76,7 +76,7 @@ def _demo_page(request: Request) -> HTMLResponse:
     return HTMLResponse(page, headers={"Cache-Control": "no-cache"})
 
 
-# What someone opening the base URL `streamrec run` prints may want next.
+# What someone opening the base URL that `streamrec serve` prints may want next.
 INDEX_LINKS = {
     "docs": "/docs",
     "openapi": "/openapi.json",
@@ -88,7 +88,7 @@ INDEX_LINKS = {
 
 
 @router.get("/")
-def index(request: Request) -> Response:
+async def index(request: Request) -> Response:
     """A small JSON index instead of a 404: the service, its version and where to go from here
     (links under the proxy prefix, ``root_path``, when there is one). JSON rather than a page:
     the API's answers are JSON, and a browser shows it readably."""
