@@ -23,8 +23,9 @@ from streamrec.cluster import (
     write_pid_file,
 )
 from streamrec.cluster.pids import SUPERVISOR
-from streamrec.errors import StreamrecError
+from streamrec.errors import StreamrecError, ValidationError
 from streamrec.signals import setter_of
+from streamrec.testing._process import port_open
 
 out = Console(soft_wrap=True)
 cluster_app = typer.Typer(
@@ -72,6 +73,7 @@ def cmd_run(
         instances=dict.fromkeys(GROUPS, consumers),
         retrain_interval_s=retrain_interval,
     )
+    check_plan(plan)
     stop = threading.Event()
     supervising = threading.Event()
 
@@ -101,6 +103,34 @@ def cmd_run(
         cluster.stop()
         pid_file.unlink(missing_ok=True)
         out.print("stopped")
+
+
+MAX_SHARDS = 4096  # as shard_count's own limit (config.py)
+
+
+def check_plan(plan: ClusterPlan) -> None:
+    """The options a start would otherwise refuse only after Kafka, Redis, PostgreSQL and
+    s3proxy had started (10-20 s, and for --shards 0 Kafka's own traceback): each a
+    ValidationError naming the option, before anything starts."""
+    if plan.api_count < 1:
+        raise ValidationError("--apis", f"must be at least 1, got {plan.api_count}")
+    if plan.api_workers < 0:
+        raise ValidationError("--api-workers", f"must not be negative, got {plan.api_workers}")
+    if not 1 <= plan.shard_count <= MAX_SHARDS:
+        raise ValidationError("--shards", f"must be 1-{MAX_SHARDS}, got {plan.shard_count}")
+    if min(plan.instances.values(), default=1) < 1:
+        raise ValidationError(
+            "--consumers", f"must be at least 1, got {min(plan.instances.values())}"
+        )
+    if plan.retrain_interval_s < 0:
+        raise ValidationError(
+            "--retrain-interval", f"must not be negative, got {plan.retrain_interval_s}"
+        )
+    if plan.port < 1 or plan.api_ports[-1] > 65535:
+        raise ValidationError("--port", f"the API ports must be 1-65535, got {plan.api_ports}")
+    taken = [p for p in plan.api_ports if port_open(p)]
+    if taken:
+        raise ValidationError("--port", f"ports already in use: {taken} (set STREAMREC_PORT)")
 
 
 def _print_endpoints(cluster: LocalCluster) -> None:
