@@ -24,6 +24,11 @@ def test_the_base_url_answers_an_index_whose_links_work(client: TestClient) -> N
     assert "/" not in client.get("/openapi.json").json()["paths"]
 
 
+def test_a_browsers_favicon_request_is_answered_without_an_icon(client: TestClient) -> None:
+    r = client.get("/favicon.ico")
+    assert r.status_code == 204 and not r.content
+
+
 def test_tracker_is_served_as_javascript(client: TestClient) -> None:
     r = client.get("/tracker.js")
     assert r.status_code == 200

@@ -102,6 +102,13 @@ async def index(request: Request) -> Response:
     )
 
 
+@router.get("/favicon.ico")
+async def favicon() -> Response:
+    """No icon (204): a browser asks for one on every JSON page it opens (``/``, ``/v1/...``),
+    and 404s for it filled the dashboard's route latency with an "unmatched" row."""
+    return Response(status_code=204)
+
+
 @router.get("/demo")
 def demo_home(request: Request) -> HTMLResponse:
     """The demo shop (a single page; item pages are client-side routes of the same document)."""
