@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 import time
 from pathlib import Path
@@ -133,6 +134,13 @@ def check_plan(plan: ClusterPlan) -> None:
         raise ValidationError("--port", f"ports already in use: {taken} (set STREAMREC_PORT)")
 
 
+def _streamrec_command() -> str:
+    """How to run this streamrec from a shell: the script beside this Python (``.venv/bin/``),
+    since a virtual environment's bin directory is rarely on PATH."""
+    script = Path(sys.executable).parent / "streamrec"
+    return os.path.relpath(script) if script.exists() else "streamrec"
+
+
 def _print_endpoints(cluster: LocalCluster) -> None:
     table = Table("process", "listens on / pid", title="streamrec cluster")
     for name, where in cluster.endpoints():
@@ -142,7 +150,7 @@ def _print_endpoints(cluster: LocalCluster) -> None:
         out.print(f"[yellow]note:[/yellow] {note}")
     out.print(f"config : {cluster.config_path}")
     out.print(f"logs   : {cluster.directory / 'logs'}")
-    out.print(f"use it : streamrec --config {cluster.config_path} <command>")
+    out.print(f"use it : {_streamrec_command()} --config {cluster.config_path} <command>")
     out.print(f"tracking id: {cluster.directory / 'tracking_id'}")
     out.print("Ctrl-C or `make stop-cluster` stops everything.")
 

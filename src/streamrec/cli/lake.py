@@ -75,6 +75,8 @@ def cmd_stats(config: ConfigOption = None) -> None:
     """Files, rows, bytes and days stored."""
     stats = LakeReader(settings_from(config).lake_location).stats()
     out.print(f"files {stats.files}, rows {stats.rows}, bytes {stats.bytes}, days {stats.days}")
+    out.print("(rows: events and recorded recommendations, duplicates included until compaction;")
+    out.print(' `lake query "SELECT count(*) FROM events"` counts the events alone)')
 
 
 def render(result: pa.Table, limit: int) -> Table:
