@@ -53,6 +53,10 @@ def test_with_the_key_it_renders_charts_tables_and_lookups(
     page.wait_for_function("() => Number(document.body.dataset.polls || 0) >= 2")
     assert page.locator("#chart-events canvas").count() == 1
     assert page.locator("#chart-lag canvas").count() == 1
+    # the x axes span their window even over a few seconds of samples (not sub-second ticks)
+    for chart, span in (("#chart-events", 300), ("#chart-lag", 300)):
+        page.wait_for_function(f"() => document.querySelector('{chart}').dataset.xspan")
+        assert float(page.get_attribute(chart, "data-xspan") or 0) >= span, chart
     # under `serve` each poll may reach another API worker: wait until one has counted them
     page.wait_for_function(
         "() => document.querySelector('#chart-events').innerText.includes('purchase')",

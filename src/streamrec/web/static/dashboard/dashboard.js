@@ -10,6 +10,7 @@
   var KEY = "streamrec:admin_key";
   var POLL_MS = 2000;
   var WINDOW_S = 300; // the charts show the last five minutes
+  var DAY_S = 86400; // the attribution charts: the last 24 h
   var samples = []; // {t, byType: {type: count}, lag: {group: total}}
   var charts = {};
   var timer = null;
@@ -107,7 +108,19 @@
   var PALETTE = ["#2563eb", "#16a34a", "#dc2626", "#9333ea", "#ea580c", "#0891b2", "#ca8a04",
     "#db2777", "#4b5563", "#65a30d"];
 
-  function lineChart(id, names, data, unit) {
+  // The x axis shows at least `span` seconds ending at the newest point: uPlot fits the axis to
+  // the data, so one point (a fresh server) spread it over years, future ones included, and two
+  // seconds of samples gave sub-second tick labels.
+  function xRange(host, span) {
+    return function (u, min, max) {
+      if (min === null || max === null) return [min, max];
+      var lo = Math.min(min, max - span);
+      host.dataset.xspan = String(max - lo); // the span shown, for tests and the curious
+      return [lo, max];
+    };
+  }
+
+  function lineChart(id, names, data, unit, span) {
     var host = document.getElementById(id);
     var sig = names.join("\u0000");
     var c = charts[id];
@@ -122,7 +135,7 @@
           value: function (u, v) { return v === null ? "–" : fmt(v, 1) + " " + unit; } };
       })),
       axes: [{}, { size: 60 }],
-      scales: { x: { time: true } }
+      scales: { x: { time: true, range: xRange(host, span) } }
     };
     charts[id] = { sig: sig, plot: new window.uPlot(opts, data, host) };
   }
@@ -134,7 +147,7 @@
     if (!list.length) list = ["(no events yet)"];
     lineChart("chart-events", list, seriesData(list, function (i, n) {
       return rates([samples[i - 1], samples[i]])[n] || 0;
-    }), "ev/s");
+    }), "ev/s", WINDOW_S);
   }
 
   function drawLag(d) {
@@ -144,7 +157,7 @@
     if (!list.length) list = ["(no consumers)"];
     lineChart("chart-lag", list, seriesData(list, function (i, n) {
       return samples[i].lag[n] || 0;
-    }), "events");
+    }), "events", WINDOW_S);
     rows("#table-lag", (d.lag || []).map(function (r) {
       return [r.group, r.shard, fmt(r.head, 0), fmt(r.committed, 0), fmt(r.lag, 0)];
     }));
@@ -278,8 +291,9 @@
           return xs.map(function (x) { var r = at[x + "|" + n]; return r ? valueOf(r) : null; });
         }));
       }
-      lineChart("chart-ctr", list, cols(function (r) { return r.ctr === null ? null : 100 * r.ctr; }), "% CTR");
-      lineChart("chart-revenue", list, cols(function (r) { return r.revenue; }), "revenue");
+      lineChart("chart-ctr", list, cols(function (r) { return r.ctr === null ? null : 100 * r.ctr; }),
+        "% CTR", DAY_S);
+      lineChart("chart-revenue", list, cols(function (r) { return r.revenue; }), "revenue", DAY_S);
     }, function () { /* shown again at the next poll */ });
   }
 
