@@ -74,8 +74,10 @@
     box.replaceChildren();
     [["events accepted", fmt(ev.accepted_total, 0)], ["events rejected", fmt(ev.rejected_total, 0)],
      ["events / s now", fmt(total, 1)], ["lake files", fmt(lake.files, 0)],
-     ["lake rows", fmt(lake.rows, 0)], ["lake size", bytes(lake.bytes)],
-     ["serving", (d.serving && d.serving.recipe) ? d.serving.recipe + " " + (d.serving.version || "") : "–"]
+     ["lake rows (events and served lists)", fmt(lake.rows, 0)], ["lake size", bytes(lake.bytes)],
+     // the recipe large, its long version in the label: in the value it ran past the tile
+     [(d.serving && d.serving.version) ? "serving " + d.serving.version : "serving",
+      (d.serving && d.serving.recipe) ? d.serving.recipe : "–"]
     ].forEach(function (p) {
       var t = el("div", "tile");
       t.appendChild(el("div", "value", p[1]));
@@ -284,6 +286,7 @@
       var names = {}, starts = {};
       (d.intervals || []).forEach(function (r) { names[r.campaign] = 1; starts[r.start] = 1; });
       var list = Object.keys(names).sort(), xs = Object.keys(starts).map(Number).sort();
+      if (!list.length) list = ["(no served recommendation attributed yet)"];
       var at = {};
       (d.intervals || []).forEach(function (r) { at[r.start + "|" + r.campaign] = r; });
       function cols(valueOf) {
