@@ -3,6 +3,7 @@ an error naming its URL and what is missing, never an empty result."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +13,7 @@ import s3fs
 
 from streamrec.config import Settings
 from streamrec.lake.writer import LakeWriter
-from streamrec.s3 import export_s3_settings
+from streamrec.s3 import export_s3_settings, quiet_client_logs
 from streamrec.stream.base import StreamRecord
 from streamrec.testing._process import free_port
 from streamrec.testing.servers import S3Server
@@ -88,3 +89,10 @@ def test_a_missing_bucket_is_named(s3_server: S3Server, no_aws_env: None, tmp_pa
     result = run_cli(tmp_path / "data", "--config", str(config), "lake", "stats", check=False)
     assert result.returncode == 2 and "no-such-bucket-here" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_s3_clients_info_lines_are_quieted() -> None:
+    logger = logging.getLogger("aiobotocore.credentials")
+    quiet_client_logs()
+    assert not logger.isEnabledFor(logging.INFO)
+    assert logger.isEnabledFor(logging.WARNING)

@@ -12,6 +12,7 @@ file is enough for every command.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Mapping
@@ -21,7 +22,9 @@ from fsspec import AbstractFileSystem
 from streamrec.config import Settings
 from streamrec.errors import UnavailableError
 
-__all__ = ["LakeUnreachableError", "check_reachable", "export_s3_settings"]
+__all__ = ["LakeUnreachableError", "check_reachable", "export_s3_settings", "quiet_client_logs"]
+
+_CHATTY_LOGGERS = ("botocore", "aiobotocore", "s3fs")
 
 _VARIABLES = (
     ("s3_endpoint_url", "AWS_ENDPOINT_URL"),
@@ -35,6 +38,14 @@ _checked_lock = threading.Lock()
 
 class LakeUnreachableError(UnavailableError):
     """An object store location that cannot be listed: the message names the URL and why."""
+
+
+def quiet_client_logs() -> None:
+    """The S3 clients' INFO lines ("Found credentials in environment variables", once per
+    client and process) to WARNING: every command and every child of ``serve`` logged them, and
+    they say only that the settings above were exported as the AWS variables."""
+    for name in _CHATTY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def export_s3_settings(settings: Settings, env: dict[str, str] | None = None) -> None:

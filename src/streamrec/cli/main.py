@@ -15,6 +15,7 @@ from rich.markup import escape
 from streamrec.cli import service
 from streamrec.config import CONFIG_ENV
 from streamrec.errors import StreamrecError
+from streamrec.s3 import quiet_client_logs
 
 app = typer.Typer(
     name="streamrec",
@@ -87,9 +88,8 @@ def _root(
         level=console_log_level(ctx.invoked_subcommand, verbose),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    if not verbose:  # "Found credentials in ...": the S3 client's chatter, on every command
-        for name in ("botocore", "aiobotocore", "s3fs"):
-            logging.getLogger(name).setLevel(logging.WARNING)
+    if not verbose:
+        quiet_client_logs()
 
 
 def main() -> None:

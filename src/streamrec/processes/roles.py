@@ -18,6 +18,7 @@ from streamrec.cluster.pids import die_with_parent
 from streamrec.config import Settings
 from streamrec.locks import GroupLock
 from streamrec.processes.supervisor import ChildSpec
+from streamrec.s3 import quiet_client_logs
 from streamrec.signals import set_on_signals
 
 __all__ = [
@@ -49,6 +50,7 @@ def _become_child(parent_pid: int) -> threading.Event:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s"
     )
+    quiet_client_logs()
     return stop
 
 
