@@ -144,3 +144,22 @@ def test_random_cuts_keep_the_newest_window_and_every_target() -> None:
             real = row_in > 0
             np.testing.assert_array_equal(row_out[real][:-1], row_in[real][1:])
     assert any(not np.array_equal(inputs, cut[0][0]) for inputs, _ in cut[1:])
+
+
+def test_tie_shuffling_reorders_only_events_of_one_timestamp() -> None:
+    from streamrec.recommenders.sasrec_jax import shuffle_ties
+
+    tied = np.arange(10)
+    tied_ts = np.array([0, 1, 1, 1, 1, 2, 3, 3, 3, 4], np.float64)
+    untied = np.arange(100, 105)
+    rng = np.random.default_rng(0)
+    seen: set[tuple[int, ...]] = set()
+    for _ in range(20):
+        out, same = shuffle_ties([tied, untied], [tied_ts, np.arange(5.0)], rng)
+        np.testing.assert_array_equal(same, untied)
+        # every event stays within its own second: the runs {1..4} and {6, 7, 8} move inside
+        for second in np.unique(tied_ts):
+            assert set(out[tied_ts == second]) == set(tied[tied_ts == second])
+        seen.add(tuple(int(x) for x in out))
+    assert len(seen) > 5  # the order inside each run changes from call to call
+    np.testing.assert_array_equal(tied, np.arange(10))  # the input is left as it was

@@ -25,7 +25,14 @@ import optax
 
 from streamrec.recommenders.sasrec_numpy import LN_EPS, weight_names
 
-__all__ = ["Architecture", "TrainResult", "forward_all", "init_weights", "train_weights"]
+__all__ = [
+    "Architecture",
+    "TrainResult",
+    "forward_all",
+    "init_weights",
+    "shuffle_ties",
+    "train_weights",
+]
 
 _MASKED = -1e9
 Params = dict[str, Any]
@@ -185,16 +192,42 @@ class Schedule:
     patience: int = 3
     evaluate: Callable[[dict[str, np.ndarray]], float] | None = None
     random_cuts: bool = False  # windows re-cut each epoch at a random offset (``windows``)
+    shuffle_ties: bool = False  # events of equal timestamp reordered each epoch (``shuffle_ties``)
+
+
+def shuffle_ties(
+    sequences: list[np.ndarray], timestamps: list[np.ndarray], rng: np.random.Generator
+) -> list[np.ndarray]:
+    """``sequences`` with each run of events of one timestamp in a random order (each sequence
+    is in time order already). Their recorded order says nothing: on MovieLens 100K half of a
+    user's consecutive ratings share their second, and ties keep the file's order. Called each
+    epoch, the model learns such events as simultaneous instead of a chance order."""
+    out = list(sequences)
+    for k, (seq, ts) in enumerate(zip(sequences, timestamps, strict=True)):
+        if seq.size > 1 and bool((ts[1:] == ts[:-1]).any()):
+            out[k] = seq[np.lexsort((rng.random(seq.size), ts))]
+    return out
 
 
 def train_weights(
-    arch: Architecture, sequences: list[np.ndarray], schedule: Schedule, seed: int
+    arch: Architecture,
+    sequences: list[np.ndarray],
+    schedule: Schedule,
+    seed: int,
+    timestamps: list[np.ndarray] | None = None,
 ) -> TrainResult:
-    """Adam on the next-item loss over the windows of ``sequences`` (item codes, oldest first)."""
+    """Adam on the next-item loss over the windows of ``sequences`` (item codes, oldest first;
+    ``timestamps``, each sequence's, for ``schedule.shuffle_ties``)."""
     started = time.perf_counter()
-    inputs, targets = windows(sequences, arch.max_len)
-    params = {k: jnp.asarray(v) for k, v in init_weights(arch, seed).items()}
+    ties = np.random.default_rng([seed, 2]) if schedule.shuffle_ties and timestamps else None
     cuts = np.random.default_rng([seed, 1]) if schedule.random_cuts else None
+
+    def epoch_windows(epoch: int) -> tuple[np.ndarray, np.ndarray]:
+        ordered = sequences if ties is None else shuffle_ties(sequences, timestamps or [], ties)
+        return windows(ordered, arch.max_len, cuts if epoch else None)
+
+    inputs, targets = epoch_windows(0)
+    params = {k: jnp.asarray(v) for k, v in init_weights(arch, seed).items()}
     optimiser = optax.adam(schedule.learning_rate)
     state = optimiser.init(params)
     step = _step_fn(arch, schedule.n_negatives, optimiser)
@@ -203,8 +236,8 @@ def train_weights(
     tracker = _Tracker(schedule)
     epoch = 0
     while epoch < schedule.max_epochs and (epoch == 0 or _left(started, schedule) > 0):
-        if cuts is not None and epoch:
-            inputs, targets = windows(sequences, arch.max_len, cuts)
+        if (cuts is not None or ties is not None) and epoch:
+            inputs, targets = epoch_windows(epoch)
         for rows in _batches(rng, inputs.shape[0], schedule.batch_size):
             key, sub = jax.random.split(key)
             params, state = step(params, state, inputs[rows], targets[rows], sub)

@@ -20,7 +20,7 @@ from streamrec.recommenders.sparse import (
     consecutive_cooccurrence,
 )
 
-__all__ = ["fit_sequential", "sequences_of"]
+__all__ = ["Sequences", "fit_sequential", "sequences_of"]
 
 K = 10
 # Of the time budget, the share of the first candidate: on a busy 2-core machine an equal third
@@ -36,14 +36,28 @@ class _Candidate:
     epochs: int
 
 
-def sequences_of(interactions: Interactions) -> list[np.ndarray]:
-    """Each user's items in time order (users with two events or more: one input, one target)."""
+@dataclass(frozen=True)
+class Sequences:
+    """Each user's items in time order and their timestamps (users with two events or more:
+    one input, one target)."""
+
+    items: list[np.ndarray]
+    timestamps: list[np.ndarray]
+
+
+def sequences_of(interactions: Interactions) -> Sequences:
     batch = interactions.histories()
-    return [
-        batch.items[a:b].astype(np.int64)
-        for a, b in zip(batch.indptr[:-1], batch.indptr[1:], strict=True)
-        if b - a >= 2
+    bounds = [
+        (a, b) for a, b in zip(batch.indptr[:-1], batch.indptr[1:], strict=True) if b - a >= 2
     ]
+    return Sequences(
+        [batch.items[a:b].astype(np.int64) for a, b in bounds],
+        [batch.timestamps[a:b] for a, b in bounds],
+    )
+
+
+def _train(sj: ModuleType, arch: Any, sequences: Sequences, schedule: Any, seed: int) -> Any:
+    return sj.train_weights(arch, sequences.items, schedule, seed, sequences.timestamps)
 
 
 def _architecture(sj: ModuleType, config: Any, n_items: int) -> Any:
@@ -77,9 +91,10 @@ def fit_sequential(
     if validation is None:
         schedule = sj.Schedule(config.epochs, budget - _elapsed(started), config.batch_size,
                                config.learning_rate, _negatives(config, interactions.n_items),
-                               random_cuts=config.random_cuts)  # fmt: skip
+                               random_cuts=config.random_cuts,
+                               shuffle_ties=config.shuffle_ties)  # fmt: skip
         arch = _architecture(sj, config, interactions.n_items)
-        result = sj.train_weights(arch, sequences_of(interactions), schedule, config.seed)
+        result = _train(sj, arch, sequences_of(interactions), schedule, config.seed)
         why = "not tuned" if not config.tune else "too few validation cases: defaults kept"
         return config, [result.weights], {"tuning": why, "epochs": result.epochs,
                                           "seconds": round(result.seconds, 2)}  # fmt: skip
@@ -162,14 +177,15 @@ def _more_members(
 
 
 def _train_candidate(
-    config: Any, validation: Any, sequences: list[np.ndarray], sj: ModuleType, budget: float
+    config: Any, validation: Any, sequences: Sequences, sj: ModuleType, budget: float
 ) -> _Candidate:
     n_items = validation.fit.n_items
     schedule = sj.Schedule(config.epochs, budget, config.batch_size, config.learning_rate,
                            _negatives(config, n_items),
                            evaluate=lambda w: _validation_ndcg(config, [w], validation),
-                           random_cuts=config.random_cuts)  # fmt: skip
-    result = sj.train_weights(_architecture(sj, config, n_items), sequences, schedule, config.seed)
+                           random_cuts=config.random_cuts,
+                           shuffle_ties=config.shuffle_ties)  # fmt: skip
+    result = _train(sj, _architecture(sj, config, n_items), sequences, schedule, config.seed)
     score = max((s for _, s in result.history), default=0.0)
     return _Candidate(config, result.weights, score, result.epochs)
 
