@@ -102,8 +102,9 @@ class Settings:
     # none); needs the streamrec[sequential] extra, and its weight is learned on validation.
     sequence_budget_s: float = 0.0
     # Seeds of that SASRec model, sharing the budget, whose logits are averaged (a member that
-    # lowers the average's validation NDCG@10 is dropped).
-    sequence_members: int = 3
+    # lowers the average's validation NDCG@10 is dropped). Two: each trains about 30 epochs of
+    # 300 s, near its peak (docs/sequential.md, runs 10 and 11).
+    sequence_members: int = 2
     # Overload protection: events waiting for the stream writer before 503.
     max_pending_events: int = 100_000
     # How long POST /v1/events waits for the stream to confirm a write before a 503 + Retry-After.

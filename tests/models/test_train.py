@@ -87,6 +87,6 @@ def test_recipe_resolution_and_parameters(settings: Settings) -> None:
         "excluded_types": ("purchase", "rating"),  # tuned to rank as serving ranks
         "max_history": 200,
         "sequence_budget_s": 60.0,  # the optional sequence term
-        "sequence_members": 3,
+        "sequence_members": 2,
     }
     assert recipe_params(small, "als") == {}
