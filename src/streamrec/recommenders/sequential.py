@@ -78,7 +78,8 @@ class SequentialConfig:
     # on MovieLens 100K validation 3e-3 reached NDCG@10 0.104 in 23 epochs (157 s), 1e-3 only
     # 0.100 in 32 (248 s): on 2 cores the budget, not the rate, is what limits. With tie
     # shuffling, 6e-3 reached seed 0's peak (0.134) by epoch 20 where 3e-3 needed 40, and seed
-    # 1's 0.131 by epoch 25 (3e-3: 0.122): the term's members get about 20 epochs each
+    # 1's 0.131 by epoch 25 (3e-3: 0.122); each of the term's two members trains about 30
+    # epochs in its share of 300 s
     learning_rate: float = 6e-3
     loss: Loss = "auto"
     n_negatives: int = 256
